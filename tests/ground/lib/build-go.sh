@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the Go binaries of the ground (kube-apiserver, kube-controller-manager, kubectl, etcd,
+# helm) from the Go module proxy into $BIN_CACHE/<name>-<version>/, unless already there.
+# Usage: build-go.sh [kube|etcd|helm]...   (no argument: all)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+
+build_kube() {
+  local out=$KUBE_DIR
+  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kubectl ]]; then return; fi
+  log "building Kubernetes v$K8S_VERSION (kube-apiserver, kube-controller-manager, kubectl); cold this takes ~8 min"
+  local work=$AMPOULE_CACHE/src/kube-$K8S_VERSION minor=${K8S_VERSION#1.}
+  minor=${minor%%.*}
+  rm -rf "$work"; mkdir -p "$work" "$out"
+  (
+    cd "$work"
+    go mod init local/kas >/dev/null 2>&1
+    local mod
+    mod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+    # Every staging module is required at v0.0.0: replace each with its published tag.
+    # k8s.io/utils and kube-openapi are pseudo-versions and must not be replaced.
+    grep -E '^\s*k8s\.io/[a-z0-9-]+ v0\.0\.0\s*$' "$mod" \
+      | awk -v v="v0.${K8S_VERSION#1.}" '{print "replace " $1 " => " $1 " " v}' >> go.mod
+    go get "k8s.io/kubernetes@v$K8S_VERSION"
+    local ld="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
+    ld+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
+    ld+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    for cmd in kube-apiserver kube-controller-manager kubectl; do
+      go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
+      mv "$out/$cmd.tmp" "$out/$cmd"
+    done
+  )
+}
+
+build_etcd() {
+  local out=$ETCD_DIR
+  if [[ -x $out/etcd ]]; then return; fi
+  log "building etcd v$ETCD_VERSION"
+  local work=$AMPOULE_CACHE/src/etcd-$ETCD_VERSION
+  rm -rf "$work"; mkdir -p "$work" "$out"
+  (
+    cd "$work"
+    go mod init local/etcd >/dev/null 2>&1
+    go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+    go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3
+    mv "$out/etcd.tmp" "$out/etcd"
+  )
+}
+
+build_helm() {
+  local out=$HELM_DIR
+  if [[ -x $out/helm ]]; then return; fi
+  log "building helm v$HELM_VERSION"
+  mkdir -p "$out"
+  local mod minor
+  mod=$(go mod download -json "helm.sh/helm/v3@v$HELM_VERSION" | python3 -c 'import json,sys;print(json.load(sys.stdin)["GoMod"])')
+  # As Helm's Makefile: the default Kubernetes version (for `helm template`/`lint` without a
+  # cluster) follows the client-go it is built with (v0.N.x -> 1.N).
+  minor=$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$mod")
+  [[ -n $minor ]] || die "cannot read the client-go version of helm $HELM_VERSION"
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  GOBIN=$out go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube)
+for t in "${targets[@]}"; do "build_$t"; done

