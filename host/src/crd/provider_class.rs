@@ -1,0 +1,124 @@
+//! `ampoule.dev/v1alpha1` `ProviderClass` (cluster-scoped, like StorageClass): which component
+//! serves a provider key, and the sandbox ceiling it runs under.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, DNS1123_LABEL, DNS1123_SUBDOMAIN};
+use super::sandbox::{PrivateNetworks, Sandbox};
+
+/// Names the module serving a provider key and the most it may do.
+// Several `printcolumn(type_ = …)` look like duplicated attributes to clippy.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ampoule.dev",
+    version = "v1alpha1",
+    kind = "ProviderClass",
+    status = "ProviderClassStatus",
+    derive = "PartialEq",
+    category = "ampoule",
+    doc = "Which WebAssembly component serves a SecretStore provider key, and the sandbox ceiling (egress, limits) it runs under.",
+    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
+    printcolumn(
+        name = "Digest",
+        type_ = "string",
+        json_path = ".status.digest",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderClassSpec {
+    /// The key under a store's `spec.provider` this class serves, e.g. `vault`.
+    #[schemars(length(min = 1, max = 63), pattern(r"^[A-Za-z][-A-Za-z0-9_.]*$"))]
+    pub provider: String,
+    /// The component to run; the first-party component embedded in the binary when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<ModuleSource>,
+    /// Administrator settings handed to the plugin with every call (free JSON, e.g. endpoint
+    /// overrides); stores cannot set them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_json_object")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The ceiling: egress rules and limits no store can exceed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+}
+
+impl ProviderClassSpec {
+    /// Whether the ceiling admits private addresses (`Deny` unless set).
+    pub fn private_networks(&self) -> PrivateNetworks {
+        self.sandbox
+            .as_ref()
+            .and_then(|s| s.egress.as_ref())
+            .and_then(|e| e.private_networks)
+            .unwrap_or_default()
+    }
+}
+
+fn free_json_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// Where the component comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleSource {
+    /// OCI reference, `oci://REGISTRY/REPOSITORY@sha256:…` (a tag is resolved once to a digest).
+    #[schemars(length(min = 1, max = 1024), pattern(r"^oci://[^\s]+$"))]
+    pub image: String,
+    /// Secret (`kubernetes.io/dockerconfigjson`) with credentials for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret_ref: Option<PullSecretRef>,
+    /// Signature verification; the module must be signed by one of these keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<ModuleVerification>,
+}
+
+/// A registry credentials Secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PullSecretRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253), pattern(DNS1123_SUBDOMAIN))]
+    pub name: String,
+    /// Namespace of the Secret; the controller's namespace when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), pattern(DNS1123_LABEL))]
+    pub namespace: Option<String>,
+}
+
+/// Signature verification of a module.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleVerification {
+    /// PEM public keys; a cosign signature by any of them is accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cosign_public_keys: Vec<String>,
+}
+
+/// Observed state of a ProviderClass.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderClassStatus {
+    /// Digest (`sha256:…`) the module reference resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Conditions; `Ready` tells whether the module was pulled, verified and compiled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,98 @@
+//! The sandbox a provider plugin runs in: egress rules and resource limits. A ProviderClass sets
+//! the ceiling; a store's optional `spec.sandbox` narrows it further and can never widen it (the
+//! effective policy is the intersection of the plugin's request, the class and the store).
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `limits.timeout` is a positive Go duration (an unparsable one fails evaluation).
+pub const TIMEOUT_RULE: &str = "duration(self) > duration('0s')";
+/// Message for [`TIMEOUT_RULE`].
+pub const TIMEOUT_MSG: &str = "timeout must be a positive Go duration such as \"10s\"";
+
+/// Egress and limits of a plugin.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sandbox {
+    /// Where the plugin may send HTTP requests. Omitted on a store: the class's rules apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Egress>,
+    /// Resource limits per call. Omitted fields: the class's (or built-in) limits apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// Outgoing HTTP rules. Deny by default: only requests matching an `allow` rule leave.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Egress {
+    /// Requests matching any of these rules are allowed (subject to the other layers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allow: Vec<EgressRule>,
+    /// Whether resolved addresses may be private (loopback, RFC 1918, unique-local). Cloud
+    /// metadata addresses stay denied unless an allow rule names them explicitly. `Deny` when
+    /// omitted on a ProviderClass; inherited from the class when omitted on a store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_networks: Option<PrivateNetworks>,
+}
+
+/// One allowed destination.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressRule {
+    /// Host name, or a wildcard for one or more leading labels (`*.example.com`), or an IP
+    /// address (IPv6 in brackets or bare).
+    #[schemars(length(min = 1, max = 253), pattern(r"^(\*\.)?[-A-Za-z0-9.:\[\]]+$"))]
+    pub host: String,
+    /// Allowed ports; 443 when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(range(min = 1, max = 65535)))]
+    pub ports: Vec<u16>,
+    /// Allowed HTTP methods (upper case, e.g. `GET`, `LIST`); any method when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 16),
+        inner(length(min = 1, max = 16), pattern(r"^[A-Z]+$"))
+    )]
+    pub methods: Vec<String>,
+    /// Allowed URL path prefixes (each starting with `/`); any path when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 1024), pattern(r"^/")))]
+    pub path_prefixes: Vec<String>,
+}
+
+/// Whether private addresses are reachable.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum PrivateNetworks {
+    /// Only public addresses (the ProviderClass default).
+    #[default]
+    Deny,
+    /// Private addresses too (for in-cluster or on-premises backends).
+    Allow,
+}
+
+/// Per-call resource limits.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Linear memory cap of the plugin instance (e.g. `64Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Quantity>,
+    /// Wall-clock deadline of one call (Go duration, e.g. `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 64),
+        extend("x-kubernetes-validations" = [{"rule": TIMEOUT_RULE, "message": TIMEOUT_MSG}])
+    )]
+    pub timeout: Option<String>,
+    /// Maximum number of outgoing HTTP requests per call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub requests: Option<u32>,
+    /// Maximum bytes of all response bodies per call (e.g. `4Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<Quantity>,
+}
