@@ -1,0 +1,46 @@
+//! The admin endpoint: `/metrics` (Prometheus text), `/healthz`, `/readyz`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body, content_type) = match req.uri().path() {
+        "/metrics" => (StatusCode::OK, crate::metrics::global().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "/healthz" | "/readyz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_string(), "text/plain"),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    Ok(resp)
+}
+
+/// Binds `addr` (`host:port`, or `:port` for every interface as Go flags allow) and serves the
+/// admin endpoints in the background. Returns the bound address.
+pub async fn serve(addr: &str) -> anyhow::Result<SocketAddr> {
+    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
+    let listener = TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle));
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "admin connection failed");
+                }
+            });
+        }
+    });
+    Ok(local)
+}

@@ -1,0 +1,131 @@
+//! What every reconcile shares: the client, the provider seam, caches, queues and settings.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Client;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::backoff::Backoff;
+use super::queue::WorkQueue;
+use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::provider::SecretProvider;
+
+/// Behaviour switches, named after ESO's flags where one exists.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--controller-class`: stores whose `spec.controller` is set to another class are ignored.
+    pub controller_class: String,
+    /// `--namespace`: watch only this namespace (all when `None`).
+    pub namespace: Option<String>,
+    /// `--concurrent`: reconciles running at once per controller.
+    pub concurrent: usize,
+    /// `--enable-flood-gate`: an ExternalSecret whose store is not Ready is not synced.
+    pub flood_gate: bool,
+    /// `--enable-cluster-store-reconciler`.
+    pub cluster_stores: bool,
+    /// `--enable-cluster-external-secret-reconciler`.
+    pub cluster_external_secrets: bool,
+    /// `--store-requeue-interval`: how often stores are validated when they set no interval.
+    pub store_requeue_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            controller_class: "default".into(),
+            namespace: None,
+            concurrent: 8,
+            flood_gate: true,
+            cluster_stores: true,
+            cluster_external_secrets: true,
+            store_requeue_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the controller remembers about an ExternalSecret between reconciles: its own last
+/// successful sync (the watch cache may lag behind the status it wrote) and the target it wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Synced {
+    pub refresh_time: Option<Time>,
+    pub synced_resource_version: Option<String>,
+    /// resourceVersion of the target Secret right after this controller wrote or verified it.
+    pub secret_resource_version: Option<String>,
+    /// Fingerprint of the object last applied to the target (identical applies are skipped).
+    pub fingerprint: Option<String>,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub provider: Arc<dyn SecretProvider>,
+    pub settings: Settings,
+    pub recorder: Recorder,
+    pub store_recorder: Recorder,
+    pub backoff: Backoff,
+    pub external_secrets: Store<ExternalSecret>,
+    pub stores: Store<SecretStore>,
+    pub cluster_stores: Store<ClusterSecretStore>,
+    /// Metadata of the Secrets labelled `reconcile.external-secrets.io/managed=true`.
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+    pub queue: WorkQueue<ObjectRef<ExternalSecret>>,
+    pub store_queue: WorkQueue<StoreKey>,
+    pub synced: Mutex<HashMap<ObjectRef<ExternalSecret>, Synced>>,
+    /// `(namespace, target name)` → ExternalSecrets writing that Secret.
+    pub targets: Mutex<HashMap<(String, String), BTreeSet<String>>>,
+}
+
+/// A SecretStore (namespaced) or ClusterSecretStore (namespace `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey {
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// The `source.component` ESO uses for ExternalSecret events.
+pub const ES_REPORTER: &str = "external-secrets";
+/// ESO's component for store events.
+pub const STORE_REPORTER: &str = "secret-store";
+
+pub fn reporter(controller: &str) -> Reporter {
+    Reporter { controller: controller.into(), instance: std::env::var("POD_NAME").ok() }
+}
+
+impl Context {
+    /// Publishes an event; failures are logged, never fatal.
+    pub async fn event(&self, recorder: &Recorder, obj: &k8s_openapi::api::core::v1::ObjectReference, type_: EventType, reason: &str, note: String) {
+        let ev = Event { type_, reason: reason.into(), note: Some(truncate(note, 1024)), action: reason.into(), secondary: None };
+        if let Err(e) = recorder.publish(&ev, obj).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    pub fn synced(&self, key: &ObjectRef<ExternalSecret>) -> Synced {
+        self.lock_synced().get(key).cloned().unwrap_or_default()
+    }
+
+    pub fn lock_synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<ExternalSecret>, Synced>> {
+        self.synced.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_targets(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), BTreeSet<String>>> {
+        self.targets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}

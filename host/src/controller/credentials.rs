@@ -1,0 +1,122 @@
+//! Credential material for plugins, resolved by the host with ESO's namespace rules: a
+//! SecretStore's references always resolve in its own namespace; a ClusterSecretStore's in the
+//! namespace the reference names, or — without one — in the ExternalSecret's namespace
+//! (referent authentication).
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+use crate::plugin::{CredentialRequest, CredentialResolver, CredentialSource};
+use crate::provider::{ProviderError, SecretValue, StoreContext, StoreKind};
+use crate::redact::Redacted;
+
+/// Resolves Secret keys and ServiceAccount tokens through the Kubernetes API.
+#[derive(Clone)]
+pub struct KubeCredentials {
+    client: Client,
+}
+
+impl KubeCredentials {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// The namespace a reference resolves in, by ESO's rules.
+pub fn namespace_for(store: &StoreContext, named: Option<&str>) -> Result<String, ProviderError> {
+    match store.kind {
+        StoreKind::SecretStore => store
+            .store_namespace
+            .clone()
+            .ok_or_else(|| ProviderError::InvalidConfig("a SecretStore without a namespace".into())),
+        StoreKind::ClusterSecretStore => named
+            .map(str::to_string)
+            .or_else(|| store.caller_namespace.clone())
+            .ok_or_else(|| {
+                ProviderError::InvalidConfig(
+                    "this reference has no namespace: it is resolved in each ExternalSecret's namespace (referent authentication)"
+                        .into(),
+                )
+            }),
+    }
+}
+
+fn kube_error(what: String, e: kube::Error) -> ProviderError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => ProviderError::InvalidConfig(format!("{what} not found")),
+        kube::Error::Api(s) if s.code == 403 => ProviderError::Forbidden(format!("{what}: {}", s.message)),
+        other => ProviderError::Unavailable(format!("{what}: {other}")),
+    }
+}
+
+impl CredentialResolver for KubeCredentials {
+    fn resolve<'a>(&'a self, store: &'a StoreContext, request: &'a CredentialRequest) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
+        Box::pin(async move {
+            match &request.source {
+                CredentialSource::SecretKey { name, key, namespace } => {
+                    let ns = namespace_for(store, namespace.as_deref())?;
+                    let what = format!("secret \"{ns}/{name}\"");
+                    let secret = Api::<Secret>::namespaced(self.client.clone(), &ns).get(name).await.map_err(|e| kube_error(what.clone(), e))?;
+                    let value = secret
+                        .data
+                        .and_then(|mut d| d.remove(key))
+                        .ok_or_else(|| ProviderError::InvalidConfig(format!("{what} has no key \"{key}\"")))?;
+                    Ok(Redacted::new(value.0))
+                }
+                CredentialSource::ServiceAccountToken { name, namespace, audiences } => {
+                    let ns = namespace_for(store, namespace.as_deref())?;
+                    let what = format!("serviceaccount \"{ns}/{name}\"");
+                    let request = TokenRequest {
+                        spec: Some(TokenRequestSpec {
+                            audiences: Some(audiences.clone()),
+                            expiration_seconds: Some(600),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    };
+                    let issued = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
+                        .create_token_request(name, &PostParams::default(), &request)
+                        .await
+                        .map_err(|e| kube_error(what.clone(), e))?;
+                    let token = issued
+                        .status
+                        .and_then(|s| s.token)
+                        .ok_or_else(|| ProviderError::Unavailable(format!("{what}: TokenRequest returned no token")))?;
+                    Ok(Redacted::new(token.into_bytes()))
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(kind: StoreKind, ns: Option<&str>, caller: Option<&str>) -> StoreContext {
+        StoreContext {
+            kind,
+            name: "s".into(),
+            store_namespace: ns.map(Into::into),
+            caller_namespace: caller.map(Into::into),
+            generation: 1,
+            provider: "vault".into(),
+            config: serde_json::Value::Null,
+            sandbox: None,
+        }
+    }
+
+    #[test]
+    fn namespaces_follow_eso_rules() {
+        let ss = store(StoreKind::SecretStore, Some("team-a"), Some("team-a"));
+        assert_eq!(namespace_for(&ss, Some("other")).unwrap(), "team-a", "a SecretStore never reaches another namespace");
+        let css = store(StoreKind::ClusterSecretStore, None, Some("team-b"));
+        assert_eq!(namespace_for(&css, Some("infra")).unwrap(), "infra");
+        assert_eq!(namespace_for(&css, None).unwrap(), "team-b", "referent authentication");
+        let validating = store(StoreKind::ClusterSecretStore, None, None);
+        assert!(namespace_for(&validating, None).is_err());
+    }
+}

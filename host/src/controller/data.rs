@@ -1,0 +1,277 @@
+//! Building the data map of an ExternalSecret (eso-api.md §2.4–§2.5): every `dataFrom[]` in order,
+//! then every `data[]`; key conversion, validation, decoding, rewrites; NotFound per
+//! `deletionPolicy`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+use super::context::Context;
+use super::error::Error;
+use super::stores;
+use crate::crd::data::{
+    ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy,
+    NullBytePolicy, StoreGeneratorSourceRef, StoreSourceRef,
+};
+use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
+use crate::provider::{FindRef, ProviderClient, ProviderError, RemoteRef, StoreContext, StoreInfo};
+use crate::redact::Redacted;
+
+/// The fetched map plus the notes for keys the provider did not have.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub data: BTreeMap<String, Redacted<Vec<u8>>>,
+    /// `MissingProviderSecret` event messages.
+    pub missing: Vec<String>,
+}
+
+/// Provider clients opened for one reconcile, one per store.
+pub struct Clients<'a> {
+    ctx: &'a Context,
+    namespace: String,
+    opened: HashMap<(StoreKind, String), (Box<dyn ProviderClient>, StoreInfo)>,
+}
+
+impl<'a> Clients<'a> {
+    pub fn new(ctx: &'a Context, namespace: &str) -> Self {
+        Self { ctx, namespace: namespace.into(), opened: HashMap::new() }
+    }
+
+    async fn get(&mut self, r: &SecretStoreRef) -> Result<&dyn ProviderClient, Error> {
+        let key = (r.effective_kind(), r.name.clone());
+        if !self.opened.contains_key(&key) {
+            let store: StoreContext = stores::resolve(self.ctx, &self.namespace, r).await?;
+            let opened = self.ctx.provider.open(&store).await.map_err(|source| Error::Provider {
+                context: format!("could not open a client for {} \"{}\"", r.effective_kind().as_str(), r.name),
+                source,
+            })?;
+            self.opened.insert(key.clone(), opened);
+        }
+        match self.opened.get(&key) {
+            Some((client, _)) => Ok(client.as_ref()),
+            None => Err(Error::InvalidSpec(format!("store \"{}\" could not be opened", r.name))),
+        }
+    }
+}
+
+fn remote_ref(r: &ExternalSecretDataRemoteRef) -> RemoteRef {
+    RemoteRef {
+        key: r.key.clone(),
+        property: r.property.clone().filter(|p| !p.is_empty()),
+        version: r.version.clone().filter(|v| !v.is_empty()),
+        fetch_metadata: r.metadata_policy == Some(MetadataPolicy::Fetch),
+    }
+}
+
+/// Fetches and shapes everything `es` asks for. A NotFound is skipped (and noted) unless
+/// `deletionPolicy` is Retain; any other error aborts, so partial data is never written.
+pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error> {
+    let namespace = es.metadata.namespace.clone().unwrap_or_default();
+    let mut clients = Clients::new(ctx, &namespace);
+    let default_store = es.spec.secret_store_ref.clone().unwrap_or_default();
+    let retain = es.spec.target.deletion_policy == DeletionPolicy::Retain;
+    let mut out = Fetched::default();
+
+    for (i, from) in es.spec.data_from.iter().enumerate() {
+        let store = match &from.source_ref {
+            Some(StoreGeneratorSourceRef::StoreRef(r)) => r.clone(),
+            Some(StoreGeneratorSourceRef::GeneratorRef(g)) => {
+                return Err(Error::Unsupported(format!(
+                    "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} \"{}\"): generators are not supported by Ampoule yet",
+                    g.kind, g.name
+                )));
+            }
+            None => default_store.clone(),
+        };
+        let client = clients.get(&store).await?;
+        let (result, conversion, decoding, null_bytes) = if let Some(extract) = &from.extract {
+            (
+                client.get_secret_map(&remote_ref(extract)).await,
+                extract.conversion_strategy,
+                extract.decoding_strategy,
+                extract.null_byte_policy,
+            )
+        } else if let Some(find) = &from.find {
+            let f = FindRef {
+                path: find.path.clone(),
+                name_regexp: find.name.as_ref().and_then(|n| n.regexp.clone()),
+                tags: find.tags.clone(),
+            };
+            (client.get_all_secrets(&f).await, find.conversion_strategy, find.decoding_strategy, find.null_byte_policy)
+        } else {
+            return Err(Error::InvalidSpec(format!("spec.dataFrom[{i}] sets neither extract nor find")));
+        };
+        let map = match result {
+            Ok(map) => map,
+            Err(ProviderError::NotFound) if !retain => {
+                out.missing.push(format!("secret does not exist at provider using spec.dataFrom[{i}]"));
+                continue;
+            }
+            Err(source) => return Err(Error::Provider { context: format!("error processing spec.dataFrom[{i}]"), source }),
+        };
+        let map = if from.rewrite.is_empty() {
+            convert_keys(map, conversion.unwrap_or_default())
+        } else {
+            rewrite(map, &from.rewrite, i)?
+        };
+        let map = validate_keys(map)?;
+        for (k, v) in map {
+            let v = decode(v.into_inner(), decoding.unwrap_or_default())
+                .map_err(|e| Error::Decode(format!("error processing spec.dataFrom[{i}] (key: {k}): {e}")))?;
+            check_null_bytes(&v, null_bytes, || format!("spec.dataFrom[{i}] (key: {k})"))?;
+            out.data.insert(k, Redacted::new(v));
+        }
+    }
+
+    for (i, d) in es.spec.data.iter().enumerate() {
+        let store = match &d.source_ref {
+            Some(StoreSourceRef::StoreRef(r)) => r.clone(),
+            Some(StoreSourceRef::GeneratorRef(_)) => {
+                return Err(Error::Unsupported(format!("spec.data[{i}].sourceRef.generatorRef is deprecated and not supported")));
+            }
+            None => default_store.clone(),
+        };
+        let client = clients.get(&store).await?;
+        let value = match client.get_secret(&remote_ref(&d.remote_ref)).await {
+            Ok(v) => v,
+            Err(ProviderError::NotFound) if !retain => {
+                out.missing.push(format!("secret does not exist at provider using spec.data[{i}] (key={})", d.remote_ref.key));
+                continue;
+            }
+            Err(source) => {
+                return Err(Error::Provider {
+                    context: format!("error processing spec.data[{i}] (key: {})", d.remote_ref.key),
+                    source,
+                });
+            }
+        };
+        let v = decode(value.into_inner(), d.remote_ref.decoding_strategy.unwrap_or_default())
+            .map_err(|e| Error::Decode(format!("error processing spec.data[{i}] (key: {}): {e}", d.remote_ref.key)))?;
+        check_null_bytes(&v, d.remote_ref.null_byte_policy, || format!("spec.data[{i}] (key: {})", d.remote_ref.key))?;
+        out.data.insert(d.secret_key.clone(), Redacted::new(v));
+    }
+    Ok(out)
+}
+
+fn check_null_bytes(v: &[u8], policy: Option<NullBytePolicy>, what: impl Fn() -> String) -> Result<(), Error> {
+    if policy == Some(NullBytePolicy::Fail) && v.contains(&0) {
+        return Err(Error::Decode(format!("error processing {}: value contains a null byte and nullBytePolicy is Fail", what())));
+    }
+    Ok(())
+}
+
+fn is_key_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '.' || c == '_'
+}
+
+/// ESO's ConvertKeys: every rune that is not a letter, digit, `-`, `.` or `_` becomes `_`
+/// (Default) or `_U%04x_` (Unicode).
+pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if is_key_char(c) {
+            out.push(c);
+        } else {
+            match strategy {
+                ConversionStrategy::Default => out.push('_'),
+                ConversionStrategy::Unicode => out.push_str(&format!("_U{:04x}_", u32::from(c))),
+            }
+        }
+    }
+    out
+}
+
+fn convert_keys<V>(map: BTreeMap<String, V>, strategy: ConversionStrategy) -> BTreeMap<String, V> {
+    map.into_iter().map(|(k, v)| (convert_key(&k, strategy), v)).collect()
+}
+
+/// Drops empty keys; rejects keys a Secret cannot hold (ESO's message).
+pub fn validate_keys<V>(map: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, Error> {
+    let bad: Vec<&str> = map
+        .keys()
+        .filter(|k| !k.is_empty() && (k.len() > 253 || !k.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))))
+        .map(String::as_str)
+        .collect();
+    if !bad.is_empty() {
+        return Err(Error::InvalidKeys { keys: bad.join(", ") });
+    }
+    Ok(map.into_iter().filter(|(k, _)| !k.is_empty()).collect())
+}
+
+/// `decodingStrategy`: Base64 (standard, padded), Base64URL, Auto (standard, then URL, else raw),
+/// None.
+pub fn decode(value: Vec<u8>, strategy: DecodingStrategy) -> Result<Vec<u8>, String> {
+    match strategy {
+        DecodingStrategy::None => Ok(value),
+        DecodingStrategy::Base64 => STANDARD.decode(&value).map_err(|e| format!("failed to decode base64: {e}")),
+        DecodingStrategy::Base64Url => URL_SAFE.decode(&value).map_err(|e| format!("failed to decode base64url: {e}")),
+        DecodingStrategy::Auto => Ok(STANDARD.decode(&value).or_else(|_| URL_SAFE.decode(&value)).unwrap_or(value)),
+    }
+}
+
+/// `dataFrom[].rewrite`, applied in order. `regexp` is Go's `ReplaceAllString` (`$1` expands).
+fn rewrite<V>(mut map: BTreeMap<String, V>, rules: &[ExternalSecretRewrite], i: usize) -> Result<BTreeMap<String, V>, Error> {
+    for (j, rule) in rules.iter().enumerate() {
+        match rule {
+            ExternalSecretRewrite::Regexp(r) => {
+                let re = regex::Regex::new(&r.source)
+                    .map_err(|e| Error::InvalidSpec(format!("spec.dataFrom[{i}].rewrite[{j}].regexp.source: {e}")))?;
+                map = map.into_iter().map(|(k, v)| (re.replace_all(&k, r.target.as_str()).into_owned(), v)).collect();
+            }
+            ExternalSecretRewrite::Transform(_) => {
+                return Err(Error::Unsupported(format!(
+                    "spec.dataFrom[{i}].rewrite[{j}].transform: template transforms are not supported by Ampoule yet"
+                )));
+            }
+            ExternalSecretRewrite::Merge(_) => {
+                return Err(Error::Unsupported(format!(
+                    "spec.dataFrom[{i}].rewrite[{j}].merge: merge rewrites are not supported by Ampoule yet"
+                )));
+            }
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_keys_like_eso() {
+        assert_eq!(convert_key("a/b c.d", ConversionStrategy::Default), "a_b_c.d");
+        assert_eq!(convert_key("a/b", ConversionStrategy::Unicode), "a_U002f_b");
+        assert_eq!(convert_key("日本", ConversionStrategy::Default), "日本", "letters of any script are kept");
+    }
+
+    #[test]
+    fn validates_keys() {
+        let ok = BTreeMap::from([("a-b.c_D9".to_string(), 1), (String::new(), 2)]);
+        assert_eq!(validate_keys(ok).unwrap().len(), 1, "empty keys are dropped");
+        let bad = BTreeMap::from([("a/b".to_string(), 1)]);
+        let err = validate_keys(bad).unwrap_err().to_string();
+        assert!(err.starts_with("invalid secret keys (TIP: use rewrite or conversionStrategy to change keys)"), "{err}");
+        let long = BTreeMap::from([("k".repeat(254), 1)]);
+        assert!(validate_keys(long).is_err());
+    }
+
+    #[test]
+    fn decodes() {
+        assert_eq!(decode(b"aGk=".to_vec(), DecodingStrategy::Base64).unwrap(), b"hi");
+        assert!(decode(b"not base64!".to_vec(), DecodingStrategy::Base64).is_err());
+        assert_eq!(decode(b"-_8=".to_vec(), DecodingStrategy::Base64Url).unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(decode(b"-_8=".to_vec(), DecodingStrategy::Auto).unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(decode(b"plain text".to_vec(), DecodingStrategy::Auto).unwrap(), b"plain text");
+        assert_eq!(decode(b"aGk=".to_vec(), DecodingStrategy::None).unwrap(), b"aGk=");
+    }
+
+    #[test]
+    fn rewrites_keys_with_go_style_expansion() {
+        use crate::crd::data::ExternalSecretRewriteRegexp;
+        let map = BTreeMap::from([("db/user".to_string(), 1), ("db/pass".to_string(), 2)]);
+        let rules = [ExternalSecretRewrite::Regexp(ExternalSecretRewriteRegexp { source: "db/(.*)".into(), target: "DB_$1".into() })];
+        let out = rewrite(map, &rules, 0).unwrap();
+        assert_eq!(out.keys().collect::<Vec<_>>(), vec!["DB_pass", "DB_user"]);
+    }
+}

@@ -1,0 +1,258 @@
+//! The ExternalSecret reconcile (eso-api.md §2.1): finalizer, controller class, refresh
+//! decision, fetch, deletionPolicy on empty data, target write, status and events.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::backoff;
+use super::context::Context;
+use super::data;
+use super::error::Error;
+use super::queue::Priority;
+use super::refresh;
+use super::status::{self, message, reason};
+use super::stores;
+use super::target::{self, Outcome};
+use crate::crd::external_secret::ExternalSecretConditionType;
+use crate::crd::external_secret::SecretBinding;
+use crate::crd::{ConditionStatus, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus};
+
+/// ESO's finalizer on ExternalSecrets.
+pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
+
+/// When to look at the object again.
+pub type Requeue = Option<(Duration, Priority)>;
+
+/// Reconciles one ExternalSecret.
+#[tracing::instrument(skip(ctx), fields(es = %key))]
+pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeue {
+    let Some(es) = ctx.external_secrets.get(key) else {
+        forget(ctx, key);
+        return None;
+    };
+    let started = Timestamp::now();
+    let labels = crate::metrics::EsLabels { name: key.name.clone(), namespace: key.namespace.clone().unwrap_or_default() };
+    crate::metrics::global().sync_calls.get_or_create(&labels).inc();
+    match sync(ctx, &es, started).await {
+        Ok(requeue) => {
+            ctx.backoff.reset(&key.to_string());
+            requeue
+        }
+        Err(err) => {
+            crate::metrics::global().sync_errors.get_or_create(&labels).inc();
+            fail(ctx, &es, err).await
+        }
+    }
+}
+
+/// Drops what this process remembers of a deleted ExternalSecret.
+pub fn forget(ctx: &Context, key: &ObjectRef<ExternalSecret>) {
+    ctx.lock_synced().remove(key);
+    ctx.backoff.reset(&key.to_string());
+    let ns = key.namespace.clone().unwrap_or_default();
+    ctx.lock_targets().retain(|(n, _), names| {
+        if *n == ns {
+            names.remove(&key.name);
+        }
+        !names.is_empty()
+    });
+}
+
+async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<Requeue, Error> {
+    let key = ObjectRef::from_obj(es);
+    let ns = es.namespace().unwrap_or_default();
+    if es.meta().deletion_timestamp.is_some() {
+        return finalize(ctx, es).await.map(|()| None);
+    }
+    // Skip silently when a referenced store belongs to another controller class.
+    let refs = stores::referenced(es);
+    if refs.iter().filter_map(|r| stores::lookup(ctx, &ns, r)).any(|s| !stores::serves(ctx, &s.spec)) {
+        return Ok(None);
+    }
+    ensure_finalizer(ctx, es).await?;
+    let target = target::target_name(es);
+    ctx.lock_targets().entry((ns.clone(), target.clone())).or_default().insert(es.name_any());
+
+    if es.spec.target.template.is_some() {
+        return Err(Error::Unsupported(
+            "spec.target.template: templates are not supported by this version of Ampoule yet".into(),
+        ));
+    }
+    if let Err(e) = es.spec.refresh_interval() {
+        return Err(Error::InvalidSpec(format!(
+            "spec.refreshInterval {:?} is not a duration: {e}",
+            es.spec.refresh_interval.as_deref().unwrap_or_default()
+        )));
+    }
+    if !es.spec.target.is_secret() {
+        return Err(Error::Unsupported("spec.target.manifest: only Secret targets are supported".into()));
+    }
+
+    let memory = ctx.synced(&key);
+    if !refresh::should_refresh(es, &memory, started) && target::target_valid(ctx, es).await? {
+        return Ok(next_refresh(es, &ctx.synced(&key), started));
+    }
+
+    let fetched = data::fetch(ctx, es).await?;
+    let obj = es.object_ref(&());
+    for note in &fetched.missing {
+        ctx.event(&ctx.recorder, &obj, EventType::Normal, "MissingProviderSecret", note.clone()).await;
+    }
+
+    let (condition_reason, condition_message) = if fetched.data.is_empty() && es.spec.target.deletion_policy != DeletionPolicy::Merge {
+        match es.spec.target.deletion_policy {
+            DeletionPolicy::Delete => {
+                if es.spec.target.creation_policy != CreationPolicy::Owner {
+                    return Err(Error::DeleteWithoutOwner);
+                }
+                if target::delete_if_owned(ctx, es).await? {
+                    ctx.event(&ctx.recorder, &obj, EventType::Normal, "Deleted", message::SECRET_DELETED.into()).await;
+                }
+                (reason::SECRET_DELETED, message::SECRET_DELETED)
+            }
+            _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
+        }
+    } else {
+        let written = target::write(ctx, es, &fetched.data).await?;
+        match written.outcome {
+            Outcome::Created => ctx.event(&ctx.recorder, &obj, EventType::Normal, "Created", "secret created".into()).await,
+            Outcome::Updated => ctx.event(&ctx.recorder, &obj, EventType::Normal, "Updated", "secret updated".into()).await,
+            Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => {}
+        }
+        {
+            let mut synced = ctx.lock_synced();
+            let entry = synced.entry(key.clone()).or_default();
+            entry.secret_resource_version = written.resource_version.clone();
+            entry.fingerprint = written.fingerprint.clone();
+        }
+        if written.outcome == Outcome::Missing {
+            (reason::SECRET_MISSING, message::SECRET_MISSING)
+        } else {
+            (reason::SECRET_SYNCED, message::SECRET_SYNCED)
+        }
+    };
+
+    let synced_rv = refresh::current_version(es);
+    let mut status = es.status.clone().unwrap_or_default();
+    status.conditions = status::set_condition(
+        &status.conditions,
+        ExternalSecretConditionType::Ready,
+        ConditionStatus::True,
+        condition_reason,
+        condition_message,
+    );
+    status.refresh_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started));
+    status.synced_resource_version = Some(synced_rv.clone());
+    status.binding = Some(SecretBinding { name: target });
+    write_status(ctx, es, &status).await?;
+    {
+        let mut synced = ctx.lock_synced();
+        let entry = synced.entry(key.clone()).or_default();
+        entry.refresh_time = status.refresh_time.clone();
+        entry.synced_resource_version = Some(synced_rv);
+    }
+    Ok(next_refresh(es, &ctx.synced(&key), started))
+}
+
+fn next_refresh(es: &ExternalSecret, memory: &super::context::Synced, now: Timestamp) -> Requeue {
+    refresh::until_next(es, memory, now).map(|d| (backoff::jitter(d), Priority::Normal))
+}
+
+/// A failed sync: Ready=False with ESO's message, a Warning event with the error, backoff. The
+/// target Secret is not touched.
+async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
+    let key = ObjectRef::from_obj(es);
+    tracing::warn!(error = %err, category = err.category(), "sync failed");
+    let obj = es.object_ref(&());
+    ctx.event(&ctx.recorder, &obj, EventType::Warning, "UpdateFailed", err.to_string()).await;
+    let mut status = es.status.clone().unwrap_or_default();
+    status.conditions = status::set_condition(
+        &status.conditions,
+        ExternalSecretConditionType::Ready,
+        ConditionStatus::False,
+        reason::SECRET_SYNCED_ERROR,
+        err.condition_message(),
+    );
+    if let Err(e) = write_status(ctx, es, &status).await {
+        tracing::warn!(error = %e, "could not record the failure in status");
+    }
+    if err.is_permanent() {
+        // Only a change of the object (or the next refresh) can help: no retry storm.
+        return next_refresh(es, &ctx.synced(&key), Timestamp::now());
+    }
+    Some((ctx.backoff.failed(&key.to_string()), Priority::Normal))
+}
+
+/// Writes the status subresource when it differs from what the object shows.
+async fn write_status(ctx: &Context, es: &ExternalSecret, status: &ExternalSecretStatus) -> Result<(), Error> {
+    if es.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    let patch = json!({"status": status});
+    api.patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(Error::PatchStatus)?;
+    Ok(())
+}
+
+/// Ampoule adds ESO's finalizer only where it has work to do (deletionPolicy Delete): for every
+/// other ExternalSecret a finalizer would only make deletion wait for the operator.
+fn needs_finalizer(es: &ExternalSecret) -> bool {
+    es.spec.target.deletion_policy == DeletionPolicy::Delete
+}
+
+async fn ensure_finalizer(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
+    let has = es.finalizers().iter().any(|f| f == FINALIZER);
+    if has == needs_finalizer(es) {
+        return Ok(());
+    }
+    let ops = if has { remove_finalizer_ops(es) } else { add_finalizer_ops(es) };
+    patch_finalizers(ctx, es, ops).await
+}
+
+fn add_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
+    let rv = json!({"op": "test", "path": "/metadata/resourceVersion", "value": es.resource_version()});
+    if es.meta().finalizers.is_none() {
+        vec![rv, json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})]
+    } else {
+        vec![rv, json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})]
+    }
+}
+
+fn remove_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
+    let Some(i) = es.finalizers().iter().position(|f| f == FINALIZER) else { return Vec::new() };
+    vec![
+        json!({"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER}),
+        json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")}),
+    ]
+}
+
+async fn patch_finalizers(ctx: &Context, es: &ExternalSecret, ops: Vec<Value>) -> Result<(), Error> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    match api.patch(&es.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::PatchFinalizer(e)),
+    }
+}
+
+/// Deletion: with deletionPolicy Delete the target this ExternalSecret controls is deleted; then
+/// the finalizer is removed. (Owner targets are garbage-collected by Kubernetes in any case.)
+async fn finalize(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
+    if !es.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    if es.spec.target.deletion_policy == DeletionPolicy::Delete {
+        target::delete_if_owned(ctx, es).await?;
+    }
+    patch_finalizers(ctx, es, remove_finalizer_ops(es)).await
+}

@@ -1,0 +1,121 @@
+//! Leader election with a `coordination.k8s.io/v1` Lease, as controller-runtime does: acquire when
+//! the lease is free or expired, renew every `retry` while leading, give up (and stop the process)
+//! when a renewal has not succeeded within `renew_deadline`.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::Client;
+
+use super::RunError;
+
+/// Who competes for which lease.
+#[derive(Debug, Clone)]
+pub struct LeaderElection {
+    pub namespace: String,
+    pub name: String,
+    pub identity: String,
+    pub lease_duration: Duration,
+    pub renew_deadline: Duration,
+    pub retry: Duration,
+}
+
+impl LeaderElection {
+    pub fn new(namespace: String, name: String, identity: String) -> Self {
+        Self {
+            namespace,
+            name,
+            identity,
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry: Duration::from_secs(2),
+        }
+    }
+
+    /// Waits until this process holds the lease.
+    pub async fn acquire(self, client: &Client) -> Result<Held, kube::Error> {
+        let api: Api<Lease> = Api::namespaced(client.clone(), &self.namespace);
+        loop {
+            if self.try_acquire_or_renew(&api).await? {
+                tracing::info!(lease = %self.name, identity = %self.identity, "acquired the leader lease");
+                return Ok(Held { election: self, api });
+            }
+            tokio::time::sleep(self.retry).await;
+        }
+    }
+
+    /// One attempt: true when this process holds the lease afterwards.
+    async fn try_acquire_or_renew(&self, api: &Api<Lease>) -> Result<bool, kube::Error> {
+        let now = Timestamp::now();
+        let seconds = i32::try_from(self.lease_duration.as_secs()).unwrap_or(15);
+        let Some(mut lease) = api.get_opt(&self.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(self.identity.clone()),
+                    lease_duration_seconds: Some(seconds),
+                    acquire_time: Some(MicroTime(now)),
+                    renew_time: Some(MicroTime(now)),
+                    lease_transitions: Some(0),
+                    ..Default::default()
+                }),
+            };
+            return match api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                Err(e) => Err(e),
+            };
+        };
+        let spec = lease.spec.get_or_insert_with(Default::default);
+        let ours = spec.holder_identity.as_deref() == Some(self.identity.as_str());
+        let expired = spec.renew_time.as_ref().is_none_or(|t| {
+            let lasts = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(seconds)));
+            t.0.checked_add(lasts).is_ok_and(|end| end < now)
+        });
+        if !ours && !expired && spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty()) {
+            return Ok(false);
+        }
+        if !ours {
+            spec.holder_identity = Some(self.identity.clone());
+            spec.acquire_time = Some(MicroTime(now));
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+        }
+        spec.lease_duration_seconds = Some(seconds);
+        spec.renew_time = Some(MicroTime(now));
+        // replace() carries the resourceVersion: a concurrent writer makes this fail with 409.
+        match api.replace(&self.name, &PostParams::default(), &lease).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A held lease; [`Held::hold`] renews it until it is lost.
+pub struct Held {
+    election: LeaderElection,
+    api: Api<Lease>,
+}
+
+impl Held {
+    /// Renews the lease forever; returns an error once leadership is lost.
+    pub async fn hold(self) -> Result<(), RunError> {
+        let mut last_renewal = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(self.election.retry).await;
+            match self.election.try_acquire_or_renew(&self.api).await {
+                Ok(true) => last_renewal = tokio::time::Instant::now(),
+                Ok(false) => return Err(RunError::LostLease),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not renew the leader lease");
+                    if last_renewal.elapsed() > self.election.renew_deadline {
+                        return Err(RunError::Leader(e));
+                    }
+                }
+            }
+        }
+    }
+}

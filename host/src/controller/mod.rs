@@ -1,0 +1,94 @@
+//! The controllers: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret.
+//!
+//! Watches feed two keyed work queues ([`queue::WorkQueue`]); `--concurrent` workers reconcile
+//! ExternalSecrets (never-synced and changed objects first), a few workers validate stores.
+//! Managed Secrets are watched as metadata only (never every Secret's data).
+
+pub mod backoff;
+pub mod cluster_external_secret;
+pub mod context;
+pub mod credentials;
+pub mod data;
+pub mod error;
+pub mod external_secret;
+pub mod hash;
+pub mod leader;
+pub mod queue;
+pub mod refresh;
+pub mod secret_store;
+pub mod status;
+pub mod stores;
+pub mod target;
+mod watch;
+
+use std::sync::Arc;
+
+use kube::api::{Api, ListParams};
+use kube::Client;
+
+pub use context::{Context, Settings};
+
+use crate::crd::ExternalSecret;
+use crate::provider::SecretProvider;
+
+/// Why the controllers could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "the external-secrets.io CRDs are not installed in this cluster (install them with \
+         `ampoule crd | kubectl apply --server-side -f -` or the Helm chart)"
+    )]
+    CrdsMissing,
+    #[error("cannot reach the Kubernetes API server: {0}")]
+    Unreachable(#[source] kube::Error),
+    #[error("leader election failed: {0}")]
+    Leader(#[source] kube::Error),
+    #[error("lost the leader election lease")]
+    LostLease,
+}
+
+/// Checks that the cluster answers and serves ESO's API, with a clear error when not.
+pub async fn preflight(client: &Client, namespace: Option<&str>) -> Result<(), RunError> {
+    let api: Api<ExternalSecret> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(RunError::CrdsMissing),
+        Err(e) => Err(RunError::Unreachable(e)),
+    }
+}
+
+/// Runs every controller until the process is stopped (or the leader lease is lost).
+pub async fn run(client: Client, provider: Arc<dyn SecretProvider>, settings: Settings, leader: Option<leader::LeaderElection>) -> Result<(), RunError> {
+    preflight(&client, settings.namespace.as_deref()).await?;
+    let (ctx, watches) = watch::start(client.clone(), provider, settings);
+    let lease = match leader {
+        Some(election) => Some(election.acquire(&client).await.map_err(RunError::Leader)?),
+        None => None,
+    };
+    let workers = watch::workers(ctx.clone());
+    let ces = if ctx.settings.cluster_external_secrets {
+        Some(tokio::spawn(cluster_external_secret::run(ctx.clone())))
+    } else {
+        None
+    };
+    let result = match lease {
+        Some(lease) => {
+            tokio::select! {
+                lost = lease.hold() => lost,
+                _ = workers => Ok(()),
+            }
+        }
+        None => {
+            workers.await;
+            Ok(())
+        }
+    };
+    watches.abort();
+    if let Some(ces) = ces {
+        ces.abort();
+    }
+    result
+}

@@ -1,0 +1,264 @@
+//! A keyed work queue with two priorities, per-key deduplication and no concurrent processing
+//! of one key.
+//!
+//! Objects that were never synced or whose spec/metadata changed go in the urgent lane and are
+//! taken before refreshes and retries, so new ExternalSecrets are synced promptly even while
+//! thousands of refreshes are due.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Which lane an item waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// New, changed or drifted objects.
+    Urgent,
+    /// Periodic refreshes and retries.
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    due: Instant,
+    priority: Priority,
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct Inner<K> {
+    pending: HashMap<K, Pending>,
+    /// Items requeued while being processed: queued again when processing ends.
+    deferred: HashMap<K, (Instant, Priority)>,
+    in_flight: HashMap<K, ()>,
+    /// Lanes ordered by due time; entries point at `by_seq` and are stale once superseded.
+    urgent: BinaryHeap<Reverse<(Instant, u64)>>,
+    normal: BinaryHeap<Reverse<(Instant, u64)>>,
+    by_seq: HashMap<u64, K>,
+    seq: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct WorkQueue<K> {
+    inner: Mutex<Inner<K>>,
+    notify: Notify,
+}
+
+impl<K: Clone + Eq + Hash> Default for WorkQueue<K> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                pending: HashMap::new(),
+                deferred: HashMap::new(),
+                in_flight: HashMap::new(),
+                urgent: BinaryHeap::new(),
+                normal: BinaryHeap::new(),
+                by_seq: HashMap::new(),
+                seq: 0,
+            }),
+            notify: Notify::new(),
+        }
+    }
+}
+
+fn merge(a: (Instant, Priority), b: (Instant, Priority)) -> (Instant, Priority) {
+    (a.0.min(b.0), a.1.min(b.1))
+}
+
+impl<K: Clone + Eq + Hash> WorkQueue<K> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Schedules `key` after `delay`. A key already waiting keeps the earlier time and the higher
+    /// priority of the two; a key being processed is scheduled again once it is done.
+    pub fn add(&self, key: K, delay: Duration, priority: Priority) {
+        let due = Instant::now() + delay;
+        let mut inner = self.lock();
+        if inner.in_flight.contains_key(&key) {
+            let entry = inner.deferred.entry(key).or_insert((due, priority));
+            *entry = merge(*entry, (due, priority));
+            return;
+        }
+        let (due, priority) = match inner.pending.get(&key) {
+            Some(p) => {
+                let merged = merge((p.due, p.priority), (due, priority));
+                if merged == (p.due, p.priority) {
+                    return;
+                }
+                merged
+            }
+            None => (due, priority),
+        };
+        inner.seq += 1;
+        let seq = inner.seq;
+        if let Some(old) = inner.pending.insert(key.clone(), Pending { due, priority, seq }) {
+            inner.by_seq.remove(&old.seq);
+        }
+        inner.by_seq.insert(seq, key);
+        match priority {
+            Priority::Urgent => inner.urgent.push(Reverse((due, seq))),
+            Priority::Normal => inner.normal.push(Reverse((due, seq))),
+        }
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// Forgets a key that is waiting (its object is gone).
+    pub fn forget(&self, key: &K) {
+        let mut inner = self.lock();
+        if let Some(p) = inner.pending.remove(key) {
+            inner.by_seq.remove(&p.seq);
+        }
+        inner.deferred.remove(key);
+    }
+
+    /// Number of keys waiting (not being processed).
+    pub fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits for the next due key, urgent lane first, and marks it in flight. Call [`done`]
+    /// when processing ends.
+    ///
+    /// [`done`]: WorkQueue::done
+    pub async fn next(&self) -> K {
+        loop {
+            let notified = self.notify.notified();
+            let wake_at = {
+                let mut inner = self.lock();
+                let now = Instant::now();
+                if let Some(key) = take_due(&mut inner, now) {
+                    drop(inner);
+                    // Another worker may also find work.
+                    self.notify.notify_one();
+                    return key;
+                }
+                earliest(&inner)
+            };
+            match wake_at {
+                Some(at) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Marks `key` as processed; a request that arrived meanwhile is queued now.
+    pub fn done(&self, key: &K) {
+        let deferred = {
+            let mut inner = self.lock();
+            inner.in_flight.remove(key);
+            inner.deferred.remove(key)
+        };
+        if let Some((due, priority)) = deferred {
+            self.add(key.clone(), due.saturating_duration_since(Instant::now()), priority);
+        }
+    }
+}
+
+/// Pops stale heap entries (superseded or forgotten) and returns the first live due key.
+fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<K> {
+    for lane in [Priority::Urgent, Priority::Normal] {
+        loop {
+            let heap = match lane {
+                Priority::Urgent => &mut inner.urgent,
+                Priority::Normal => &mut inner.normal,
+            };
+            let Some(Reverse((due, seq))) = heap.peek().copied() else { break };
+            let Some(key) = inner.by_seq.get(&seq).cloned() else {
+                heap_pop(inner, lane);
+                continue;
+            };
+            if due > now {
+                break;
+            }
+            heap_pop(inner, lane);
+            inner.by_seq.remove(&seq);
+            inner.pending.remove(&key);
+            inner.in_flight.insert(key.clone(), ());
+            return Some(key);
+        }
+    }
+    None
+}
+
+fn heap_pop<K>(inner: &mut Inner<K>, lane: Priority) {
+    match lane {
+        Priority::Urgent => inner.urgent.pop(),
+        Priority::Normal => inner.normal.pop(),
+    };
+}
+
+fn earliest<K>(inner: &Inner<K>) -> Option<Instant> {
+    let a = inner.urgent.peek().map(|Reverse((d, _))| *d);
+    let b = inner.normal.peek().map(|Reverse((d, _))| *d);
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_items_go_first_and_keys_are_deduplicated() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        q.add("refresh-1", Duration::ZERO, Priority::Normal);
+        q.add("refresh-2", Duration::ZERO, Priority::Normal);
+        q.add("new", Duration::ZERO, Priority::Urgent);
+        q.add("new", Duration::ZERO, Priority::Normal);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.next().await, "new");
+        assert_eq!(q.next().await, "refresh-1");
+        assert_eq!(q.next().await, "refresh-2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delays_are_honoured_and_earlier_wins() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        q.add("a", Duration::from_secs(60), Priority::Normal);
+        q.add("a", Duration::from_secs(5), Priority::Normal);
+        q.add("a", Duration::from_secs(90), Priority::Normal);
+        let start = Instant::now();
+        assert_eq!(q.next().await, "a");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_in_flight_is_deferred_until_done() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        q.add("a", Duration::ZERO, Priority::Normal);
+        assert_eq!(q.next().await, "a");
+        q.add("a", Duration::ZERO, Priority::Urgent);
+        assert!(q.is_empty(), "not queued twice while processing");
+        q.done(&"a");
+        assert_eq!(q.next().await, "a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn forgotten_keys_are_skipped() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        q.add("gone", Duration::ZERO, Priority::Urgent);
+        q.add("kept", Duration::from_secs(1), Priority::Normal);
+        q.forget(&"gone");
+        assert_eq!(q.next().await, "kept");
+    }
+}

@@ -1,0 +1,124 @@
+//! `ampoule run`: flags (ESO's names where they apply), logging, the cluster client, the
+//! provider sandbox, and the controllers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, Args};
+
+use crate::controller::{self, Settings, leader::LeaderElection};
+use crate::provider::SecretProvider;
+
+/// Flags of `ampoule run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Reconciles running at once per controller (ESO: --concurrent).
+    #[arg(long, env = "AMPOULE_CONCURRENT", default_value_t = 8)]
+    pub concurrent: usize,
+    /// Serve only stores whose spec.controller is empty or equals this class.
+    #[arg(long, env = "AMPOULE_CONTROLLER_CLASS", default_value = "default")]
+    pub controller_class: String,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "AMPOULE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Hold a coordination.k8s.io Lease so only one replica reconciles.
+    #[arg(long, env = "AMPOULE_ENABLE_LEADER_ELECTION", action = ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
+    pub enable_leader_election: bool,
+    /// Namespace of the leader election Lease (default: $POD_NAMESPACE, else "default").
+    #[arg(long, env = "AMPOULE_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the leader election Lease.
+    #[arg(long, env = "AMPOULE_LEADER_ELECTION_ID", default_value = "ampoule-controller")]
+    pub leader_election_id: String,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(long, env = "AMPOULE_METRICS_ADDR", default_value = ":8080")]
+    pub metrics_addr: String,
+    /// Log level: error, warn, info, debug or trace (or a tracing filter directive).
+    #[arg(long, env = "AMPOULE_LOGLEVEL", default_value = "info")]
+    pub loglevel: String,
+    /// Refuse to sync an ExternalSecret whose store is not Ready.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub enable_flood_gate: bool,
+    /// Run the ClusterSecretStore reconciler (and honour ClusterSecretStore references).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub enable_cluster_store_reconciler: bool,
+    /// Run the ClusterExternalSecret reconciler.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub enable_cluster_external_secret_reconciler: bool,
+    /// How often stores that set no refreshInterval are validated (Go duration).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub store_requeue_interval: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d: kube::core::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    crate::controller::refresh::to_std(d).ok_or_else(|| "a negative duration".to_string())
+}
+
+impl RunArgs {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            controller_class: self.controller_class.clone(),
+            namespace: self.namespace.clone().filter(|n| !n.is_empty()),
+            concurrent: self.concurrent.max(1),
+            flood_gate: self.enable_flood_gate,
+            cluster_stores: self.enable_cluster_store_reconciler,
+            cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
+            store_requeue_interval: self.store_requeue_interval,
+        }
+    }
+}
+
+/// Initialises JSON logs at `level` (RUST_LOG overrides).
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+}
+
+/// Runs the operator until it is stopped.
+pub async fn run(args: RunArgs, provider: impl FnOnce(kube::Client) -> BuildProvider) -> anyhow::Result<()> {
+    init_logging(&args.loglevel);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = kube::Config::infer().await.map_err(|e| {
+        anyhow::anyhow!("cannot load a Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster): {e}")
+    })?;
+    let client = kube::Client::try_from(config).map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
+    controller::preflight(&client, args.namespace.as_deref()).await?;
+    let provider = provider(client.clone()).await?;
+    let leader = args.enable_leader_election.then(|| {
+        let ns = args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        let identity = std::env::var("POD_NAME")
+            .ok()
+            .unwrap_or_else(|| format!("ampoule-{:08x}", rand::random::<u32>()));
+        LeaderElection::new(ns, args.leader_election_id.clone(), identity)
+    });
+    let admin = crate::admin::serve(&args.metrics_addr).await?;
+    tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
+    tokio::select! {
+        result = controller::run(client, provider, args.settings(), leader) => result.map_err(Into::into),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+    }
+}
+
+/// How `run` obtains its provider once it has a client.
+pub type BuildProvider = futures::future::BoxFuture<'static, anyhow::Result<Arc<dyn SecretProvider>>>;
+
+/// The production provider: every first-party component embedded in the binary, sandboxed, with
+/// credentials resolved through the Kubernetes API.
+pub fn wasm_provider(client: kube::Client) -> BuildProvider {
+    Box::pin(async move {
+        let sandbox = crate::plugin::Sandbox::new(crate::plugin::SandboxConfig::default())?;
+        let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(client));
+        let provider = crate::plugin::WasmProvider::with_embedded(sandbox, credentials).await?;
+        Ok(Arc::new(provider) as Arc<dyn SecretProvider>)
+    })
+}

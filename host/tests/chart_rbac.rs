@@ -1,0 +1,112 @@
+//! The chart's RBAC is enough for what the operator does, and no more: the controller runs with
+//! a token of the chart's ServiceAccount against the ground's apiserver and syncs
+//! ExternalSecrets in two namespaces; verbs the code never uses are denied.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use ampoule::controller::{self, Settings};
+use common::{TestProvider, apply, crds, data, unique};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::json;
+
+async fn can(client: &kube::Client, user: &str, verb: &str, resource: &str, group: &str) -> bool {
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.into()),
+            resource_attributes: Some(ResourceAttributes { verb: Some(verb.into()), resource: Some(resource.into()), group: Some(group.into()), ..Default::default() }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let r = Api::<SubjectAccessReview>::all(client.clone()).create(&PostParams::default(), &review).await.unwrap();
+    r.status.unwrap().allowed
+}
+
+#[tokio::test]
+async fn the_chart_service_account_can_sync_and_nothing_more() {
+    let g = ground::ground();
+    let admin = g.client().await;
+    crds(&admin).await;
+    let release = unique("rbac");
+    let ns = g.namespace("ampoule-system").await;
+    // Render the chart and install its ServiceAccount and RBAC (the Deployment cannot run here).
+    let rendered = ground::run(g.command("helm").args(["template", &release]).arg(g.repo.join("charts/ampoule")).args(["--namespace", &ns, "--set", "metrics.service.enabled=false"]));
+    for doc in rendered.split("\n---") {
+        let value: serde_json::Value = match serde_norway::from_str(doc) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        if ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].contains(&kind.as_str()) {
+            apply(&admin, Some(&ns), value).await.unwrap();
+        }
+    }
+    let sa_name = format!("{release}-ampoule");
+    let request = TokenRequest { spec: Some(TokenRequestSpec { audiences: None, expiration_seconds: Some(3600), ..Default::default() }), ..Default::default() };
+    let token = Api::<ServiceAccount>::namespaced(admin.clone(), &ns)
+        .create_token_request(&sa_name, &PostParams::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token
+        .unwrap();
+
+    // A client that is the chart's ServiceAccount.
+    let mut kubeconfig = Kubeconfig::read_from(g.kubeconfig()).unwrap();
+    for user in &mut kubeconfig.auth_infos {
+        if let Some(auth) = user.auth_info.as_mut() {
+            auth.token = Some(token.clone().into());
+        }
+    }
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let as_operator = kube::Client::try_from(config).unwrap();
+
+    let provider = Arc::new(TestProvider::default());
+    let class = unique("rbac-class");
+    let namespaces = [g.namespace("rbac-a").await, g.namespace("rbac-b").await];
+    for target in &namespaces {
+        provider.backend(&format!("{target}/b")).set("k", target);
+        apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "b"},
+            "spec": {"controller": class, "provider": {"test": {"backend": format!("{target}/b")}}}})).await.unwrap();
+        apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "e"},
+            "spec": {"secretStoreRef": {"name": "b"}, "target": {"deletionPolicy": "Delete"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}})).await.unwrap();
+    }
+    let settings = Settings { controller_class: class, cluster_external_secrets: false, ..Settings::default() };
+    let leader = controller::leader::LeaderElection::new(ns.clone(), unique("lease"), "rbac-test".into());
+    let running = tokio::spawn(controller::run(as_operator, provider, settings, Some(leader)));
+    for target in &namespaces {
+        let secrets: Api<Secret> = Api::namespaced(admin.clone(), target);
+        let s = ground::eventually(common::WAIT, "the ExternalSecret synced with the chart's RBAC", || async {
+            secrets.get_opt("e").await.unwrap()
+        })
+        .await;
+        assert_eq!(data(&s)["k"], *target);
+    }
+    assert!(!running.is_finished(), "the controller stopped: {:?}", running.await);
+    running.abort();
+
+    let user = format!("system:serviceaccount:{ns}:{sa_name}");
+    for (verb, resource, group) in [("list", "secrets", ""), ("patch", "externalsecrets/status", "external-secrets.io"), ("create", "serviceaccounts/token", "")] {
+        assert!(can(&admin, &user, verb, resource, group).await, "{verb} {resource} must be allowed");
+    }
+    for (verb, resource, group) in [
+        ("update", "secrets", ""),
+        ("deletecollection", "secrets", ""),
+        ("get", "configmaps", ""),
+        ("create", "pods", ""),
+        ("delete", "secretstores", "external-secrets.io"),
+        ("update", "namespaces", ""),
+        ("escalate", "clusterroles", "rbac.authorization.k8s.io"),
+    ] {
+        assert!(!can(&admin, &user, verb, resource, group).await, "{verb} {resource} must be denied");
+    }
+}
