@@ -1,0 +1,233 @@
+//! The function map: Go's builtins, sprig v3's text functions and ESO's functions,
+//! each with the Go parameter types `text/template` checks arguments against.
+
+mod builtin;
+mod collections;
+mod conv;
+mod dates;
+mod dicts;
+mod encoding;
+mod math;
+mod random;
+mod regexes;
+mod strings;
+mod yaml;
+
+use crate::Env;
+use crate::rng::Rng;
+use crate::value::{Kind, Value};
+
+pub use dates::time_method;
+
+/// A Go parameter type, as far as argument checking and conversion go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Any,
+    Str,
+    Int,
+    Int64,
+    Float,
+    Bool,
+    ListAny,
+    StrList,
+    MapAny,
+    Time,
+    /// `reflect.Value` (builtins): anything, nil included.
+    Refl,
+}
+
+impl Ty {
+    pub fn go_name(self) -> &'static str {
+        match self {
+            Ty::Any => "interface {}",
+            Ty::Str => "string",
+            Ty::Int => "int",
+            Ty::Int64 => "int64",
+            Ty::Float => "float64",
+            Ty::Bool => "bool",
+            Ty::ListAny => "[]interface {}",
+            Ty::StrList => "[]string",
+            Ty::MapAny => "map[string]interface {}",
+            Ty::Time => "time.Time",
+            Ty::Refl => "reflect.Value",
+        }
+    }
+
+    pub fn accepts(self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (Ty::Any | Ty::Refl, _)
+                | (Ty::Str, Value::String(_))
+                | (Ty::Int, Value::Int(_))
+                | (Ty::Int64, Value::Int64(_))
+                | (Ty::Float, Value::Float(_))
+                | (Ty::Bool, Value::Bool(_))
+                | (Ty::ListAny, Value::List(_, Kind::Any))
+                | (Ty::StrList, Value::List(_, Kind::Str))
+                | (Ty::MapAny, Value::Map(_, Kind::Any))
+                | (Ty::Time, Value::Time(_))
+        )
+    }
+}
+
+/// What functions may read: the caller's clock and the seeded entropy.
+pub struct Ctx<'e> {
+    pub env: &'e Env,
+    rng: Option<Rng>,
+}
+
+impl<'e> Ctx<'e> {
+    pub fn new(env: &'e Env) -> Self {
+        Ctx { env, rng: None }
+    }
+
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng.get_or_insert_with(|| Rng::new(&self.env.seed))
+    }
+}
+
+pub type Call = fn(&mut Ctx<'_>, Vec<Value>) -> Result<Value, String>;
+
+/// A function: fixed parameter types, an optional variadic element type, the body.
+#[derive(Clone, Copy)]
+pub struct Func {
+    pub params: &'static [Ty],
+    pub variadic: Option<Ty>,
+    /// `and`/`or`: arguments are evaluated lazily by the executor.
+    pub short_circuit: bool,
+    pub call: Call,
+}
+
+pub const fn f(params: &'static [Ty], call: Call) -> Func {
+    Func { params, variadic: None, short_circuit: false, call }
+}
+
+pub const fn v(params: &'static [Ty], var: Ty, call: Call) -> Func {
+    Func { params, variadic: Some(var), short_circuit: false, call }
+}
+
+/// Finds a function by name; sprig/ESO functions shadow Go builtins (only `slice` clashes).
+pub fn lookup(name: &str) -> Option<Func> {
+    strings::lookup(name)
+        .or_else(|| conv::lookup(name))
+        .or_else(|| math::lookup(name))
+        .or_else(|| collections::lookup(name))
+        .or_else(|| dicts::lookup(name))
+        .or_else(|| encoding::lookup(name))
+        .or_else(|| regexes::lookup(name))
+        .or_else(|| dates::lookup(name))
+        .or_else(|| random::lookup(name))
+        .or_else(|| yaml::lookup(name))
+        .or_else(|| builtin::lookup(name))
+}
+
+// ---- helpers shared by the function modules ----
+
+/// The string of a `string`-typed argument.
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The integer of an `int`/`int64`-typed argument.
+pub fn i(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) | Value::Int64(i) => *i,
+        _ => 0,
+    }
+}
+
+/// The elements of a list-typed argument.
+pub fn items(v: &Value) -> Vec<Value> {
+    match v {
+        Value::List(l, _) => l.as_ref().clone(),
+        _ => vec![],
+    }
+}
+
+pub fn str_list(items: Vec<String>) -> Value {
+    Value::List(std::rc::Rc::new(items.into_iter().map(Value::String).collect()), Kind::Str)
+}
+
+pub fn b64_std(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// sprig's `strval`: strings as is, `[]byte` as text, Stringers via `String()`, else `%v`.
+pub fn strval(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => crate::gofmt::to_v(other),
+    }
+}
+
+/// `cast.ToInt64`.
+pub fn to_int64(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) | Value::Int64(i) => *i,
+        Value::Float(f) => *f as i64,
+        Value::Bool(b) => i64::from(*b),
+        Value::String(s) => parse_int0(trim_zero_decimal(s)).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `cast.ToFloat64`.
+pub fn to_float64(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) | Value::Int64(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::String(s) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn trim_zero_decimal(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut found_zero = false;
+    for i in (1..=b.len()).rev() {
+        match b[i - 1] {
+            b'.' if found_zero => return &s[..i - 1],
+            b'.' => {}
+            b'0' => found_zero = true,
+            _ => return s,
+        }
+    }
+    s
+}
+
+/// `strconv.ParseInt(s, 0, 64)`.
+pub fn parse_int0(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (digits, radix) = match body.as_bytes() {
+        [b'0', b'x' | b'X', ..] => (&body[2..], 16),
+        [b'0', b'o' | b'O', ..] => (&body[2..], 8),
+        [b'0', b'b' | b'B', ..] => (&body[2..], 2),
+        [b'0', _, ..] => (&body[1..], 8),
+        _ => (body, 10),
+    };
+    if digits.is_empty() || digits.starts_with('+') || digits.starts_with('-') {
+        return None;
+    }
+    let u = u64::from_str_radix(&digits.replace('_', ""), radix).ok()?;
+    if neg {
+        if u <= i64::MAX as u64 + 1 { Some((u as i64).wrapping_neg()) } else { None }
+    } else {
+        i64::try_from(u).ok()
+    }
+}
+
+/// sprig's list conversion for functions taking `interface{}` lists: slices only.
+pub fn as_list(v: &Value, fname: &str) -> Result<Vec<Value>, String> {
+    match v {
+        Value::List(l, _) => Ok(l.as_ref().clone()),
+        Value::Bytes(b) => Ok(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
+        other => Err(format!("Cannot {fname} on type {}", other.type_name())),
+    }
+}

@@ -1,0 +1,327 @@
+//! The wasmtime side: one Engine (Cranelift, component model, epochs, pooling), a 10 ms epoch
+//! ticker, one Linker, compile-once-per-digest with wasmtime's on-disk cache, an `InstancePre`
+//! per digest, and a fresh `Store` per reconcile.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
+
+use super::bindings::{SecretProviderCore, SecretProviderCorePre};
+use super::cache::Digest;
+use super::host::{HostState, Scope};
+use super::http::{Budget, EgressHooks, tls_config};
+use super::kv::KvCache;
+use super::metrics::SandboxMetrics;
+use super::policy::EgressPolicy;
+use super::{ProviderInfo, SandboxError};
+use crate::provider::SecretValue;
+
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Process-wide sandbox settings.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where compiled code is cached (pod-private). `None` → no disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Concurrent instances (pool size).
+    pub max_instances: u32,
+    /// Largest linear memory any store may be granted.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            cache_dir: None,
+            max_instances: 64,
+            max_memory_bytes: 256 << 20,
+        }
+    }
+}
+
+/// A compiled, import-checked provider component.
+pub struct Loaded {
+    pub digest: Digest,
+    pub info: ProviderInfo,
+    pub(crate) pre: SecretProviderCorePre<HostState>,
+}
+
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: SandboxConfig,
+    stop: Arc<AtomicBool>,
+    loaded: Mutex<HashMap<Digest, Arc<Loaded>>>,
+    pub(crate) kv: Arc<KvCache>,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub metrics: Arc<SandboxMetrics>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(cfg: &SandboxConfig, pooling: bool) -> Result<Config, SandboxError> {
+    let mut c = Config::new();
+    c.strategy(wasmtime::Strategy::Cranelift)
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .wasm_memory64(false)
+        .parallel_compilation(true)
+        .max_wasm_stack(1 << 20);
+    if let Some(dir) = &cfg.cache_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SandboxError::Engine(format!("cache dir {}: {e}", dir.display())))?;
+        let mut cache = wasmtime::CacheConfig::new();
+        cache.with_directory(dir);
+        let cache =
+            wasmtime::Cache::new(cache).map_err(|e| SandboxError::Engine(format!("cache: {e}")))?;
+        c.cache(Some(cache));
+    }
+    if pooling {
+        let n = cfg.max_instances;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 4)
+            .total_tables(n * 16)
+            .total_stacks(n)
+            .max_memories_per_component(4)
+            .max_core_instances_per_component(64)
+            .max_tables_per_component(32)
+            .max_component_instance_size(10 << 20)
+            .max_core_instance_size(10 << 20)
+            .max_memory_size(cfg.max_memory_bytes as usize)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(c)
+}
+
+impl Sandbox {
+    /// Builds the engine (pooling, falling back to on-demand when the address space cannot be
+    /// reserved), the linker and the epoch ticker.
+    pub fn new(config: SandboxConfig) -> Result<Arc<Sandbox>, SandboxError> {
+        let engine = match Engine::new(&engine_config(&config, true)?) {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!("pooling allocator unavailable ({err}); using on-demand allocation");
+                Engine::new(&engine_config(&config, false)?)
+                    .map_err(|e| SandboxError::Engine(e.to_string()))?
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        let link = |r: wasmtime::Result<()>| r.map_err(|e| SandboxError::Engine(e.to_string()));
+        link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+            &mut linker,
+        ))?;
+        link(SecretProviderCore::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        ))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (weak, flag) = (engine.weak(), stop.clone());
+        std::thread::Builder::new()
+            .name("ampoule-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| SandboxError::Engine(format!("epoch ticker: {e}")))?;
+        let tls = tls_config().map_err(|e| SandboxError::Engine(format!("tls: {e}")))?;
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            config,
+            stop,
+            loaded: Mutex::new(HashMap::new()),
+            kv: Arc::default(),
+            tls,
+            metrics: Arc::default(),
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A component already loaded under `digest`.
+    pub fn get(&self, digest: &Digest) -> Option<Arc<Loaded>> {
+        self.loaded.lock().ok()?.get(digest).cloned()
+    }
+
+    /// Verifies the digest, compiles (or loads from the disk cache), checks imports and exports.
+    /// CPU-heavy and synchronous: [`Self::load`] runs it on a blocking thread.
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, SecretProviderCorePre<HostState>), SandboxError> {
+        let refuse = |e: SandboxError| {
+            SandboxMetrics::inc(&self.metrics.components_refused);
+            e
+        };
+        let digest = Digest::of(bytes);
+        if let Some(want) = expected
+            && *want != digest
+        {
+            return Err(refuse(SandboxError::DigestMismatch {
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            }));
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| refuse(SandboxError::Compile(format!("{e:#}"))))?;
+        check_imports(&self.engine, &component).map_err(refuse)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refuse(SandboxError::Link(format!("{e:#}"))))?;
+        let pre = SecretProviderCorePre::new(pre)
+            .map_err(|e| refuse(SandboxError::NotAProvider(format!("{e:#}"))))?;
+        Ok((digest, pre))
+    }
+
+    /// Loads a component once per digest: compile off the async threads, then `describe`.
+    pub async fn load(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        expected: Option<Digest>,
+    ) -> Result<Arc<Loaded>, SandboxError> {
+        let known = expected.clone().or_else(|| Some(Digest::of(&bytes)));
+        if let Some(hit) = known.as_ref().and_then(|d| self.get(d))
+            && Digest::of(&bytes) == hit.digest
+        {
+            return Ok(hit);
+        }
+        let this = self.clone();
+        let (digest, pre) =
+            tokio::task::spawn_blocking(move || this.compile(&bytes, expected.as_ref()))
+                .await
+                .map_err(|e| SandboxError::Engine(format!("compile task: {e}")))??;
+        let mut loaded = Loaded {
+            digest: digest.clone(),
+            info: ProviderInfo::default(),
+            pre,
+        };
+        loaded.info = self
+            .describe(&loaded)
+            .await
+            .inspect_err(|_| SandboxMetrics::inc(&self.metrics.components_refused))?;
+        let loaded = Arc::new(loaded);
+        if let Ok(mut map) = self.loaded.lock() {
+            map.insert(digest, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    async fn describe(&self, loaded: &Loaded) -> Result<ProviderInfo, SandboxError> {
+        let policy = Arc::new(
+            EgressPolicy::new(Vec::new(), None, None)
+                .map_err(|e| SandboxError::Engine(e.to_string()))?,
+        );
+        let scope = Arc::new(Scope {
+            store: "-".into(),
+            provider: "-".into(),
+            digest: loaded.digest.to_string(),
+            cache_key: String::new(),
+        });
+        let mut store = self.store(policy, scope, Default::default());
+        store.data_mut().deadline = Instant::now() + Duration::from_secs(5);
+        let call = async {
+            let instance = loaded.pre.instantiate_async(&mut store).await?;
+            instance
+                .ampoule_provider_provider()
+                .call_describe(&mut store)
+                .await
+        };
+        let info = call
+            .await
+            .map_err(|e| SandboxError::NotAProvider(format!("describe failed: {e:#}")))?;
+        use super::bindings::ampoule::provider::types::Capabilities;
+        Ok(ProviderInfo {
+            name: info.name,
+            version: info.version,
+            read: info.capabilities.contains(Capabilities::READ),
+            write: info.capabilities.contains(Capabilities::WRITE),
+        })
+    }
+
+    /// A fresh store for one reconcile of one store.
+    pub(crate) fn store(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scope: Arc<Scope>,
+        credentials: std::collections::BTreeMap<String, SecretValue>,
+    ) -> Store<HostState> {
+        let memory = policy.limits.memory_bytes.min(self.config.max_memory_bytes) as usize;
+        let hooks = EgressHooks {
+            policy,
+            budget: Arc::new(Budget::default()),
+            scope: scope.clone(),
+            metrics: self.metrics.clone(),
+            tls: self.tls.clone(),
+        };
+        let state = HostState::new(hooks, memory, scope, credentials, self.kv.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                ctx.data_mut().deadline_hit = true;
+                return Err(wasmtime::Error::msg("deadline exceeded"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+/// Every import must be WASI 0.2 or `ampoule:*@0.1`; anything else is refused by name.
+pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), SandboxError> {
+    const WASI: &[&str] = &[
+        "wasi:io/",
+        "wasi:clocks/",
+        "wasi:random/",
+        "wasi:cli/",
+        "wasi:filesystem/",
+        "wasi:sockets/",
+        "wasi:http/types@",
+        "wasi:http/outgoing-handler@",
+    ];
+    const OURS: &[&str] = &[
+        "ampoule:host/log@",
+        "ampoule:host/credentials@",
+        "ampoule:host/cache@",
+        "ampoule:provider/types@",
+    ];
+    for (name, item) in component.component_type().imports(engine) {
+        let ok = match item.ty {
+            ComponentItem::ComponentInstance(_) => {
+                (WASI.iter().any(|p| name.starts_with(p)) && name.contains("@0.2."))
+                    || (OURS.iter().any(|p| name.starts_with(p)) && name.contains("@0.1."))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(SandboxError::UnsupportedImport(name.to_owned()));
+        }
+    }
+    Ok(())
+}

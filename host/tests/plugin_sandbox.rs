@@ -1,0 +1,499 @@
+//! Sandbox tests against real components built by host/build.rs (no cluster, loopback only):
+//! the fake provider end to end, and the hostile-plugin suite.
+
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ampoule::plugin::{
+    Digest, NoCredentials, ProviderClassConfig, Sandbox, SandboxConfig, SandboxError, WasmProvider,
+};
+use ampoule::provider::{
+    FindRef, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
+};
+use bytes::Bytes;
+use http_body_util::Full;
+use serde_json::{Value, json};
+
+fn component(name: &str) -> Vec<u8> {
+    let path = format!("{}/{name}.wasm", ampoule::plugin::embedded::BUILD_DIR);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn sandbox() -> Arc<Sandbox> {
+    let dir = std::env::temp_dir().join(format!("ampoule-test-cache-{}", std::process::id()));
+    Sandbox::new(SandboxConfig {
+        cache_dir: Some(dir),
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
+fn ctx(provider: &str, name: &str, config: Value) -> StoreContext {
+    StoreContext {
+        kind: StoreKind::SecretStore,
+        name: name.into(),
+        store_namespace: Some("default".into()),
+        caller_namespace: Some("default".into()),
+        generation: 1,
+        provider: provider.into(),
+        config,
+        sandbox: None,
+    }
+}
+
+fn key(k: &str) -> RemoteRef {
+    RemoteRef {
+        key: k.into(),
+        ..RemoteRef::default()
+    }
+}
+
+/// A ceiling that lets the hostile plugin reach loopback (the test servers) with a short deadline.
+fn class(private: &str, timeout: &str, port: u16) -> ProviderClassConfig {
+    serde_json::from_value(json!({
+        "provider": "hostile",
+        "sandbox": {
+            "egress": {"allow": [{"host": "127.0.0.1", "ports": [port]}, {"host": "localhost", "ports": [port]},
+                                 {"host": "*.example.com"}],
+                       "privateNetworks": private},
+            "limits": {"memory": "32Mi", "timeout": timeout, "requests": 5, "responseBytes": "1Mi"}
+        }
+    }))
+    .unwrap()
+}
+
+async fn hostile(private: &str, timeout: &str) -> WasmProvider {
+    hostile_on(private, timeout, 0).await
+}
+
+/// Like [`hostile`], with the ceiling also allowing a test server's port on loopback.
+async fn hostile_on(private: &str, timeout: &str, port: u16) -> WasmProvider {
+    let sb = sandbox();
+    let loaded = sb
+        .load(component("ampoule_test_hostile"), None)
+        .await
+        .unwrap();
+    let provider = WasmProvider::new(sb, Arc::new(NoCredentials));
+    provider.bind("hostile", loaded, Some(class(private, timeout, port)));
+    provider
+}
+
+fn egress(port: u16) -> Value {
+    json!({"egress": [{"host": "127.0.0.1", "ports": [port]}, {"host": "localhost", "ports": [port]},
+                      {"host": "169.254.169.254", "ports": [80]}, {"host": "other.example.com"}]})
+}
+
+async fn serve() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let resp = match req.uri().path() {
+                            "/redirect" => hyper::Response::builder()
+                                .status(302)
+                                .header("location", "http://other.example.com/")
+                                .body(Full::new(Bytes::new())),
+                            "/big" => hyper::Response::builder()
+                                .body(Full::new(Bytes::from(vec![b'x'; 100 << 20]))),
+                            _ => hyper::Response::builder()
+                                .body(Full::new(Bytes::from_static(b"hello"))),
+                        };
+                        Ok::<_, Infallible>(resp.unwrap())
+                    },
+                );
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn get(
+    p: &WasmProvider,
+    store: &str,
+    config: Value,
+    command: &str,
+) -> Result<String, ProviderError> {
+    let (client, _) = p.open(&ctx("hostile", store, config)).await?;
+    client
+        .get_secret(&key(command))
+        .await
+        .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_provider_end_to_end_from_the_embedded_component() {
+    let p = WasmProvider::with_embedded(sandbox(), Arc::new(NoCredentials))
+        .await
+        .unwrap();
+    let fake = ampoule::plugin::embedded::find("fake").unwrap();
+    assert_eq!(Digest::of(fake.bytes).as_str(), fake.digest);
+    let config = json!({"data": [
+        {"key": "/foo/bar", "value": "HELLO1"},
+        {"key": "/foo/bar", "value": "HELLO2", "version": "v2"},
+        {"key": "/foo/baz", "value": "{\"john\": \"doe\", \"n\": 1, \"nested\": {\"a\": \"b\"}}"},
+        {"key": "/other", "value": "x"}
+    ]});
+    let (client, info) = p.open(&ctx("fake", "s", config)).await.unwrap();
+    assert_eq!(info.digest.as_deref(), Some(fake.digest));
+    assert!(info.granted_egress.is_empty());
+    assert_eq!(
+        client.get_secret(&key("/foo/bar")).await.unwrap().expose(),
+        b"HELLO1"
+    );
+    let v2 = RemoteRef {
+        version: Some("v2".into()),
+        ..key("/foo/bar")
+    };
+    assert_eq!(client.get_secret(&v2).await.unwrap().expose(), b"HELLO2");
+    let prop = RemoteRef {
+        property: Some("nested.a".into()),
+        ..key("/foo/baz")
+    };
+    assert_eq!(client.get_secret(&prop).await.unwrap().expose(), b"b");
+    assert_eq!(
+        client.get_secret(&key("/nope")).await.unwrap_err(),
+        ProviderError::NotFound
+    );
+    let map = client.get_secret_map(&key("/foo/baz")).await.unwrap();
+    assert_eq!(map["john"].expose(), b"doe");
+    assert_eq!(map["n"].expose(), b"1");
+    let found = client
+        .get_all_secrets(&FindRef {
+            name_regexp: Some("^/foo/".into()),
+            ..FindRef::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["/foo/bar", "/foo/baz"]);
+    assert_eq!(found["/foo/bar"].expose(), b"HELLO2");
+    assert!(client.validate().await.is_ok());
+    // ESO's ValidateStore rules.
+    let err = p
+        .open(&ctx(
+            "fake",
+            "s",
+            json!({"data": [{"key": "", "value": "x"}]}),
+        ))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err,
+        ProviderError::InvalidConfig("key must be set in data 0".into())
+    );
+    let err = p.open(&ctx("nope", "s", json!({}))).await.err().unwrap();
+    assert_eq!(err.category(), "invalid_config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infinite_loop_hits_the_deadline_within_one_tick() {
+    let p = hostile("Allow", "300ms").await;
+    let start = Instant::now();
+    let err = get(&p, "loop", json!({}), "loop").await.unwrap_err();
+    let took = start.elapsed();
+    assert!(err.to_string().contains("deadline"), "{err}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(300 + 10 + 150),
+        "{took:?}"
+    );
+    assert_eq!(
+        p.sandbox()
+            .metrics
+            .deadline_exceeded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_bomb_is_capped_with_a_clear_error() {
+    let p = hostile("Allow", "5s").await;
+    let err = get(&p, "oom", json!({}), "oom").await.unwrap_err();
+    assert!(
+        err.to_string().contains("memory limit of 33554432 bytes"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trap_fails_one_store_while_a_neighbour_keeps_working() {
+    let p = hostile("Allow", "5s").await;
+    let (bad, _) = p.open(&ctx("hostile", "bad", json!({}))).await.unwrap();
+    let (good, _) = p.open(&ctx("hostile", "good", json!({}))).await.unwrap();
+    let err = bad.get_secret(&key("trap")).await.unwrap_err();
+    assert!(err.to_string().contains("trapped"), "{err}");
+    assert_eq!(
+        good.get_secret(&key("echo hi")).await.unwrap().expose(),
+        b"hi"
+    );
+    assert!(
+        bad.get_secret(&key("echo hi"))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("failed earlier")
+    );
+    assert_eq!(
+        get(&p, "again", json!({}), "missing x").await.unwrap_err(),
+        ProviderError::NotFound
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_sockets_and_environment_give_errors_never_data() {
+    let p = hostile("Allow", "5s").await;
+    for cmd in [
+        "file /var/run/secrets/kubernetes.io/serviceaccount/token",
+        "file /etc/passwd",
+        "file .",
+    ] {
+        let err = get(&p, "f", json!({}), cmd).await.unwrap_err();
+        assert_eq!(err.category(), "internal", "{cmd}: {err}");
+    }
+    let addr = serve().await;
+    let err = get(&p, "s", json!({}), &format!("socket {addr}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), "internal", "{err}");
+    assert_eq!(get(&p, "e", json!({}), "env").await.unwrap(), "[] []");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_is_granted_only_inside_the_grant() {
+    let addr = serve().await;
+    let port = addr.port();
+    let p = hostile_on("Allow", "5s", port).await;
+    // Inside the grant.
+    assert_eq!(
+        get(
+            &p,
+            "ok",
+            egress(port),
+            &format!("http http://127.0.0.1:{port}/ok")
+        )
+        .await
+        .unwrap(),
+        "200 hello"
+    );
+    // Not requested by the plugin's config → denied.
+    let err = get(
+        &p,
+        "no",
+        json!({}),
+        &format!("http http://127.0.0.1:{port}/ok"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    // Outside the ceiling.
+    let cfg = json!({"egress": [{"host": "evil.test"}]});
+    assert!(
+        get(&p, "c", cfg, "http https://evil.test/")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("Denied")
+    );
+    // The metadata address: not in this ceiling → denied before any connection.
+    let err = get(
+        &p,
+        "m",
+        egress(port),
+        "http http://169.254.169.254/latest/meta-data/",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    // Even a ceiling allowing every host and private networks refuses link-local after DNS
+    // unless it lists the address explicitly.
+    let sb = p.sandbox().clone();
+    let open = WasmProvider::new(sb.clone(), Arc::new(NoCredentials));
+    let loaded = sb
+        .load(component("ampoule_test_hostile"), None)
+        .await
+        .unwrap();
+    let wide: ProviderClassConfig = serde_json::from_value(json!({"provider": "hostile",
+        "sandbox": {"egress": {"allow": [{"host": "*"}], "privateNetworks": "Allow"}}}))
+    .unwrap();
+    open.bind("hostile", loaded, Some(wide));
+    let err = get(
+        &open,
+        "m2",
+        egress(port),
+        "http http://169.254.169.254/latest/meta-data/",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    assert_eq!(sb.metrics.egress_denied().get("address"), Some(&1));
+    // Traversal in the path.
+    let cfg = json!({"egress": [{"host": "127.0.0.1", "ports": [port], "pathPrefixes": ["/ok"]}]});
+    let err = get(
+        &p,
+        "t",
+        cfg,
+        &format!("http http://127.0.0.1:{port}/ok/../big"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    assert!(p.sandbox().metrics.egress_denied_total() >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_addresses_are_refused_after_dns_unless_the_ceiling_allows_them() {
+    let addr = serve().await;
+    let port = addr.port();
+    let p = hostile_on("Deny", "5s", port).await;
+    let err = get(
+        &p,
+        "l",
+        egress(port),
+        &format!("http http://localhost:{port}/ok"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    let err = get(
+        &p,
+        "i",
+        egress(port),
+        &format!("http http://127.0.0.1:{port}/ok"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
+    assert_eq!(p.sandbox().metrics.egress_denied().get("address"), Some(&2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_and_big_responses_are_refused() {
+    let addr = serve().await;
+    let port = addr.port();
+    let p = hostile_on("Allow", "5s", port).await;
+    assert_eq!(
+        get(
+            &p,
+            "r",
+            egress(port),
+            &format!("http http://127.0.0.1:{port}/redirect")
+        )
+        .await
+        .unwrap(),
+        "302 "
+    );
+    let err = get(
+        &p,
+        "b",
+        egress(port),
+        &format!("http http://127.0.0.1:{port}/big"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("HttpResponseBodySize") || err.to_string().contains("TooLarge"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_budget_is_enforced() {
+    let addr = serve().await;
+    let port = addr.port();
+    let p = hostile_on("Allow", "5s", port).await;
+    let (client, _) = p
+        .open(&ctx("hostile", "budget", egress(port)))
+        .await
+        .unwrap();
+    let url = format!("http http://127.0.0.1:{port}/ok");
+    for _ in 0..5 {
+        client.get_secret(&key(&url)).await.unwrap();
+    }
+    assert!(
+        client
+            .get_secret(&key(&url))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("Denied")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_components_are_refused_at_load() {
+    let sb = sandbox();
+    let err = sb
+        .load(component("ampoule_test_bad_import"), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, SandboxError::UnsupportedImport(name) if name.starts_with("test:evil/steal")),
+        "{err}"
+    );
+    let err = sb
+        .load(component("ampoule_test_not_provider"), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.category(), "not_a_provider", "{err}");
+    assert!(
+        err.to_string().contains("ampoule:provider/provider"),
+        "{err}"
+    );
+    let wrong = Digest::of(b"something else");
+    let err = sb
+        .load(component("ampoule_fake"), Some(wrong))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.category(), "digest_mismatch", "{err}");
+    let err = sb
+        .load(b"\0asm garbage".to_vec(), None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.category(), "compile", "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_cache_and_stdout_reach_the_host() {
+    let p = hostile("Allow", "5s").await;
+    let (client, _) = p.open(&ctx("hostile", "kv", json!({}))).await.unwrap();
+    client
+        .get_secret(&key("cache-set token abc"))
+        .await
+        .unwrap();
+    client
+        .get_secret(&key("log hello from the plugin"))
+        .await
+        .unwrap();
+    // Same store and digest → same cache scope; another store sees nothing.
+    assert_eq!(
+        get(&p, "kv", json!({}), "cache-get token").await.unwrap(),
+        "abc"
+    );
+    assert_eq!(
+        get(&p, "other", json!({}), "cache-get token")
+            .await
+            .unwrap_err(),
+        ProviderError::NotFound
+    );
+    let err = get(&p, "cred", json!({}), "cred token").await.unwrap_err();
+    assert!(err.to_string().contains("not requested"), "{err}");
+}

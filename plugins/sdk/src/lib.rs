@@ -1,0 +1,70 @@
+//! Guest-side helpers for Ampoule provider plugins.
+//!
+//! - [`bindings`]: the `ampoule:provider/secret-provider` world (exports to implement, the
+//!   `ampoule:host` imports, standard `wasi:http`), and [`export!`] to register an implementation:
+//!   `ampoule_sdk::export!(MyProvider with_types_in ampoule_sdk::bindings);`
+//! - [`http`]: a small blocking HTTP client over `wasi:http/outgoing-handler`. Every request goes
+//!   through the host's egress policy; a denial is [`http::HttpError::Denied`].
+//! - [`errors`]: constructors for [`ProviderError`] and a mapping of HTTP statuses to it.
+//! - [`log`]: the host's log sink.
+
+pub mod errors;
+pub mod http;
+
+#[allow(unsafe_code, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "ampoule:provider/secret-provider",
+        generate_all,
+        pub_export_macro: true,
+        default_bindings_module: "ampoule_sdk::bindings",
+        export_macro_name: "export",
+    });
+}
+
+pub use bindings::ampoule::host::credentials::{CredentialRequest, CredentialSource};
+pub use bindings::ampoule::provider::types::{Capabilities, RateLimit, StoreKind};
+pub use bindings::export;
+pub use bindings::exports::ampoule::provider::provider::{
+    Client, EgressRule, FindQuery, Guest, GuestClient, ProviderError, ProviderInfo, PushRequest,
+    SecretMap, SecretRef, StoreContext, Validation,
+};
+
+/// The host's log sink (`ampoule:host/log`). Never log secret values.
+pub mod log {
+    use crate::bindings::ampoule::host::log::{Level, log};
+
+    pub fn debug(message: &str) {
+        log(Level::Debug, message);
+    }
+    pub fn info(message: &str) {
+        log(Level::Info, message);
+    }
+    pub fn warn(message: &str) {
+        log(Level::Warn, message);
+    }
+    pub fn error(message: &str) {
+        log(Level::Error, message);
+    }
+}
+
+/// Credential material the host resolved for a name from `requested-credentials`.
+pub fn credential(name: &str) -> Result<Vec<u8>, ProviderError> {
+    bindings::ampoule::host::credentials::get(name).map_err(ProviderError::InvalidConfig)
+}
+
+/// The host's cache, scoped to this store and this plugin's digest (for auth tokens).
+pub mod cache {
+    use crate::bindings::ampoule::host::cache as host;
+
+    pub fn get(key: &str) -> Option<Vec<u8>> {
+        host::get(key)
+    }
+    pub fn set(key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
+        host::set(key, value, ttl_seconds)
+    }
+    pub fn delete(key: &str) {
+        host::delete(key)
+    }
+}
