@@ -46,7 +46,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
         Command::Run(args) => {
-            runtime().and_then(|rt| rt.block_on(crate::run::run(args, crate::run::wasm_provider)))
+            runtime().and_then(|rt| rt.block_on(crate::run::run(args)))
         }
     };
     match result {

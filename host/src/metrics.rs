@@ -1,52 +1,240 @@
-//! Prometheus metrics with ESO's names (eso-api.md §5), so existing alerts and dashboards keep
-//! working. One registry for the process; subsystems register into it.
+//! Prometheus metrics. ESO's names and labels (eso-api.md §5) so existing dashboards keep
+//! working, the names the seed guide's alert and dashboard query, and Ampoule's own. One
+//! registry for the process.
 
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::MetricType;
+
+use crate::plugin::metrics::SandboxMetrics;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-/// ESO's labels on ExternalSecret metrics.
+/// ESO's labels on per-object metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct EsLabels {
+pub struct ObjectLabels {
     pub name: String,
     pub namespace: String,
 }
 
-/// Counters of the ExternalSecret controller.
+/// ESO's labels on `*_status_condition`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub name: String,
+    pub namespace: String,
+    pub condition: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Outcome {
+    success,
+    error,
+}
+
+/// `external_secrets_sync_calls_total{status}` (the seed guide's dashboard).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: Outcome,
+}
+
+/// `externalsecret_provider_api_calls_count{provider, call, status}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiCallLabels {
+    pub provider: String,
+    pub call: &'static str,
+    pub status: Outcome,
+}
+
+/// `controller_runtime_reconcile_total{controller, result}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub controller: &'static str,
+    pub result: &'static str,
+}
+
+/// A monotonic count exposed without the `_total` suffix (ESO's `externalsecret_sync_calls_error`
+/// and `externalsecret_provider_api_calls_count` are counters with such names).
+pub type PlainCount = Gauge<u64, AtomicU64>;
+
 pub struct Metrics {
-    /// `externalsecret_sync_calls_total`: every sync attempt.
-    pub sync_calls: Family<EsLabels, Counter>,
-    /// `externalsecret_sync_calls_error`: failed sync attempts.
-    pub sync_errors: Family<EsLabels, Counter>,
-    registry: Registry,
+    /// `externalsecret_sync_calls_total{name,namespace}`: every reconcile.
+    pub sync_calls: Family<ObjectLabels, Counter>,
+    /// `externalsecret_sync_calls_error{name,namespace}`: failed reconciles.
+    pub sync_errors: Family<ObjectLabels, PlainCount>,
+    /// `externalsecret_status_condition{name,namespace,condition,status}`: 1 for the current status, 0 for the other.
+    pub es_condition: Family<ConditionLabels, Gauge>,
+    /// `externalsecret_reconcile_duration{name,namespace}`: nanoseconds of the last reconcile (as ESO).
+    pub es_duration: Family<ObjectLabels, Gauge>,
+    /// `secretstore_status_condition`.
+    pub store_condition: Family<ConditionLabels, Gauge>,
+    /// `clustersecretstore_status_condition`.
+    pub cluster_store_condition: Family<ConditionLabels, Gauge>,
+    /// `externalsecret_provider_api_calls_count{provider,call,status}`.
+    pub provider_calls: Family<ApiCallLabels, PlainCount>,
+    /// `controller_runtime_reconcile_total{controller,result}`.
+    pub reconciles: Family<ReconcileLabels, Counter>,
+    /// `external_secrets_sync_calls_total{status}` (seed dashboard).
+    pub seed_sync_calls: Family<StatusLabels, Counter>,
+    /// `external_secrets_sync_calls_error`: ExternalSecrets whose last sync failed (seed alert:
+    /// `> 0 for 5m` fires while something keeps failing, and clears when it recovers).
+    pub seed_failing: Gauge,
+    registry: Mutex<Registry>,
 }
 
 impl Metrics {
     fn new() -> Self {
-        let mut registry = Registry::default();
-        let sync_calls = Family::<EsLabels, Counter>::default();
-        let sync_errors = Family::<EsLabels, Counter>::default();
-        // prometheus-client appends `_total` to counters: register the bare names.
-        registry.register("externalsecret_sync_calls", "Total number of the External Secret sync calls", sync_calls.clone());
-        registry.register("externalsecret_sync_calls_error", "Total number of the External Secret sync errors", sync_errors.clone());
-        Self { sync_calls, sync_errors, registry }
+        let mut r = Registry::default();
+        let m = Metrics {
+            sync_calls: Family::default(),
+            sync_errors: Family::default(),
+            es_condition: Family::default(),
+            es_duration: Family::default(),
+            store_condition: Family::default(),
+            cluster_store_condition: Family::default(),
+            provider_calls: Family::default(),
+            reconciles: Family::default(),
+            seed_sync_calls: Family::default(),
+            seed_failing: Gauge::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        // prometheus-client appends `_total` to counters: counters are registered by bare name.
+        r.register("externalsecret_sync_calls", "Total number of the External Secret sync calls", m.sync_calls.clone());
+        r.register("externalsecret_sync_calls_error", "Total number of the External Secret sync errors", m.sync_errors.clone());
+        r.register("externalsecret_status_condition", "The status condition of a specific External Secret", m.es_condition.clone());
+        r.register("externalsecret_reconcile_duration", "The duration time to reconcile the External Secret (ns)", m.es_duration.clone());
+        r.register("secretstore_status_condition", "The status condition of a specific SecretStore", m.store_condition.clone());
+        r.register("clustersecretstore_status_condition", "The status condition of a specific ClusterSecretStore", m.cluster_store_condition.clone());
+        r.register("externalsecret_provider_api_calls_count", "Number of API calls towards the secret provider", m.provider_calls.clone());
+        r.register("controller_runtime_reconcile", "Total number of reconciliations per controller", m.reconciles.clone());
+        r.register("external_secrets_sync_calls", "Sync calls by outcome", m.seed_sync_calls.clone());
+        r.register("external_secrets_sync_calls_error", "ExternalSecrets whose last sync failed", m.seed_failing.clone());
+        Metrics { registry: Mutex::new(r), ..m }
     }
 
-    /// The text exposition of every metric.
+    /// The text exposition of every metric (plus the sandbox's, when registered).
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
             out.clear();
         }
         out
     }
+
+    /// Sets a `*_status_condition` pair: 1 for `status`, 0 for the opposite (ESO keeps both).
+    pub fn set_condition(family: &Family<ConditionLabels, Gauge>, name: &str, namespace: &str, condition: &str, ready: bool) {
+        for (status, value) in [("True", ready), ("False", !ready)] {
+            let labels = ConditionLabels { name: name.into(), namespace: namespace.into(), condition: condition.into(), status: status.into() };
+            family.get_or_create(&labels).set(i64::from(value));
+        }
+    }
+
+    /// Drops every series of a deleted object.
+    pub fn forget(&self, name: &str, namespace: &str) {
+        let object = ObjectLabels { name: name.into(), namespace: namespace.into() };
+        self.sync_calls.remove(&object);
+        self.sync_errors.remove(&object);
+        self.es_duration.remove(&object);
+        for status in ["True", "False"] {
+            let labels = ConditionLabels { name: name.into(), namespace: namespace.into(), condition: "Ready".into(), status: status.into() };
+            self.es_condition.remove(&labels);
+        }
+    }
+}
+
+/// ESO's provider label for a store's provider key and config.
+pub fn provider_label(key: &str, config: &serde_json::Value) -> String {
+    match key {
+        "vault" => "HashiCorp/Vault".into(),
+        "aws" if config.get("service").and_then(|s| s.as_str()) == Some("ParameterStore") => "AWS/ParameterStore".into(),
+        "aws" => "AWS/SecretsManager".into(),
+        "gcpsm" => "GCP/SecretManager".into(),
+        other => other.into(),
+    }
+}
+
+/// Ampoule's sandbox counters (`ampoule_plugin_*`), read from the sandbox at each scrape.
+#[derive(Debug)]
+struct SandboxCollector(Arc<SandboxMetrics>);
+
+impl Collector for SandboxCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let m = &self.0;
+        let counters = [
+            ("ampoule_plugin_calls", "Calls into provider plugins", &m.calls),
+            ("ampoule_plugin_call_errors", "Plugin calls that returned an error", &m.call_errors),
+            ("ampoule_plugin_deadline_exceeded", "Plugin calls stopped at their deadline", &m.deadline_exceeded),
+            ("ampoule_plugin_memory_limit", "Plugin calls stopped at their memory cap", &m.memory_limit),
+            ("ampoule_plugin_traps", "Plugin calls that trapped", &m.traps),
+            ("ampoule_plugin_egress_allowed", "Plugin HTTP requests the egress policy allowed", &m.egress_allowed),
+            ("ampoule_plugin_components_refused", "Components refused at load", &m.components_refused),
+        ];
+        for (name, help, counter) in counters {
+            let c = ConstCounter::new(SandboxMetrics::get(counter));
+            c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+        }
+        let mut denied = encoder.encode_descriptor(
+            "ampoule_plugin_egress_denied",
+            "Plugin HTTP requests the egress policy denied, by rule",
+            None,
+            MetricType::Counter,
+        )?;
+        for (rule, n) in m.egress_denied() {
+            ConstCounter::new(n).encode(denied.encode_family(&[("rule", rule)])?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Exposes a sandbox's counters on `/metrics`.
+pub fn register_sandbox(metrics: Arc<SandboxMetrics>) {
+    let mut registry = global().registry.lock().unwrap_or_else(|e| e.into_inner());
+    registry.register_collector(Box::new(SandboxCollector(metrics)));
 }
 
 /// The process-wide metrics.
 pub fn global() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_esos_and_the_seed_guides_names() {
+        let m = Metrics::new();
+        let es = ObjectLabels { name: "a".into(), namespace: "b".into() };
+        m.sync_calls.get_or_create(&es).inc();
+        m.sync_errors.get_or_create(&es).inc();
+        Metrics::set_condition(&m.es_condition, "a", "b", "Ready", false);
+        m.seed_sync_calls.get_or_create(&StatusLabels { status: Outcome::success }).inc();
+        m.seed_failing.set(1);
+        m.provider_calls.get_or_create(&ApiCallLabels { provider: "HashiCorp/Vault".into(), call: "GetSecret", status: Outcome::error }).inc();
+        let text = m.encode();
+        for line in [
+            r#"externalsecret_sync_calls_total{name="a",namespace="b"} 1"#,
+            r#"externalsecret_sync_calls_error{name="a",namespace="b"} 1"#,
+            r#"externalsecret_status_condition{name="a",namespace="b",condition="Ready",status="False"} 1"#,
+            r#"externalsecret_status_condition{name="a",namespace="b",condition="Ready",status="True"} 0"#,
+            r#"external_secrets_sync_calls_total{status="success"} 1"#,
+            "external_secrets_sync_calls_error 1",
+            r#"externalsecret_provider_api_calls_count{provider="HashiCorp/Vault",call="GetSecret",status="error"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        m.forget("a", "b");
+        assert!(!m.encode().contains(r#"name="a""#));
+    }
 }

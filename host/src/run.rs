@@ -77,8 +77,9 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
 }
 
-/// Runs the operator until it is stopped.
-pub async fn run(args: RunArgs, provider: impl FnOnce(kube::Client) -> BuildProvider) -> anyhow::Result<()> {
+/// Runs the operator until it is stopped: the embedded components plus the cluster's
+/// ProviderClasses in the sandbox, credentials through the Kubernetes API, every controller.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.loglevel);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = kube::Config::infer().await.map_err(|e| {
@@ -86,7 +87,22 @@ pub async fn run(args: RunArgs, provider: impl FnOnce(kube::Client) -> BuildProv
     })?;
     let client = kube::Client::try_from(config).map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
     controller::preflight(&client, args.namespace.as_deref()).await?;
-    let provider = provider(client.clone()).await?;
+
+    let sandbox = crate::plugin::Sandbox::new(crate::plugin::SandboxConfig {
+        cache_dir: Some(crate::plugin::cache::default_cache_dir()),
+        ..Default::default()
+    })?;
+    crate::metrics::register_sandbox(sandbox.metrics.clone());
+    let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(client.clone()));
+    let wasm = Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
+    let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
+    let mut classes = crate::controller::provider_class::Classes::new(client.clone(), sandbox, wasm.clone(), changed);
+    classes
+        .sync_once()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list ProviderClasses (are Ampoule's CRDs installed?): {e}"))?;
+    tokio::spawn(classes.run());
+
     let leader = args.enable_leader_election.then(|| {
         let ns = args
             .leader_election_namespace
@@ -100,25 +116,12 @@ pub async fn run(args: RunArgs, provider: impl FnOnce(kube::Client) -> BuildProv
     });
     let admin = crate::admin::serve(&args.metrics_addr).await?;
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
+    let provider: Arc<dyn SecretProvider> = wasm;
     tokio::select! {
-        result = controller::run(client, provider, args.settings(), leader) => result.map_err(Into::into),
+        result = controller::run_with(client, provider, args.settings(), leader, Some(changes)) => result.map_err(Into::into),
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("interrupted; stopping");
             Ok(())
         }
     }
-}
-
-/// How `run` obtains its provider once it has a client.
-pub type BuildProvider = futures::future::BoxFuture<'static, anyhow::Result<Arc<dyn SecretProvider>>>;
-
-/// The production provider: every first-party component embedded in the binary, sandboxed, with
-/// credentials resolved through the Kubernetes API.
-pub fn wasm_provider(client: kube::Client) -> BuildProvider {
-    Box::pin(async move {
-        let sandbox = crate::plugin::Sandbox::new(crate::plugin::SandboxConfig::default())?;
-        let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(client));
-        let provider = crate::plugin::WasmProvider::with_embedded(sandbox, credentials).await?;
-        Ok(Arc::new(provider) as Arc<dyn SecretProvider>)
-    })
 }

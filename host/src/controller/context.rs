@@ -1,6 +1,6 @@
 //! What every reconcile shares: the client, the provider seam, caches, queues and settings.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -79,6 +79,8 @@ pub struct Context {
     pub synced: Mutex<HashMap<ObjectRef<ExternalSecret>, Synced>>,
     /// `(namespace, target name)` → ExternalSecrets writing that Secret.
     pub targets: Mutex<HashMap<(String, String), BTreeSet<String>>>,
+    /// ExternalSecrets whose last sync failed (the `external_secrets_sync_calls_error` gauge).
+    pub failing: Mutex<HashSet<ObjectRef<ExternalSecret>>>,
 }
 
 /// A SecretStore (namespaced) or ClusterSecretStore (namespace `None`).
@@ -112,6 +114,17 @@ impl Context {
 
     pub fn lock_synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<ExternalSecret>, Synced>> {
         self.synced.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records whether an ExternalSecret is failing and updates the gauge.
+    pub fn set_failing(&self, key: &ObjectRef<ExternalSecret>, failing: bool) {
+        let mut set = self.failing.lock().unwrap_or_else(|e| e.into_inner());
+        if failing {
+            set.insert(key.clone());
+        } else {
+            set.remove(key);
+        }
+        crate::metrics::global().seed_failing.set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
     pub fn lock_targets(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), BTreeSet<String>>> {

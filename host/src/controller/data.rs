@@ -26,11 +26,14 @@ pub struct Fetched {
     pub missing: Vec<String>,
 }
 
+/// An open client, what the provider said about its store, and the metrics label of its provider.
+type OpenedClient = (Box<dyn ProviderClient>, StoreInfo, String);
+
 /// Provider clients opened for one reconcile, one per store.
 pub struct Clients<'a> {
     ctx: &'a Context,
     namespace: String,
-    opened: HashMap<(StoreKind, String), (Box<dyn ProviderClient>, StoreInfo)>,
+    opened: HashMap<(StoreKind, String), OpenedClient>,
 }
 
 impl<'a> Clients<'a> {
@@ -38,20 +41,56 @@ impl<'a> Clients<'a> {
         Self { ctx, namespace: namespace.into(), opened: HashMap::new() }
     }
 
-    async fn get(&mut self, r: &SecretStoreRef) -> Result<&dyn ProviderClient, Error> {
+    async fn get(&mut self, r: &SecretStoreRef) -> Result<Counted<'_>, Error> {
         let key = (r.effective_kind(), r.name.clone());
         if !self.opened.contains_key(&key) {
             let store: StoreContext = stores::resolve(self.ctx, &self.namespace, r).await?;
-            let opened = self.ctx.provider.open(&store).await.map_err(|source| Error::Provider {
+            let label = crate::metrics::provider_label(&store.provider, &store.config);
+            let (client, info) = self.ctx.provider.open(&store).await.map_err(|source| Error::Provider {
                 context: format!("could not open a client for {} \"{}\"", r.effective_kind().as_str(), r.name),
                 source,
             })?;
-            self.opened.insert(key.clone(), opened);
+            self.opened.insert(key.clone(), (client, info, label));
         }
         match self.opened.get(&key) {
-            Some((client, _)) => Ok(client.as_ref()),
+            Some((client, _, label)) => Ok(Counted { client: client.as_ref(), label }),
             None => Err(Error::InvalidSpec(format!("store \"{}\" could not be opened", r.name))),
         }
+    }
+}
+
+/// A client whose calls are counted in `externalsecret_provider_api_calls_count`.
+struct Counted<'a> {
+    client: &'a dyn ProviderClient,
+    label: &'a str,
+}
+
+impl Counted<'_> {
+    fn record<T>(&self, call: &'static str, result: &Result<T, ProviderError>) {
+        let status = match result {
+            Ok(_) | Err(ProviderError::NotFound) => crate::metrics::Outcome::success,
+            Err(_) => crate::metrics::Outcome::error,
+        };
+        let labels = crate::metrics::ApiCallLabels { provider: self.label.to_string(), call, status };
+        crate::metrics::global().provider_calls.get_or_create(&labels).inc();
+    }
+
+    async fn get_secret(&self, r: &RemoteRef) -> Result<crate::provider::SecretValue, ProviderError> {
+        let result = self.client.get_secret(r).await;
+        self.record("GetSecret", &result);
+        result
+    }
+
+    async fn get_secret_map(&self, r: &RemoteRef) -> Result<crate::provider::SecretMap, ProviderError> {
+        let result = self.client.get_secret_map(r).await;
+        self.record("GetSecretMap", &result);
+        result
+    }
+
+    async fn get_all_secrets(&self, f: &FindRef) -> Result<crate::provider::SecretMap, ProviderError> {
+        let result = self.client.get_all_secrets(f).await;
+        self.record("GetAllSecrets", &result);
+        result
     }
 }
 

@@ -21,6 +21,7 @@ use super::stores;
 use super::target::{self, Outcome};
 use crate::crd::external_secret::ExternalSecretConditionType;
 use crate::crd::external_secret::SecretBinding;
+use crate::metrics::{Metrics, ObjectLabels, Outcome as CallOutcome, ReconcileLabels, StatusLabels};
 use crate::crd::{ConditionStatus, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus};
 
 /// ESO's finalizer on ExternalSecrets.
@@ -37,23 +38,37 @@ pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeu
         return None;
     };
     let started = Timestamp::now();
-    let labels = crate::metrics::EsLabels { name: key.name.clone(), namespace: key.namespace.clone().unwrap_or_default() };
-    crate::metrics::global().sync_calls.get_or_create(&labels).inc();
-    match sync(ctx, &es, started).await {
+    let clock = std::time::Instant::now();
+    let metrics = crate::metrics::global();
+    let namespace = key.namespace.clone().unwrap_or_default();
+    let labels = ObjectLabels { name: key.name.clone(), namespace: namespace.clone() };
+    metrics.sync_calls.get_or_create(&labels).inc();
+    let result = sync(ctx, &es, started).await;
+    let ok = result.is_ok();
+    let requeue = match result {
         Ok(requeue) => {
             ctx.backoff.reset(&key.to_string());
             requeue
         }
         Err(err) => {
-            crate::metrics::global().sync_errors.get_or_create(&labels).inc();
+            metrics.sync_errors.get_or_create(&labels).inc();
             fail(ctx, &es, err).await
         }
-    }
+    };
+    let outcome = if ok { CallOutcome::success } else { CallOutcome::error };
+    metrics.seed_sync_calls.get_or_create(&StatusLabels { status: outcome }).inc();
+    metrics.reconciles.get_or_create(&ReconcileLabels { controller: "externalsecret", result: if ok { "success" } else { "error" } }).inc();
+    Metrics::set_condition(&metrics.es_condition, &key.name, &namespace, "Ready", ok);
+    metrics.es_duration.get_or_create(&labels).set(i64::try_from(clock.elapsed().as_nanos()).unwrap_or(i64::MAX));
+    ctx.set_failing(key, !ok);
+    requeue
 }
 
 /// Drops what this process remembers of a deleted ExternalSecret.
 pub fn forget(ctx: &Context, key: &ObjectRef<ExternalSecret>) {
     ctx.lock_synced().remove(key);
+    ctx.set_failing(key, false);
+    crate::metrics::global().forget(&key.name, key.namespace.as_deref().unwrap_or_default());
     ctx.backoff.reset(&key.to_string());
     let ns = key.namespace.clone().unwrap_or_default();
     ctx.lock_targets().retain(|(n, _), names| {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod external_secret;
 pub mod hash;
 pub mod leader;
+pub mod provider_class;
 pub mod queue;
 pub mod refresh;
 pub mod secret_store;
@@ -62,8 +63,20 @@ pub async fn preflight(client: &Client, namespace: Option<&str>) -> Result<(), R
 
 /// Runs every controller until the process is stopped (or the leader lease is lost).
 pub async fn run(client: Client, provider: Arc<dyn SecretProvider>, settings: Settings, leader: Option<leader::LeaderElection>) -> Result<(), RunError> {
+    run_with(client, provider, settings, leader, None).await
+}
+
+/// [`run`], plus a channel of provider keys whose component or ceiling changed (ProviderClass
+/// events): stores using such a key are validated again at once.
+pub async fn run_with(
+    client: Client,
+    provider: Arc<dyn SecretProvider>,
+    settings: Settings,
+    leader: Option<leader::LeaderElection>,
+    provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Result<(), RunError> {
     preflight(&client, settings.namespace.as_deref()).await?;
-    let (ctx, watches) = watch::start(client.clone(), provider, settings);
+    let (ctx, watches) = watch::start(client.clone(), provider, settings, provider_changes);
     let lease = match leader {
         Some(election) => Some(election.acquire(&client).await.map_err(RunError::Leader)?),
         None => None,

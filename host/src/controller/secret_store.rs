@@ -106,6 +106,15 @@ where
         ),
     };
     status.conditions = status::set_condition(&status.conditions, "Ready".to_string(), cond_status, cond_reason, cond_message);
+    let metrics = crate::metrics::global();
+    let family = match S::KIND {
+        crate::crd::StoreKind::SecretStore => &metrics.store_condition,
+        crate::crd::StoreKind::ClusterSecretStore => &metrics.cluster_store_condition,
+    };
+    let ready = cond_status == ConditionStatus::True;
+    crate::metrics::Metrics::set_condition(family, &store.name_any(), &store.namespace().unwrap_or_default(), "Ready", ready);
+    let result = if ready { "success" } else { "error" };
+    metrics.reconciles.get_or_create(&crate::metrics::ReconcileLabels { controller: "secretstore", result }).inc();
     match event {
         None => ctx.event(recorder, &obj, EventType::Normal, cond_reason, message::STORE_VALIDATED.into()).await,
         Some((t, note)) => ctx.event(recorder, &obj, t, cond_reason, note).await,

@@ -42,7 +42,12 @@ where
 }
 
 /// Starts every watch and returns the shared context.
-pub fn start(client: Client, provider: Arc<dyn SecretProvider>, settings: Settings) -> (Arc<Context>, Watches) {
+pub fn start(
+    client: Client,
+    provider: Arc<dyn SecretProvider>,
+    settings: Settings,
+    provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> (Arc<Context>, Watches) {
     let ns = settings.namespace.clone();
     let (es_store, es_writer) = reflector::store();
     let (ss_store, ss_writer) = reflector::store();
@@ -63,6 +68,7 @@ pub fn start(client: Client, provider: Arc<dyn SecretProvider>, settings: Settin
         store_queue: WorkQueue::default(),
         synced: Mutex::default(),
         targets: Mutex::default(),
+        failing: Mutex::default(),
     });
 
     let mut tasks = JoinSet::new();
@@ -79,6 +85,9 @@ pub fn start(client: Client, provider: Arc<dyn SecretProvider>, settings: Settin
     let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let secrets = watcher(api::<PartialObjectMeta<Secret>>(&client, ns.as_deref()), managed).default_backoff().reflect(secret_writer);
     tasks.spawn(on_secrets(ctx.clone(), secrets));
+    if let Some(changes) = provider_changes {
+        tasks.spawn(on_provider_changes(ctx.clone(), changes));
+    }
     (ctx, Watches(tasks))
 }
 
@@ -218,6 +227,22 @@ where
             }
         }
         requeue_users(&ctx, S::KIND, &key);
+    }
+}
+
+/// A provider key got another component or ceiling: validate the stores using it again.
+async fn on_provider_changes(ctx: Arc<Context>, mut changes: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    while let Some(key) = changes.recv().await {
+        for s in ctx.stores.state() {
+            if s.spec.provider.name() == Some(key.as_str()) {
+                ctx.store_queue.add(StoreKey { namespace: s.namespace(), name: s.name_any() }, Duration::ZERO, Priority::Urgent);
+            }
+        }
+        for s in ctx.cluster_stores.state() {
+            if s.spec.provider.name() == Some(key.as_str()) {
+                ctx.store_queue.add(StoreKey { namespace: None, name: s.name_any() }, Duration::ZERO, Priority::Urgent);
+            }
+        }
     }
 }
 

@@ -1,0 +1,101 @@
+//! The real `ampoule run` binary against the ground: a ProviderClass pulls the `fake` component
+//! from the ground's OCI registry by digest, and an ExternalSecret syncs through it — provider
+//! code running only inside the sandbox.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::{WAIT, apply, crds, data, unique};
+use kube::api::Api;
+use serde_json::json;
+
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn operator(g: &ground::Ground, namespace: &str, class: &str, cache: &std::path::Path) -> Operator {
+    let child = Command::new(env!("CARGO_BIN_EXE_ampoule"))
+        .args(["run", "--namespace", namespace, "--controller-class", class, "--metrics-addr", "127.0.0.1:0", "--concurrent", "4"])
+        .env("KUBECONFIG", g.kubeconfig())
+        .env("AMPOULE_CACHE_DIR", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    Operator(child)
+}
+
+#[tokio::test]
+async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
+    let g = ground::ground();
+    let client = g.client().await;
+    crds(&client).await;
+    let ns = g.namespace("e2e-fake").await;
+    let class = unique("e2e");
+
+    // Push the fake component built by this build to the ground's registry.
+    let wasm = std::path::Path::new(ampoule::plugin::embedded::BUILD_DIR).join("ampoule_fake.wasm");
+    let repo = format!("oci://{}/ampoule/fake-{class}", g.registry());
+    let pushed = ground::run(Command::new(env!("CARGO_BIN_EXE_ampoule")).args(["plugin", "push"]).arg(&wasm).arg(format!("{repo}:test")));
+    let manifest_digest = pushed.trim().rsplit('@').next().unwrap().to_string();
+    assert!(manifest_digest.starts_with("sha256:"), "{pushed}");
+    let component_digest = ampoule::plugin::Digest::of(&std::fs::read(&wasm).unwrap()).to_string();
+
+    // A ProviderClass for `fake`, by digest (the operator resolves nothing at run time).
+    let pc_name = format!("fake-{class}");
+    apply(&client, None, json!({
+        "apiVersion": "ampoule.dev/v1alpha1", "kind": "ProviderClass", "metadata": {"name": pc_name},
+        "spec": {"provider": "fake", "module": {"image": format!("{repo}@{manifest_digest}")},
+                 "sandbox": {"limits": {"memory": "32Mi", "timeout": "5s"}}}
+    }))
+    .await
+    .unwrap();
+
+    let cache = std::env::temp_dir().join(unique("ampoule-cache"));
+    let _op = operator(g, &ns, &class, &cache);
+    apply(&client, Some(&ns), json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "fake"},
+        "spec": {"controller": class, "provider": {"fake": {"data": [
+            {"key": "/db/password", "value": "s3cr3t"},
+            {"key": "/db/config", "value": "{\"user\":\"app\",\"port\":5432}"}
+        ]}}}
+    }))
+    .await
+    .unwrap();
+    apply(&client, Some(&ns), json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "app"},
+        "spec": {"secretStoreRef": {"name": "fake"}, "refreshInterval": "1m",
+                 "data": [{"secretKey": "password", "remoteRef": {"key": "/db/password"}},
+                          {"secretKey": "user", "remoteRef": {"key": "/db/config", "property": "user"}}]}
+    }))
+    .await
+    .unwrap();
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = ground::eventually(WAIT * 2, "the Secret written through the sandboxed fake plugin", || async {
+        secrets.get_opt("app").await.unwrap()
+    })
+    .await;
+    assert_eq!(data(&secret)["password"], "s3cr3t");
+    assert_eq!(data(&secret)["user"], "app");
+
+    // The store's status names the digest that ran; the class's status the same.
+    let store = common::get(&client, Some(&ns), "secretstores", "fake").await.unwrap();
+    assert_eq!(store.data["status"]["plugin"]["digest"], json!(component_digest), "{:?}", store.data["status"]);
+    let pcs: Api<ampoule::crd::ProviderClass> = Api::all(client.clone());
+    let pc = pcs.get(&pc_name).await.unwrap();
+    let status = pc.status.unwrap();
+    assert_eq!(status.digest.as_deref(), Some(component_digest.as_str()));
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.reason.as_deref(), &ready.status), (Some("Loaded"), &ampoule::crd::ConditionStatus::True));
+    let _ = pcs.delete(&pc_name, &Default::default()).await;
+    let _ = std::fs::remove_dir_all(&cache);
+}
