@@ -66,6 +66,22 @@ build_helm() {
   GOBIN=$out go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 }
 
+build_prometheus() {
+  local out=$PROMETHEUS_DIR
+  if [[ -x $out/prometheus ]]; then return; fi
+  log "building prometheus (module v$PROMETHEUS_MODULE_VERSION with $PROMETHEUS_GO); cold this takes ~7 min"
+  local work=$AMPOULE_CACHE/src/prometheus-$PROMETHEUS_MODULE_VERSION
+  rm -rf "$work"; mkdir -p "$work" "$out"
+  (
+    cd "$work"
+    export GOTOOLCHAIN=$PROMETHEUS_GO
+    go mod init local/prometheus >/dev/null 2>&1
+    go get "github.com/prometheus/prometheus@v$PROMETHEUS_MODULE_VERSION"
+    go build -trimpath -ldflags "-s -w" -o "$out/prometheus.tmp" github.com/prometheus/prometheus/cmd/prometheus
+    mv "$out/prometheus.tmp" "$out/prometheus"
+  )
+}
+
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube prometheus)
 for t in "${targets[@]}"; do "build_$t"; done

