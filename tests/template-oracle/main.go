@@ -27,6 +27,8 @@ type testCase struct {
 	Seed     string          `json:"seed"`
 	Left     string          `json:"left"`
 	Right    string          `json:"right"`
+	// StringData decodes data as map[string]string, the shape ESO passes to templates.
+	StringData bool `json:"string_data"`
 }
 
 type result struct {
@@ -83,7 +85,13 @@ func render(c testCase) (res result) {
 func renderCase(c testCase) (string, error) {
 	var data any
 	if len(c.Data) > 0 {
-		if err := json.Unmarshal(c.Data, &data); err != nil {
+		if c.StringData {
+			m := map[string]string{}
+			if err := json.Unmarshal(c.Data, &m); err != nil {
+				return "", fmt.Errorf("oracle: bad data: %w", err)
+			}
+			data = m
+		} else if err := json.Unmarshal(c.Data, &data); err != nil {
 			return "", fmt.Errorf("oracle: bad data: %w", err)
 		}
 	}

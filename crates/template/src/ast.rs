@@ -7,13 +7,24 @@ pub type List = Vec<Node>;
 #[derive(Debug, Clone)]
 pub enum Node {
     Text(String),
-    Action { pos: usize, pipe: Pipe },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
     If(Branch),
     Range(Branch),
     With(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
-    Break { pos: usize },
-    Continue { pos: usize },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,16 +59,43 @@ pub struct Num {
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Field { pos: usize, idents: Vec<String> },
-    Var { pos: usize, idents: Vec<String> },
-    Ident { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, val: bool },
-    Number { pos: usize, num: Box<Num> },
-    Str { pos: usize, quoted: String, text: String },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Var {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Ident {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        val: bool,
+    },
+    Number {
+        pos: usize,
+        num: Box<Num>,
+    },
+    Str {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     Pipe(Box<Pipe>),
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
 }
 
 impl Arg {
@@ -151,8 +189,14 @@ impl fmt::Display for Node {
             Node::If(b) => branch(f, "if", b),
             Node::Range(b) => branch(f, "range", b),
             Node::With(b) => branch(f, "with", b),
-            Node::Template { name, pipe: None, .. } => write!(f, "{{{{template {}}}}}", crate::gofmt::quote(name)),
-            Node::Template { name, pipe: Some(p), .. } => {
+            Node::Template {
+                name, pipe: None, ..
+            } => write!(f, "{{{{template {}}}}}", crate::gofmt::quote(name)),
+            Node::Template {
+                name,
+                pipe: Some(p),
+                ..
+            } => {
                 write!(f, "{{{{template {} {p}}}}}", crate::gofmt::quote(name))
             }
             Node::Break { .. } => write!(f, "{{{{break}}}}"),

@@ -42,11 +42,19 @@ struct State<'a, 'e> {
     at: At<'a>,
     out: String,
     ctx: Ctx<'e>,
+    /// The last field lookup yielded a nil `interface {}` (a JSON null in a map).
+    nil_iface: bool,
+    /// Dot is an `interface {}` (an element of a `range` over `[]interface {}` or a map of them).
+    dot_iface: bool,
 }
 
 pub fn execute(tmpl: &Template, name: &str, data: &Value, env: &Env) -> Result<String, Error> {
     let Some((tname, root)) = tmpl.trees.get_key_value(name) else {
-        return Err(Error::Execute(format!("template: no template {} associated with template {}", quote(name), quote(&tmpl.name))));
+        return Err(Error::Execute(format!(
+            "template: no template {} associated with template {}",
+            quote(name),
+            quote(&tmpl.name)
+        )));
     };
     let mut s = State {
         tmpl,
@@ -56,6 +64,8 @@ pub fn execute(tmpl: &Template, name: &str, data: &Value, env: &Env) -> Result<S
         at: At::None,
         out: String::new(),
         ctx: Ctx::new(env),
+        nil_iface: false,
+        dot_iface: false,
     };
     match s.walk_list(data, root) {
         Ok(()) => Ok(s.out),
@@ -67,7 +77,13 @@ pub fn execute(tmpl: &Template, name: &str, data: &Value, env: &Env) -> Result<S
 impl<'a> State<'a, '_> {
     fn errorf(&self, msg: impl AsRef<str>) -> Flow {
         let (pos, context) = match self.at {
-            At::None => return Flow::Err(Error::Execute(format!("template: {}: {}", self.name, msg.as_ref()))),
+            At::None => {
+                return Flow::Err(Error::Execute(format!(
+                    "template: {}: {}",
+                    self.name,
+                    msg.as_ref()
+                )));
+            }
             At::Node(n) => (node_pos(n), n.to_string()),
             At::Pipe(p) => (p.pos, p.to_string()),
             At::Cmd(c) => (c.pos, c.to_string()),
@@ -106,7 +122,14 @@ impl<'a> State<'a, '_> {
                 let mark = self.vars.len();
                 let v = self.eval_pipeline(dot, &b.pipe)?;
                 let r = if v.truthy() {
-                    if matches!(node, Node::With(_)) { self.walk_list(&v, &b.list) } else { self.walk_list(dot, &b.list) }
+                    if matches!(node, Node::With(_)) {
+                        let saved = std::mem::replace(&mut self.dot_iface, false);
+                        let r = self.walk_list(&v, &b.list);
+                        self.dot_iface = saved;
+                        r
+                    } else {
+                        self.walk_list(dot, &b.list)
+                    }
                 } else if let Some(e) = &b.else_list {
                     self.walk_list(dot, e)
                 } else {
@@ -121,7 +144,9 @@ impl<'a> State<'a, '_> {
                     return Err(self.errorf(format!("template {} not defined", quote(name))));
                 };
                 if self.depth >= MAX_DEPTH {
-                    return Err(self.errorf(format!("exceeded maximum template depth ({MAX_DEPTH})")));
+                    return Err(
+                        self.errorf(format!("exceeded maximum template depth ({MAX_DEPTH})"))
+                    );
                 }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
@@ -130,13 +155,14 @@ impl<'a> State<'a, '_> {
                 let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
                 let saved_name = std::mem::replace(&mut self.name, tname);
                 self.depth += 1;
+                let saved_iface = std::mem::replace(&mut self.dot_iface, false);
                 let r = self.walk_list(&new_dot, tree);
+                self.dot_iface = saved_iface;
                 self.depth -= 1;
                 self.name = saved_name;
                 self.vars = saved_vars;
-                match r {
-                    Err(Flow::Err(e)) => return Err(Flow::Err(e)),
-                    Err(_) | Ok(()) => {}
+                if let Err(Flow::Err(e)) = r {
+                    return Err(Flow::Err(e));
                 }
             }
             Node::Break { .. } => return Err(Flow::Break),
@@ -154,27 +180,54 @@ impl<'a> State<'a, '_> {
         match &val {
             Value::Int(n) | Value::Int64(n) => {
                 if ndecl > 1 {
-                    return Err(self.errorf(format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.errorf(format!(
+                        "can't use {n} to iterate over more than one variable"
+                    )));
                 }
-                let mk = |i| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
+                let mk = |i| {
+                    if matches!(val, Value::Int(_)) {
+                        Value::Int(i)
+                    } else {
+                        Value::Int64(i)
+                    }
+                };
                 items.extend((0..*n).map(|i| (Value::Nil, mk(i))));
             }
-            Value::List(l, _) => items.extend(l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone()))),
-            Value::Bytes(l) => {
-                items.extend(l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), Value::Int(i64::from(*v)))))
-            }
-            Value::Map(m, _) => items.extend(m.borrow().iter().map(|(k, v)| (Value::String(k.clone()), v.clone()))),
+            Value::List(l, _) => items.extend(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), v.clone())),
+            ),
+            Value::Bytes(l) => items.extend(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, v)| (Value::Int(i as i64), Value::Int(i64::from(*v)))),
+            ),
+            Value::Map(m, _) => items.extend(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (Value::String(k.clone()), v.clone())),
+            ),
             Value::Nil => {}
             other => {
                 let _ = node;
-                return Err(self.errorf(format!("range can't iterate over {}", crate::gofmt::to_v(other))));
+                return Err(self.errorf(format!(
+                    "range can't iterate over {}",
+                    crate::gofmt::to_v(other)
+                )));
             }
         }
         let ran = !items.is_empty();
+        let elem_iface = matches!(val, Value::List(_, Kind::Any) | Value::Map(_, Kind::Any));
+        let saved_iface = self.dot_iface;
         for (index, elem) in items {
             if ndecl > 0 {
                 if b.pipe.is_assign {
-                    let v = if ndecl > 1 { index.clone() } else { elem.clone() };
+                    let v = if ndecl > 1 {
+                        index.clone()
+                    } else {
+                        elem.clone()
+                    };
                     self.set_var(&b.pipe.decl[0], v)?;
                 } else {
                     let n = self.vars.len();
@@ -189,7 +242,9 @@ impl<'a> State<'a, '_> {
                     self.vars[n - 2].1 = index;
                 }
             }
+            self.dot_iface = elem_iface;
             let r = self.walk_list(&elem, &b.list);
+            self.dot_iface = saved_iface;
             self.vars.truncate(mark);
             match r {
                 Ok(()) | Err(Flow::Continue) => {}
@@ -243,10 +298,21 @@ impl<'a> State<'a, '_> {
         match first {
             Arg::Field { idents, .. } => {
                 self.at = At::Arg(first);
-                return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_, false);
+                let iface = self.dot_iface;
+                return self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    first,
+                    idents,
+                    &cmd.args,
+                    final_,
+                    iface,
+                );
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, final_),
-            Arg::Ident { name, .. } => return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_),
+            Arg::Ident { name, .. } => {
+                return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, final_);
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &final_)?;
                 return self.eval_pipeline(dot, p);
@@ -262,13 +328,19 @@ impl<'a> State<'a, '_> {
             Arg::Nil { .. } => Err(self.errorf("nil is not a command")),
             Arg::Number { num, .. } => self.ideal_constant(num),
             Arg::Str { text, .. } => Ok(Value::String(text.clone())),
-            _ => Err(self.errorf(format!("can't evaluate command {}", quote(&first.to_string())))),
+            _ => Err(self.errorf(format!(
+                "can't evaluate command {}",
+                quote(&first.to_string())
+            ))),
         }
     }
 
     fn ideal_constant(&self, n: &Num) -> R<Value> {
         let t = &n.text;
-        let hex = t.len() > 2 && t.starts_with('0') && (t.as_bytes()[1] | 0x20) == b'x' && !t.contains(['p', 'P']);
+        let hex = t.len() > 2
+            && t.starts_with('0')
+            && (t.as_bytes()[1] | 0x20) == b'x'
+            && !t.contains(['p', 'P']);
         let rune = t.starts_with('\'');
         if let Some(f) = n.float
             && !hex
@@ -286,9 +358,17 @@ impl<'a> State<'a, '_> {
         Ok(Value::Nil)
     }
 
-    fn eval_variable(&mut self, dot: &Value, node: &'a Arg, args: &'a [Arg], final_: Option<Value>) -> R<Value> {
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        node: &'a Arg,
+        args: &'a [Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
         self.at = At::Arg(node);
-        let Arg::Var { idents, .. } = node else { return Ok(Value::Nil) };
+        let Arg::Var { idents, .. } = node else {
+            return Ok(Value::Nil);
+        };
         let value = match self.vars.iter().rev().find(|(n, _)| *n == idents[0]) {
             Some((_, v)) => v.clone(),
             None => return Err(self.errorf(format!("undefined variable: {}", idents[0]))),
@@ -300,9 +380,22 @@ impl<'a> State<'a, '_> {
         self.eval_field_chain(dot, value, node, &idents[1..], args, final_, false)
     }
 
-    fn eval_chain(&mut self, dot: &Value, node: &'a Arg, args: &'a [Arg], final_: Option<Value>) -> R<Value> {
+    fn eval_chain(
+        &mut self,
+        dot: &Value,
+        node: &'a Arg,
+        args: &'a [Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
         self.at = At::Arg(node);
-        let Arg::Chain { node: inner, fields, .. } = node else { return Ok(Value::Nil) };
+        let Arg::Chain {
+            node: inner,
+            fields,
+            ..
+        } = node
+        else {
+            return Ok(Value::Nil);
+        };
         if matches!(inner.as_ref(), Arg::Nil { .. }) {
             return Err(self.errorf(format!("indirection through explicit nil in {node}")));
         }
@@ -322,9 +415,11 @@ impl<'a> State<'a, '_> {
         mut from_map: bool,
     ) -> R<Value> {
         let n = idents.len();
+        self.nil_iface = false;
         for ident in &idents[..n - 1] {
+            let any_map = matches!(recv, Value::Map(_, Kind::Any));
             recv = self.eval_field(dot, ident, node, &[], None, recv, from_map)?;
-            from_map = true;
+            from_map = any_map;
         }
         self.eval_field(dot, &idents[n - 1], node, args, final_, recv, from_map)
     }
@@ -346,21 +441,32 @@ impl<'a> State<'a, '_> {
                 Err(self.errorf(format!("nil pointer evaluating interface {{}}.{name}")))
             }
             Value::Nil => Err(self.errorf(format!("nil data; no entry for key {}", quote(name)))),
-            Value::Map(m, _) => {
+            Value::Map(m, kind) => {
                 if has_args {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
                 let found = m.borrow().get(name).cloned();
-                found.ok_or_else(|| self.errorf(format!("map has no entry for key {}", quote(name))))
+                self.nil_iface = *kind == Kind::Any && matches!(found, Some(Value::Nil));
+                found
+                    .ok_or_else(|| self.errorf(format!("map has no entry for key {}", quote(name))))
             }
             Value::Time(t) => {
                 let Some(f) = crate::funcs::time_method(name) else {
-                    return Err(self.errorf(format!("can't evaluate field {name} in type time.Time")));
+                    return Err(
+                        self.errorf(format!("can't evaluate field {name} in type time.Time"))
+                    );
                 };
                 let t = Value::Time(*t);
                 self.call(dot, &f, name, At::Arg(node), args, final_, Some(t))
             }
-            other => Err(self.errorf(format!("can't evaluate field {name} in type {}", other.type_name()))),
+            other => {
+                let ty = if from_map {
+                    "interface {}"
+                } else {
+                    other.type_name()
+                };
+                Err(self.errorf(format!("can't evaluate field {name} in type {ty}")))
+            }
         }
     }
 
@@ -396,10 +502,15 @@ impl<'a> State<'a, '_> {
         let nfixed = f.params.len();
         if f.variadic.is_some() {
             if num_in < nfixed {
-                return Err(self.errorf(format!("wrong number of args for {name}: want at least {nfixed} got {}", args.len())));
+                return Err(self.errorf(format!(
+                    "wrong number of args for {name}: want at least {nfixed} got {}",
+                    args.len()
+                )));
             }
         } else if num_in != nfixed {
-            return Err(self.errorf(format!("wrong number of args for {name}: want {nfixed} got {num_in}")));
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want {nfixed} got {num_in}"
+            )));
         }
         if f.short_circuit {
             let mut v = Value::Nil;
@@ -419,12 +530,16 @@ impl<'a> State<'a, '_> {
             argv.push(r);
         }
         for (i, a) in args.iter().enumerate() {
-            let ty = if i < nfixed { f.params[i] } else { f.variadic.unwrap_or(Ty::Any) };
+            let ty = if i < nfixed {
+                f.params[i]
+            } else {
+                f.variadic.unwrap_or(Ty::Any)
+            };
             argv.push(self.eval_arg(dot, ty, a)?);
         }
         if let Some(fv) = final_ {
             let ty = match f.variadic {
-                Some(v) if num_in - 1 >= nfixed => v,
+                Some(v) if num_in > nfixed => v,
                 _ => f.params[num_in - 1],
             };
             argv.push(self.validate_type(fv, ty)?);
@@ -442,8 +557,6 @@ impl<'a> State<'a, '_> {
         if matches!(v, Value::Nil) {
             return match ty {
                 Ty::Any | Ty::Refl => Ok(Value::Nil),
-                Ty::ListAny => Ok(Value::list(vec![])),
-                Ty::StrList => Ok(Value::List(Default::default(), Kind::Str)),
                 Ty::MapAny => Ok(Value::map(Default::default())),
                 _ => Err(self.errorf(format!("invalid value; expected {}", ty.go_name()))),
             };
@@ -451,7 +564,11 @@ impl<'a> State<'a, '_> {
         if ty.accepts(&v) {
             return Ok(v);
         }
-        Err(self.errorf(format!("wrong type for value; expected {}; got {}", ty.go_name(), v.type_name())))
+        Err(self.errorf(format!(
+            "wrong type for value; expected {}; got {}",
+            ty.go_name(),
+            v.type_name()
+        )))
     }
 
     fn eval_arg(&mut self, dot: &Value, ty: Ty, a: &'a Arg) -> R<Value> {
@@ -460,16 +577,36 @@ impl<'a> State<'a, '_> {
             Arg::Dot { .. } => dot.clone(),
             Arg::Nil { .. } => {
                 return match ty {
-                    Ty::Any | Ty::Refl | Ty::ListAny | Ty::StrList | Ty::MapAny => self.validate_type(Value::Nil, ty),
+                    Ty::Any | Ty::Refl | Ty::MapAny => self.validate_type(Value::Nil, ty),
                     _ => Err(self.errorf(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }
             Arg::Field { idents, .. } => {
-                self.eval_field_chain(dot, dot.clone(), a, idents, std::slice::from_ref(a), None, false)?
+                let iface = self.dot_iface;
+                let v = self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    a,
+                    idents,
+                    std::slice::from_ref(a),
+                    None,
+                    iface,
+                )?;
+                self.check_nil_iface(&v, ty)?;
+                v
             }
-            Arg::Var { .. } => self.eval_variable(dot, a, std::slice::from_ref(a), None)?,
+            Arg::Var { idents, .. } => {
+                self.nil_iface = false;
+                let v = self.eval_variable(dot, a, std::slice::from_ref(a), None)?;
+                if idents.len() > 1 {
+                    self.check_nil_iface(&v, ty)?;
+                }
+                v
+            }
             Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
-            Arg::Ident { name, .. } => self.eval_function(dot, a, name, At::Arg(a), std::slice::from_ref(a), None)?,
+            Arg::Ident { name, .. } => {
+                self.eval_function(dot, a, name, At::Arg(a), std::slice::from_ref(a), None)?
+            }
             Arg::Chain { .. } => self.eval_chain(dot, a, std::slice::from_ref(a), None)?,
             Arg::Bool { val, .. } => match ty {
                 Ty::Bool | Ty::Any | Ty::Refl => Value::Bool(*val),
@@ -490,6 +627,16 @@ impl<'a> State<'a, '_> {
         self.validate_type(v, ty)
     }
 
+    fn check_nil_iface(&self, v: &Value, ty: Ty) -> R<()> {
+        if matches!(v, Value::Nil) && self.nil_iface && !matches!(ty, Ty::Any | Ty::Refl) {
+            return Err(self.errorf(format!(
+                "wrong type for value; expected {}; got interface {{}}",
+                ty.go_name()
+            )));
+        }
+        Ok(())
+    }
+
     fn literal_mismatch(&self, ty: Ty, a: &Arg) -> Flow {
         match ty {
             Ty::Bool => self.errorf(format!("expected bool; found {a}")),
@@ -504,7 +651,10 @@ impl<'a> State<'a, '_> {
 fn node_pos(n: &Node) -> usize {
     match n {
         Node::Text(_) => 0,
-        Node::Action { pos, .. } | Node::Template { pos, .. } | Node::Break { pos } | Node::Continue { pos } => *pos,
+        Node::Action { pos, .. }
+        | Node::Template { pos, .. }
+        | Node::Break { pos }
+        | Node::Continue { pos } => *pos,
         Node::If(b) | Node::Range(b) | Node::With(b) => b.pos,
     }
 }

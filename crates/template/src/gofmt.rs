@@ -46,13 +46,18 @@ fn escape_char(out: &mut String, c: char, q: char) {
 
 /// Approximates `unicode.IsPrint`.
 pub fn is_print(c: char) -> bool {
-    !(c.is_control() || matches!(c as u32, 0x80..=0x9f | 0xad | 0x2028 | 0x2029 | 0xfeff | 0xe000..=0xf8ff))
+    !(c.is_control()
+        || matches!(c as u32, 0x80..=0x9f | 0xad | 0x2028 | 0x2029 | 0xfeff | 0xe000..=0xf8ff))
         && (c == ' ' || !c.is_whitespace())
 }
 
 /// `%#U`: `U+0041 'A'`.
 pub fn unicode_u(c: char) -> String {
-    if is_print(c) { format!("U+{:04X} '{c}'", c as u32) } else { format!("U+{:04X}", c as u32) }
+    if is_print(c) {
+        format!("U+{:04X} '{c}'", c as u32)
+    } else {
+        format!("U+{:04X}", c as u32)
+    }
 }
 
 /// `strconv.Unquote` for `"..."`, `` `...` `` and `'...'` literals.
@@ -137,7 +142,11 @@ pub fn float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     // Shortest (or `prec` significant) digits via Rust's exact formatting.
     let sci = match prec {
@@ -170,7 +179,13 @@ pub fn float_g(f: f64, prec: Option<usize>, upper: bool) -> String {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        let _ = write!(out, "{}{}{:02}", if upper { 'E' } else { 'e' }, if exp < 0 { '-' } else { '+' }, exp.abs());
+        let _ = write!(
+            out,
+            "{}{}{:02}",
+            if upper { 'E' } else { 'e' },
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
     } else if exp < 0 {
         out.push_str("0.");
         out.push_str(&"0".repeat((-exp - 1) as usize));
@@ -202,7 +217,12 @@ pub fn float_e(f: f64, prec: usize, upper: bool) -> String {
     let s = format!("{f:.prec$e}");
     let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
     let e: i32 = e.parse().unwrap_or(0);
-    format!("{m}{}{}{:02}", if upper { 'E' } else { 'e' }, if e < 0 { '-' } else { '+' }, e.abs())
+    format!(
+        "{m}{}{}{:02}",
+        if upper { 'E' } else { 'e' },
+        if e < 0 { '-' } else { '+' },
+        e.abs()
+    )
 }
 
 /// `fmt.Sprint(v)` of one value (`%v`).

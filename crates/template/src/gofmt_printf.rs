@@ -39,7 +39,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        let mut num = |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>, argi: &mut usize| {
+        let num = |chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>, argi: &mut usize| {
             if chars.peek().is_some_and(|(_, c)| *c == '*') {
                 chars.next();
                 let v = match args.get(*argi) {
@@ -68,6 +68,13 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         };
         if verb == '%' {
             out.push('%');
+            continue;
+        }
+        if verb == 'T'
+            && let Some(a) = args.get(argi)
+        {
+            argi += 1;
+            pad(&mut out, a.type_name(), spec, false);
             continue;
         }
         let Some(arg) = args.get(argi) else {
@@ -140,7 +147,9 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, v: &Value) {
         Value::Float(f) => format_float(out, verb, spec, *f, v),
         Value::String(s) => format_str(out, verb, spec, s.as_bytes(), v),
         Value::Time(t) => format_str(out, verb, spec, t.go_string().as_bytes(), v),
-        Value::Bytes(b) if matches!(verb, 's' | 'q' | 'x' | 'X') => format_str(out, verb, spec, b, v),
+        Value::Bytes(b) if matches!(verb, 's' | 'q' | 'x' | 'X') => {
+            format_str(out, verb, spec, b, v)
+        }
         Value::Bytes(_) | Value::List(..) | Value::Map(..) => {
             if verb == 'v' && spec.width.is_none() && !spec.plus && !spec.sharp {
                 sprint_value(out, v);
@@ -203,14 +212,24 @@ fn format_int(out: &mut String, verb: char, spec: Spec, i: i64, v: &Value) {
         'x' => format!("{u:x}"),
         'X' => format!("{u:X}"),
         'c' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             return pad(out, &c.to_string(), spec, false);
         }
         'q' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             let q = quote(&c.to_string());
             let inner = &q[1..q.len() - 1];
-            let inner = if inner == "'" { "\\'".to_string() } else { inner.replace("\\\"", "\"") };
+            let inner = if inner == "'" {
+                "\\'".to_string()
+            } else {
+                inner.replace("\\\"", "\"")
+            };
             return pad(out, &format!("'{inner}'"), spec, false);
         }
         'U' => return pad(out, &format!("U+{u:04X}"), spec, false),
@@ -230,7 +249,12 @@ fn format_int(out: &mut String, verb: char, spec: Spec, i: i64, v: &Value) {
         (true, 'b') => "0b",
         _ => "",
     };
-    pad(out, &format!("{sign}{prefix}{digits}"), spec, spec.prec.is_none());
+    pad(
+        out,
+        &format!("{sign}{prefix}{digits}"),
+        spec,
+        spec.prec.is_none(),
+    );
 }
 
 fn format_float(out: &mut String, verb: char, spec: Spec, f: f64, v: &Value) {
@@ -283,7 +307,11 @@ fn format_str(out: &mut String, verb: char, spec: Spec, b: &[u8], v: &Value) {
                 if spec.sharp && (spec.space || i == 0) {
                     h.push_str(if verb == 'x' { "0x" } else { "0X" });
                 }
-                let _ = if verb == 'x' { write!(h, "{x:02x}") } else { write!(h, "{x:02X}") };
+                let _ = if verb == 'x' {
+                    write!(h, "{x:02x}")
+                } else {
+                    write!(h, "{x:02X}")
+                };
             }
             pad(out, &h, spec, false);
         }

@@ -5,7 +5,6 @@ pub enum Tok {
     Error,
     Eof,
     Text,
-    Comment,
     LeftDelim,
     RightDelim,
     Space,
@@ -102,8 +101,17 @@ struct Lexer<'a> {
 
 /// Lexes the whole input; the last item is `Eof` or `Error`.
 pub fn lex(input: &str, left: &str, right: &str) -> Vec<Item> {
-    let mut l =
-        Lexer { input, left, right, pos: 0, start: 0, line: 1, start_line: 1, paren_depth: 0, items: Vec::new() };
+    let mut l = Lexer {
+        input,
+        left,
+        right,
+        pos: 0,
+        start: 0,
+        line: 1,
+        start_line: 1,
+        paren_depth: 0,
+        items: Vec::new(),
+    };
     l.run();
     l.items
 }
@@ -137,7 +145,12 @@ impl Lexer<'_> {
 
     fn emit(&mut self, tok: Tok) {
         let val = self.input[self.start..self.pos].to_string();
-        self.items.push(Item { tok, pos: self.start, val, line: self.start_line });
+        self.items.push(Item {
+            tok,
+            pos: self.start,
+            val,
+            line: self.start_line,
+        });
         self.ignore();
     }
 
@@ -152,7 +165,12 @@ impl Lexer<'_> {
     }
 
     fn error(&mut self, msg: String) -> bool {
-        self.items.push(Item { tok: Tok::Error, pos: self.start, val: msg, line: self.start_line });
+        self.items.push(Item {
+            tok: Tok::Error,
+            pos: self.start,
+            val: msg,
+            line: self.start_line,
+        });
         false
     }
 
@@ -288,7 +306,9 @@ impl Lexer<'_> {
                 Some('`') => self.raw_quote(),
                 Some('$') => self.field_or_var(Tok::Variable),
                 Some('\'') => self.char_const(),
-                Some('.') if self.peek().is_some_and(|c| !c.is_ascii_digit()) => self.field_or_var(Tok::Field),
+                Some('.') if self.peek().is_some_and(|c| !c.is_ascii_digit()) => {
+                    self.field_or_var(Tok::Field)
+                }
                 Some(c) if c == '.' || c == '+' || c == '-' || c.is_ascii_digit() => {
                     self.backup(Some(c));
                     self.number()
@@ -309,7 +329,10 @@ impl Lexer<'_> {
                     self.emit_ok(Tok::RightParen)
                 }
                 Some(c) if c.is_ascii() && !c.is_ascii_control() => self.emit_ok(Tok::Char),
-                Some(c) => self.error(format!("unrecognized character in action: {}", crate::gofmt::unicode_u(c))),
+                Some(c) => self.error(format!(
+                    "unrecognized character in action: {}",
+                    crate::gofmt::unicode_u(c)
+                )),
             };
             if !ok {
                 return false;
@@ -368,7 +391,11 @@ impl Lexer<'_> {
 
     fn field_or_var(&mut self, tok: Tok) -> bool {
         if self.at_terminator() {
-            return self.emit_ok(if tok == Tok::Variable { Tok::Variable } else { Tok::Dot });
+            return self.emit_ok(if tok == Tok::Variable {
+                Tok::Variable
+            } else {
+                Tok::Dot
+            });
         }
         while self.peek().is_some_and(is_alnum) {
             self.next();

@@ -42,7 +42,10 @@ pub struct Delims {
 
 impl Default for Delims {
     fn default() -> Self {
-        Self { left: "{{".into(), right: "}}".into() }
+        Self {
+            left: "{{".into(),
+            right: "}}".into(),
+        }
     }
 }
 
@@ -68,7 +71,11 @@ impl Template {
     /// Parses `text` as template `name` (the name appears in error messages, as in Go).
     pub fn parse(name: &str, text: &str, delims: &Delims) -> Result<Template, Error> {
         let trees = parse::parse(name, text, delims)?;
-        Ok(Template { name: name.to_string(), text: text.to_string(), trees })
+        Ok(Template {
+            name: name.to_string(),
+            text: text.to_string(),
+            trees,
+        })
     }
 
     /// The template's name.
@@ -93,7 +100,13 @@ impl Template {
 }
 
 /// Parses and executes in one step, as ESO does for every template value.
-pub fn render(name: &str, text: &str, data: &Value, env: &Env, delims: &Delims) -> Result<String, Error> {
+pub fn render(
+    name: &str,
+    text: &str,
+    data: &Value,
+    env: &Env,
+    delims: &Delims,
+) -> Result<String, Error> {
     Template::parse(name, text, delims)?.execute(data, env)
 }
 

@@ -29,8 +29,16 @@ type PResult<T> = Result<T, Error>;
 
 /// Parses `text` into its named trees (the main one under `name`).
 pub fn parse(name: &str, text: &str, delims: &Delims) -> PResult<BTreeMap<String, List>> {
-    let left = if delims.left.is_empty() { "{{" } else { &delims.left };
-    let right = if delims.right.is_empty() { "}}" } else { &delims.right };
+    let left = if delims.left.is_empty() {
+        "{{"
+    } else {
+        &delims.left
+    };
+    let right = if delims.right.is_empty() {
+        "}}"
+    } else {
+        &delims.right
+    };
     let mut p = Parser {
         parse_name: name,
         items: lex(text, left, right),
@@ -63,19 +71,23 @@ pub fn parse(name: &str, text: &str, delims: &Delims) -> PResult<BTreeMap<String
 }
 
 fn is_empty_tree(l: &List) -> bool {
-    l.iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+    l.iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
 }
 
 impl Parser<'_> {
     fn err(&self, msg: impl AsRef<str>) -> Error {
-        Error::Parse(format!("template: {}:{}: {}", self.parse_name, self.line, msg.as_ref()))
+        Error::Parse(format!(
+            "template: {}:{}: {}",
+            self.parse_name,
+            self.line,
+            msg.as_ref()
+        ))
     }
 
     fn next(&mut self) -> Item {
         let it = self.items[self.i.min(self.items.len() - 1)].clone();
-        if self.i < self.items.len() - 1 {
-            self.i += 1;
-        }
+        self.i += 1;
         self.line = it.line;
         it
     }
@@ -99,9 +111,7 @@ impl Parser<'_> {
 
     fn peek_non_space(&mut self) -> Item {
         let it = self.next_non_space();
-        if it.tok != Tok::Eof && it.tok != Tok::Error {
-            self.backup();
-        }
+        self.backup();
         it
     }
 
@@ -116,7 +126,10 @@ impl Parser<'_> {
         match self.trees.get(&name) {
             Some(old) if !is_empty_tree(old) => {
                 if !is_empty_tree(&list) {
-                    return Err(self.err(format!("template: multiple definition of template {}", quote(&name))));
+                    return Err(self.err(format!(
+                        "template: multiple definition of template {}",
+                        quote(&name)
+                    )));
                 }
             }
             _ => {
@@ -171,7 +184,11 @@ impl Parser<'_> {
         let node = match it.tok {
             Tok::Block => self.block()?,
             Tok::Break | Tok::Continue => {
-                let word = if it.tok == Tok::Break { "{{break}}" } else { "{{continue}}" };
+                let word = if it.tok == Tok::Break {
+                    "{{break}}"
+                } else {
+                    "{{continue}}"
+                };
                 let t = self.next_non_space();
                 if t.tok != Tok::RightDelim {
                     return Err(self.unexpected(&t, word));
@@ -179,18 +196,28 @@ impl Parser<'_> {
                 if self.range_depth == 0 {
                     return Err(self.err(format!("{word} outside {{{{range}}}}")));
                 }
-                if it.tok == Tok::Break { Node::Break { pos: it.pos } } else { Node::Continue { pos: it.pos } }
+                if it.tok == Tok::Break {
+                    Node::Break { pos: it.pos }
+                } else {
+                    Node::Continue { pos: it.pos }
+                }
             }
             Tok::Else => {
                 let peek = self.peek_non_space();
                 if peek.tok == Tok::If || peek.tok == Tok::With {
-                    return Ok(Err(End::Else { pos: peek.pos, else_kw: Some(peek.tok) }));
+                    return Ok(Err(End::Else {
+                        pos: peek.pos,
+                        else_kw: Some(peek.tok),
+                    }));
                 }
                 let t = self.next_non_space();
                 if t.tok != Tok::RightDelim {
                     return Err(self.unexpected(&t, "else"));
                 }
-                return Ok(Err(End::Else { pos: t.pos, else_kw: None }));
+                return Ok(Err(End::Else {
+                    pos: t.pos,
+                    else_kw: None,
+                }));
             }
             Tok::End => {
                 let t = self.next_non_space();
@@ -212,12 +239,19 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                Node::Template { pos: t.pos, name, pipe }
+                Node::Template {
+                    pos: t.pos,
+                    name,
+                    pipe,
+                }
             }
             _ => {
                 self.backup();
                 let pos = self.peek().pos;
-                Node::Action { pos, pipe: self.pipeline("command", Tok::RightDelim)? }
+                Node::Action {
+                    pos,
+                    pipe: self.pipeline("command", Tok::RightDelim)?,
+                }
             }
         };
         Ok(Ok(node))
@@ -242,7 +276,11 @@ impl Parser<'_> {
             return Err(self.err(format!("unexpected {{{{else}}}} in {context}")));
         }
         self.add(name.clone(), list)?;
-        Ok(Node::Template { pos: t.pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos: t.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn control(&mut self, context: &str) -> PResult<Branch> {
@@ -264,10 +302,10 @@ impl Parser<'_> {
                 self.next_non_space();
                 else_list = Some(vec![Node::With(self.control("with")?)]);
             } else if else_kw.is_some() {
-                // `{{else if}}` after range, or `{{else with}}` after if: Go reports the keyword.
+                // `{{else with}}` after `if` (or the like): Go reads the keyword as input.
                 let it = self.next_non_space();
                 let _ = pos;
-                return Err(self.unexpected(&it, "else"));
+                return Err(self.unexpected(&it, "input"));
             } else {
                 let (l, end) = self.item_list()?;
                 if !matches!(end, End::End) {
@@ -277,12 +315,22 @@ impl Parser<'_> {
             }
         }
         self.vars.truncate(nvars);
-        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+        Ok(Branch {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn pipeline(&mut self, context: &str, end: Tok) -> PResult<Pipe> {
         let start = self.peek_non_space();
-        let mut pipe = Pipe { pos: start.pos, decl: vec![], is_assign: false, cmds: vec![] };
+        let mut pipe = Pipe {
+            pos: start.pos,
+            decl: vec![],
+            is_assign: false,
+            cmds: vec![],
+        };
         loop {
             let v = self.peek_non_space();
             if v.tok != Tok::Variable {
@@ -328,9 +376,16 @@ impl Parser<'_> {
                     for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
                         if matches!(
                             c.args[0],
-                            Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::Str { .. }
+                            Arg::Bool { .. }
+                                | Arg::Dot { .. }
+                                | Arg::Nil { .. }
+                                | Arg::Number { .. }
+                                | Arg::Str { .. }
                         ) {
-                            return Err(self.err(format!("non executable command in pipeline stage {}", i + 1)));
+                            return Err(self.err(format!(
+                                "non executable command in pipeline stage {}",
+                                i + 1
+                            )));
                         }
                     }
                     return Ok(pipe);
@@ -379,7 +434,9 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> PResult<Option<Arg>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().tok != Tok::Field {
             return Ok(Some(node));
         }
@@ -397,10 +454,21 @@ impl Parser<'_> {
                 idents.extend(fields);
                 Arg::Var { pos, idents }
             }
-            Arg::Bool { .. } | Arg::Str { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                return Err(self.err(format!("unexpected . after term {}", quote(&node.to_string()))));
+            Arg::Bool { .. }
+            | Arg::Str { .. }
+            | Arg::Number { .. }
+            | Arg::Nil { .. }
+            | Arg::Dot { .. } => {
+                return Err(self.err(format!(
+                    "unexpected . after term {}",
+                    quote(&node.to_string())
+                )));
             }
-            n => Arg::Chain { pos, node: Box::new(n), fields },
+            n => Arg::Chain {
+                pos,
+                node: Box::new(n),
+                fields,
+            },
         }))
     }
 
@@ -417,16 +485,26 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot { pos },
             Tok::Nil => Arg::Nil { pos },
             Tok::Variable => {
-                if !self.vars.iter().any(|v| *v == it.val) {
+                if !self.vars.contains(&it.val) {
                     return Err(self.err(format!("undefined variable {}", quote(&it.val))));
                 }
-                Arg::Var { pos, idents: vec![it.val] }
+                Arg::Var {
+                    pos,
+                    idents: vec![it.val],
+                }
             }
-            Tok::Field => Arg::Field { pos, idents: vec![it.val[1..].to_string()] },
-            Tok::Bool => Arg::Bool { pos, val: it.val == "true" },
-            Tok::CharConst | Tok::Number => {
-                Arg::Number { pos, num: Box::new(self.number(&it.val, it.tok == Tok::CharConst)?) }
-            }
+            Tok::Field => Arg::Field {
+                pos,
+                idents: vec![it.val[1..].to_string()],
+            },
+            Tok::Bool => Arg::Bool {
+                pos,
+                val: it.val == "true",
+            },
+            Tok::CharConst | Tok::Number => Arg::Number {
+                pos,
+                num: Box::new(self.number(&it.val, it.tok == Tok::CharConst)?),
+            },
             Tok::LeftParen => {
                 if self.paren_depth >= 10_000 {
                     return Err(self.err("max expression depth exceeded"));
@@ -438,7 +516,11 @@ impl Parser<'_> {
             }
             Tok::Str | Tok::RawStr => {
                 let text = unquote(&it.val).map_err(|e| self.err(e))?;
-                Arg::Str { pos, quoted: it.val, text }
+                Arg::Str {
+                    pos,
+                    quoted: it.val,
+                    text,
+                }
             }
             _ => {
                 self.backup();
@@ -448,7 +530,12 @@ impl Parser<'_> {
     }
 
     fn number(&self, text: &str, is_char: bool) -> PResult<Num> {
-        let mut n = Num { text: text.to_string(), int: None, uint: None, float: None };
+        let mut n = Num {
+            text: text.to_string(),
+            int: None,
+            uint: None,
+            float: None,
+        };
         if is_char {
             let inner = &text[1..text.len() - 1];
             let (c, rest) = unquote_char(inner, '\'').map_err(|e| self.err(e))?;
@@ -460,7 +547,10 @@ impl Parser<'_> {
             return Ok(n);
         }
         if text.ends_with('i') {
-            return Err(self.err(format!("complex constants are not supported: {}", quote(text))));
+            return Err(self.err(format!(
+                "complex constants are not supported: {}",
+                quote(text)
+            )));
         }
         n.uint = parse_go_uint(text);
         n.int = parse_go_int(text);
@@ -469,7 +559,11 @@ impl Parser<'_> {
         } else if let Some(u) = n.uint {
             n.float = Some(u as f64);
         } else {
-            let cleaned = if text.contains('_') { text.replace('_', "") } else { text.to_string() };
+            let cleaned = if text.contains('_') {
+                text.replace('_', "")
+            } else {
+                text.to_string()
+            };
             match cleaned.parse::<f64>() {
                 Ok(f) if !cleaned.contains(['.', 'e', 'E', 'p', 'P']) => {
                     let _ = f;
@@ -497,7 +591,11 @@ fn parse_go_uint(s: &str) -> Option<u64> {
         return None;
     }
     let (digits, radix) = radix_of(s);
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     if radix == 10 && s.contains('_') && !s.starts_with('0') {
@@ -515,7 +613,11 @@ fn parse_go_int(s: &str) -> Option<i64> {
     };
     let u = parse_go_uint(body)?;
     if neg {
-        if u <= i64::MAX as u64 + 1 { Some((u as i64).wrapping_neg()) } else { None }
+        if u <= i64::MAX as u64 + 1 {
+            Some((u as i64).wrapping_neg())
+        } else {
+            None
+        }
     } else {
         i64::try_from(u).ok()
     }

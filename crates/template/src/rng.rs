@@ -23,9 +23,19 @@ impl Rng {
     pub fn new(seed: &[u8; 32]) -> Rng {
         let mut key = [0u32; 8];
         for (i, k) in key.iter_mut().enumerate() {
-            *k = u32::from_le_bytes([seed[4 * i], seed[4 * i + 1], seed[4 * i + 2], seed[4 * i + 3]]);
+            *k = u32::from_le_bytes([
+                seed[4 * i],
+                seed[4 * i + 1],
+                seed[4 * i + 2],
+                seed[4 * i + 3],
+            ]);
         }
-        Rng { key, counter: 0, block: [0; 64], used: 64 }
+        Rng {
+            key,
+            counter: 0,
+            block: [0; 64],
+            used: 64,
+        }
     }
 
     fn refill(&mut self) {
@@ -88,6 +98,12 @@ mod tests {
         // RFC 8439 §A.1 test vector #1: all-zero key and nonce, counter 0.
         let mut r = super::Rng::new(&[0; 32]);
         let b = r.bytes(16);
-        assert_eq!(b, [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90, 0x40, 0x5d, 0x6a, 0xe5, 0x53, 0x86, 0xbd, 0x28]);
+        assert_eq!(
+            b,
+            [
+                0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90, 0x40, 0x5d, 0x6a, 0xe5, 0x53, 0x86,
+                0xbd, 0x28
+            ]
+        );
     }
 }

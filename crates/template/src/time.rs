@@ -8,13 +8,33 @@ pub struct GoTime {
     pub unix: i64,
     /// Nanoseconds within the second, `0..1_000_000_000`.
     pub nanos: u32,
+    /// Zone offset in seconds east of UTC (0 = UTC), as parsed by `toDate`.
+    pub offset: i32,
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -51,18 +71,35 @@ struct Civil {
     nanos: u32,
     weekday: usize,
     yday: i64,
+    offset: i32,
 }
 
 impl GoTime {
     /// From Unix seconds.
     pub fn from_unix(unix: i64) -> GoTime {
-        GoTime { unix, nanos: 0 }
+        GoTime {
+            unix,
+            nanos: 0,
+            offset: 0,
+        }
     }
 
     /// Builds a time from civil UTC fields.
-    pub fn from_civil(year: i64, month: i64, day: i64, hour: i64, min: i64, sec: i64, nanos: u32) -> GoTime {
+    pub fn from_civil(
+        year: i64,
+        month: i64,
+        day: i64,
+        hour: i64,
+        min: i64,
+        sec: i64,
+        nanos: u32,
+    ) -> GoTime {
         let days = days_from_civil(year, month, day);
-        GoTime { unix: days * 86_400 + hour * 3600 + min * 60 + sec, nanos }
+        GoTime {
+            unix: days * 86_400 + hour * 3600 + min * 60 + sec,
+            nanos,
+            offset: 0,
+        }
     }
 
     /// Parses RFC 3339 (`2024-05-06T07:08:09Z`, fractional seconds and offsets allowed).
@@ -71,8 +108,9 @@ impl GoTime {
     }
 
     fn civil(&self) -> Civil {
-        let days = self.unix.div_euclid(86_400);
-        let secs = self.unix.rem_euclid(86_400);
+        let local = self.unix + i64::from(self.offset);
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
         Civil {
             year,
@@ -84,13 +122,18 @@ impl GoTime {
             nanos: self.nanos,
             weekday: (days + 4).rem_euclid(7) as usize,
             yday: days - days_from_civil(year, 1, 1) + 1,
+            offset: self.offset,
         }
     }
 
     /// Adds a duration in nanoseconds.
     pub fn add_nanos(&self, d: i64) -> GoTime {
         let total = i128::from(self.unix) * 1_000_000_000 + i128::from(self.nanos) + i128::from(d);
-        GoTime { unix: total.div_euclid(1_000_000_000) as i64, nanos: total.rem_euclid(1_000_000_000) as u32 }
+        GoTime {
+            unix: total.div_euclid(1_000_000_000) as i64,
+            nanos: total.rem_euclid(1_000_000_000) as u32,
+            offset: self.offset,
+        }
     }
 
     /// `self - other` in nanoseconds, saturating like Go's `Sub`.
@@ -182,8 +225,14 @@ fn next_chunk(layout: &str) -> (&str, Option<Chunk>, &str) {
             b'M' if s.starts_with("Mon") => Some((Chunk::WeekDay, 3)),
             b'M' if s.starts_with("MST") => Some((Chunk::TzName, 3)),
             b'0' if s.len() >= 2 && (b'1'..=b'6').contains(&b[i + 1]) => Some((
-                [Chunk::ZeroMonth, Chunk::ZeroDay, Chunk::ZeroHour12, Chunk::ZeroMinute, Chunk::ZeroSecond, Chunk::Year]
-                    [usize::from(b[i + 1] - b'1')],
+                [
+                    Chunk::ZeroMonth,
+                    Chunk::ZeroDay,
+                    Chunk::ZeroHour12,
+                    Chunk::ZeroMinute,
+                    Chunk::ZeroSecond,
+                    Chunk::Year,
+                ][usize::from(b[i + 1] - b'1')],
                 2,
             )),
             b'0' if s.starts_with("002") => Some((Chunk::ZeroYearDay, 3)),
@@ -199,7 +248,10 @@ fn next_chunk(layout: &str) -> (&str, Option<Chunk>, &str) {
             b'5' => Some((Chunk::Second, 1)),
             b'P' if s.starts_with("PM") => Some((Chunk::PM, 2)),
             b'p' if s.starts_with("pm") => Some((Chunk::Pm, 2)),
-            b'-' | b'Z' => ZONES.iter().find(|(z, _)| s.starts_with(z)).map(|(z, iso)| (Chunk::Zone(z, *iso), z.len())),
+            b'-' | b'Z' => ZONES
+                .iter()
+                .find(|(z, _)| s.starts_with(z))
+                .map(|(z, iso)| (Chunk::Zone(z, *iso), z.len())),
             b'.' | b',' if s.len() >= 2 && (b[i + 1] == b'0' || b[i + 1] == b'9') => {
                 let d = b[i + 1];
                 let n = s[1..].bytes().take_while(|c| *c == d).count();
@@ -246,15 +298,10 @@ fn fmt_chunk(out: &mut String, chunk: Chunk, c: &Civil) {
         Chunk::Year => write!(out, "{:02}", c.year.rem_euclid(100)),
         Chunk::PM => write!(out, "{}", if c.hour >= 12 { "PM" } else { "AM" }),
         Chunk::Pm => write!(out, "{}", if c.hour >= 12 { "pm" } else { "am" }),
-        Chunk::TzName => write!(out, "UTC"),
-        Chunk::Zone(z, iso) => {
-            if iso {
-                write!(out, "Z")
-            } else {
-                let digits: String = z.chars().map(|ch| if ch.is_ascii_digit() { '0' } else { ch }).collect();
-                write!(out, "+{}", &digits[1..])
-            }
-        }
+        Chunk::TzName if c.offset == 0 => write!(out, "UTC"),
+        Chunk::TzName => write_zone(out, "-0700", c.offset),
+        Chunk::Zone(_, true) if c.offset == 0 => write!(out, "Z"),
+        Chunk::Zone(z, _) => write_zone(out, z, c.offset),
         Chunk::Frac(n, trim) => {
             let digits = format!("{:09}", c.nanos);
             let mut d = &digits[..n.min(9)];
@@ -269,10 +316,28 @@ fn fmt_chunk(out: &mut String, chunk: Chunk, c: &Civil) {
     };
 }
 
+fn write_zone(out: &mut String, z: &str, offset: i32) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    let sign = if offset < 0 { '-' } else { '+' };
+    let o = offset.unsigned_abs();
+    let (h, m, s) = (o / 3600, o % 3600 / 60, o % 60);
+    let colon = z.contains(':');
+    let parts = z.bytes().filter(u8::is_ascii_digit).count() / 2;
+    write!(out, "{sign}{h:02}")?;
+    if parts >= 2 {
+        write!(out, "{}{m:02}", if colon { ":" } else { "" })?;
+    }
+    if parts >= 3 {
+        write!(out, "{}{s:02}", if colon { ":" } else { "" })?;
+    }
+    Ok(())
+}
+
 /// `time.ParseInLocation(layout, value, UTC)`; the error text is not Go's.
 pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
     let bad = || format!("parsing time {value:?} as {layout:?}: cannot parse");
-    let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) = (1i64, 1i64, 1i64, 0i64, 0, 0, 0u32);
+    let (mut year, mut month, mut day, mut hour, mut min, mut sec, mut nanos) =
+        (1i64, 1i64, 1i64, 0i64, 0, 0, 0u32);
     let mut pm: Option<bool> = None;
     let mut offset = 0i64;
     let (mut rest_l, mut v) = (layout, value);
@@ -282,7 +347,11 @@ pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
         rest_l = suffix;
         let Some(chunk) = chunk else { break };
         let num = |v: &mut &str, min_len: usize, max_len: usize| -> Result<i64, String> {
-            let n = v.bytes().take(max_len).take_while(u8::is_ascii_digit).count();
+            let n = v
+                .bytes()
+                .take(max_len)
+                .take_while(u8::is_ascii_digit)
+                .count();
             if n < min_len {
                 return Err(bad());
             }
@@ -301,7 +370,11 @@ pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
                     v.len() >= m.len() && v[..m.len()].eq_ignore_ascii_case(m)
                 });
                 let i = i.ok_or_else(bad)?;
-                v = &v[if chunk == Chunk::Month { 3 } else { MONTHS[i].len() }..];
+                v = &v[if chunk == Chunk::Month {
+                    3
+                } else {
+                    MONTHS[i].len()
+                }..];
                 month = i as i64 + 1;
             }
             Chunk::LongWeekDay | Chunk::WeekDay => {
@@ -310,7 +383,11 @@ pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
                     v.len() >= d.len() && v[..d.len()].eq_ignore_ascii_case(d)
                 });
                 let i = i.ok_or_else(bad)?;
-                v = &v[if chunk == Chunk::WeekDay { 3 } else { DAYS[i].len() }..];
+                v = &v[if chunk == Chunk::WeekDay {
+                    3
+                } else {
+                    DAYS[i].len()
+                }..];
             }
             Chunk::ZeroDay => day = num(&mut v, 2, 2)?,
             Chunk::Day => day = num(&mut v, 1, 2)?,
@@ -327,7 +404,12 @@ pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
             Chunk::ZeroSecond => {
                 sec = num(&mut v, 2, 2)?;
                 // Go accepts a fractional second after seconds even when the layout has none.
-                if rest_l.as_bytes().first().is_none_or(|c| *c != b'.' && *c != b',') && v.starts_with('.') {
+                if rest_l
+                    .as_bytes()
+                    .first()
+                    .is_none_or(|c| *c != b'.' && *c != b',')
+                    && v.starts_with('.')
+                {
                     let n = v[1..].bytes().take_while(u8::is_ascii_digit).count();
                     if n > 0 {
                         nanos = frac_nanos(&v[1..1 + n]);
@@ -401,12 +483,45 @@ pub fn parse_layout(layout: &str, value: &str) -> Result<GoTime, String> {
         _ => {}
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month) || day < 1 || day > mdays[(month - 1) as usize] || hour > 23 || min > 59 || sec > 59
-    {
-        return Err(format!("parsing time {value:?}: value out of range"));
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let range = |what: &str| {
+        Err(format!(
+            "parsing time {}: {what} out of range",
+            crate::gofmt::quote(value)
+        ))
+    };
+    if !(1..=12).contains(&month) {
+        return range("month");
     }
-    Ok(GoTime::from_civil(year, month, day, hour, min, sec, nanos).add_nanos(-offset * 1_000_000_000))
+    if day < 1 || day > mdays[(month - 1) as usize] {
+        return range("day");
+    }
+    if hour > 23 {
+        return range("hour");
+    }
+    if min > 59 {
+        return range("minute");
+    }
+    if sec > 59 {
+        return range("second");
+    }
+    let mut t = GoTime::from_civil(year, month, day, hour, min, sec, nanos)
+        .add_nanos(-offset * 1_000_000_000);
+    t.offset = offset as i32;
+    Ok(t)
 }
 
 fn frac_nanos(digits: &str) -> u32 {
@@ -477,13 +592,19 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let n = rest.bytes().take_while(|c| c.is_ascii_digit() || *c == b'.').count();
+        let n = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b'.')
+            .count();
         if n == 0 {
             return Err(err());
         }
         let num: f64 = rest[..n].parse().map_err(|_| err())?;
         rest = &rest[n..];
-        let u = rest.bytes().take_while(|c| !c.is_ascii_digit() && *c != b'.').count();
+        let u = rest
+            .bytes()
+            .take_while(|c| !c.is_ascii_digit() && *c != b'.')
+            .count();
         let unit = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -509,8 +630,14 @@ mod tests {
     fn formats_and_parses() {
         let t = GoTime::from_civil(2024, 5, 6, 7, 8, 9, 120_000_000);
         assert_eq!(t.go_string(), "2024-05-06 07:08:09.12 +0000 UTC");
-        assert_eq!(t.format("Mon Jan _2 3:04PM 2006 -07:00 Z07:00 .000"), "Mon May  6 7:08AM 2024 +00:00 Z .120");
-        assert_eq!(parse_layout("2006-01-02", "2024-02-29"), Ok(GoTime::from_civil(2024, 2, 29, 0, 0, 0, 0)));
+        assert_eq!(
+            t.format("Mon Jan _2 3:04PM 2006 -07:00 Z07:00 .000"),
+            "Mon May  6 7:08AM 2024 +00:00 Z .120"
+        );
+        assert_eq!(
+            parse_layout("2006-01-02", "2024-02-29"),
+            Ok(GoTime::from_civil(2024, 2, 29, 0, 0, 0, 0))
+        );
         assert_eq!(duration_string(3_723_500_000_000), "1h2m3.5s");
         assert_eq!(parse_duration("-1.5h"), Ok(-5_400_000_000_000));
     }

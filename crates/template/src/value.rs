@@ -63,8 +63,13 @@ impl Value {
     }
 
     /// A `map[string]string` value: ESO's template data (every fetched key as a string).
-    pub fn string_map<K: Into<String>, V: Into<String>>(entries: impl IntoIterator<Item = (K, V)>) -> Value {
-        let m = entries.into_iter().map(|(k, v)| (k.into(), Value::String(v.into()))).collect();
+    pub fn string_map<K: Into<String>, V: Into<String>>(
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Value {
+        let m = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), Value::String(v.into())))
+            .collect();
         Value::Map(Rc::new(RefCell::new(m)), Kind::Str)
     }
 
@@ -77,9 +82,11 @@ impl Value {
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
-            }
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -145,7 +152,11 @@ impl Value {
         match self {
             Value::List(l, k) => Value::List(Rc::new(l.iter().map(Value::deep_copy).collect()), *k),
             Value::Map(m, k) => {
-                let c = m.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect();
+                let c = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.deep_copy()))
+                    .collect();
                 Value::Map(Rc::new(RefCell::new(c)), *k)
             }
             other => other.clone(),
@@ -163,7 +174,12 @@ impl Value {
             Value::String(s) => J::String(s.clone()),
             Value::Bytes(b) => J::String(crate::funcs::b64_std(b)),
             Value::List(l, _) => J::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m, _) => J::Object(m.borrow().iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m, _) => J::Object(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
             Value::Time(t) => J::String(t.rfc3339_nano()),
         }
     }

@@ -8,23 +8,50 @@ use crate::value::Value;
 
 pub fn lookup(name: &str) -> Option<Func> {
     Some(match name {
-        "and" | "or" => Func { params: &[Ty::Refl], variadic: Some(Ty::Refl), short_circuit: true, call: |_, _| Ok(Value::Nil) },
+        "and" | "or" => Func {
+            params: &[Ty::Refl],
+            variadic: Some(Ty::Refl),
+            short_circuit: true,
+            call: |_, _| Ok(Value::Nil),
+        },
         "not" => f(&[Ty::Refl], |_, a| Ok(Value::Bool(!a[0].truthy()))),
         "len" => f(&[Ty::Refl], |_, a| length(&a[0])),
         "index" => v(&[Ty::Refl], Ty::Refl, |_, a| index(&a[0], &a[1..])),
         "print" => v(&[], Ty::Any, |_, a| Ok(Value::String(sprint(&a)))),
         "println" => v(&[], Ty::Any, |_, a| Ok(Value::String(sprintln(&a)))),
-        "printf" => v(&[Ty::Str], Ty::Any, |_, a| Ok(Value::String(sprintf(super::s(&a[0]), &a[1..])))),
+        "printf" => v(&[Ty::Str], Ty::Any, |_, a| {
+            Ok(Value::String(sprintf(super::s(&a[0]), &a[1..])))
+        }),
         "html" => v(&[], Ty::Any, |_, a| Ok(Value::String(html(&eval_args(&a))))),
         "js" => v(&[], Ty::Any, |_, a| Ok(Value::String(js(&eval_args(&a))))),
-        "urlquery" => v(&[], Ty::Any, |_, a| Ok(Value::String(query_escape(&eval_args(&a))))),
-        "call" => v(&[Ty::Refl], Ty::Refl, |_, a| Err(format!("non-function {} of type {}", to_v(&a[0]), a[0].type_name()))),
-        "eq" => v(&[Ty::Refl], Ty::Refl, |_, a| eq(&a[0], &a[1..]).map(Value::Bool)),
-        "ne" => f(&[Ty::Refl, Ty::Refl], |_, a| eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))),
-        "lt" => f(&[Ty::Refl, Ty::Refl], |_, a| lt(&a[0], &a[1]).map(Value::Bool)),
-        "le" => f(&[Ty::Refl, Ty::Refl], |_, a| Ok(Value::Bool(lt(&a[0], &a[1])? || eq(&a[0], &a[1..])?))),
-        "gt" => f(&[Ty::Refl, Ty::Refl], |_, a| Ok(Value::Bool(!(lt(&a[0], &a[1])? || eq(&a[0], &a[1..])?)))),
-        "ge" => f(&[Ty::Refl, Ty::Refl], |_, a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b))),
+        "urlquery" => v(&[], Ty::Any, |_, a| {
+            Ok(Value::String(query_escape(&eval_args(&a))))
+        }),
+        "call" => v(&[Ty::Refl], Ty::Refl, |_, a| {
+            Err(format!(
+                "non-function {} of type {}",
+                to_v(&a[0]),
+                a[0].type_name()
+            ))
+        }),
+        "eq" => v(&[Ty::Refl], Ty::Refl, |_, a| {
+            eq(&a[0], &a[1..]).map(Value::Bool)
+        }),
+        "ne" => f(&[Ty::Refl, Ty::Refl], |_, a| {
+            eq(&a[0], &a[1..]).map(|b| Value::Bool(!b))
+        }),
+        "lt" => f(&[Ty::Refl, Ty::Refl], |_, a| {
+            lt(&a[0], &a[1]).map(Value::Bool)
+        }),
+        "le" => f(&[Ty::Refl, Ty::Refl], |_, a| {
+            Ok(Value::Bool(lt(&a[0], &a[1])? || eq(&a[0], &a[1..])?))
+        }),
+        "gt" => f(&[Ty::Refl, Ty::Refl], |_, a| {
+            Ok(Value::Bool(!(lt(&a[0], &a[1])? || eq(&a[0], &a[1..])?)))
+        }),
+        "ge" => f(&[Ty::Refl, Ty::Refl], |_, a| {
+            lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
+        }),
         _ => return None,
     })
 }
@@ -35,7 +62,7 @@ fn length(v: &Value) -> Result<Value, String> {
         Value::Bytes(b) => b.len(),
         Value::List(l, _) => l.len(),
         Value::Map(m, _) => m.borrow().len(),
-        Value::Nil => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        Value::Nil => return Err("len of nil pointer".into()),
         other => return Err(format!("len of type {}", other.type_name())),
     } as i64))
 }
@@ -44,7 +71,12 @@ fn index_arg(idx: &Value, cap: usize) -> Result<usize, String> {
     let x = match idx {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     if x < 0 || x as usize > cap {
         return Err(format!("index out of range: {x}"));
@@ -61,21 +93,34 @@ fn index(item: &Value, idxs: &[Value]) -> Result<Value, String> {
         item = match &item {
             Value::List(l, _) => {
                 let x = index_arg(idx, l.len())?;
-                l.get(x).cloned().ok_or("reflect: slice index out of range")?
+                l.get(x)
+                    .cloned()
+                    .ok_or("reflect: slice index out of range")?
             }
             Value::Bytes(b) => {
                 let x = index_arg(idx, b.len())?;
-                Value::Int(i64::from(*b.get(x).ok_or("reflect: slice index out of range")?))
+                Value::Int(i64::from(
+                    *b.get(x).ok_or("reflect: slice index out of range")?,
+                ))
             }
             Value::String(s) => {
                 let x = index_arg(idx, s.len())?;
-                Value::Int(i64::from(*s.as_bytes().get(x).ok_or("reflect: string index out of range")?))
+                Value::Int(i64::from(
+                    *s.as_bytes()
+                        .get(x)
+                        .ok_or("reflect: string index out of range")?,
+                ))
             }
             Value::Map(m, kind) => {
                 let key = match idx {
                     Value::String(k) => k,
                     Value::Nil => return Err("value is nil; should be of type string".into()),
-                    other => return Err(format!("value has type {}; should be string", other.type_name())),
+                    other => {
+                        return Err(format!(
+                            "value has type {}; should be string",
+                            other.type_name()
+                        ));
+                    }
                 };
                 let found = m.borrow().get(key).cloned();
                 match found {
@@ -119,7 +164,11 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
         let k2 = basic_kind(b);
         let truth = if k1 != k2 {
             if !matches!(a, Value::Nil) && !matches!(b, Value::Nil) {
-                return Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name()));
+                return Err(format!(
+                    "incompatible types for comparison: {} and {}",
+                    a.type_name(),
+                    b.type_name()
+                ));
             }
             false
         } else {
@@ -128,14 +177,17 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::String(x), Value::String(y)) => x == y,
                 (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
-                (Value::Nil, _) | (_, Value::Nil) => matches!(a, Value::Nil) == matches!(b, Value::Nil),
+                (Value::Nil, _) | (_, Value::Nil) => {
+                    matches!(a, Value::Nil) == matches!(b, Value::Nil)
+                }
                 _ => {
                     if std::mem::discriminant(a) != std::mem::discriminant(b)
-                        && !(matches!(a, Value::List(..) | Value::Bytes(_)) && matches!(b, Value::List(..) | Value::Bytes(_)))
+                        && !(matches!(a, Value::List(..) | Value::Bytes(_))
+                            && matches!(b, Value::List(..) | Value::Bytes(_)))
                     {
                         return Err(format!(
                             "non-comparable types {}: {}, {}: {}",
-                            to_v(a),
+                            sprintf("%s", std::slice::from_ref(a)),
                             a.type_name(),
                             b.type_name(),
                             to_v(b)
@@ -143,7 +195,13 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                     }
                     match (a, b) {
                         (Value::Time(x), Value::Time(y)) => x == y,
-                        _ => return Err(format!("non-comparable type {}: {}", to_v(b), b.type_name())),
+                        _ => {
+                            return Err(format!(
+                                "non-comparable type {}: {}",
+                                sprintf("%s", std::slice::from_ref(b)),
+                                b.type_name()
+                            ));
+                        }
                     }
                 }
             }
@@ -161,7 +219,11 @@ fn lt(a: &Value, b: &Value) -> Result<bool, String> {
         return Err("invalid type for comparison".into());
     }
     if k1 != k2 {
-        return Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name()));
+        return Err(format!(
+            "incompatible types for comparison: {} and {}",
+            a.type_name(),
+            b.type_name()
+        ));
     }
     Ok(match (a, b) {
         (Value::Float(x), Value::Float(y)) => x < y,
@@ -176,8 +238,16 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.clone();
     }
-    let args: Vec<Value> =
-        a.iter().map(|x| if matches!(x, Value::Nil) { Value::String("<no value>".into()) } else { x.clone() }).collect();
+    let args: Vec<Value> = a
+        .iter()
+        .map(|x| {
+            if matches!(x, Value::Nil) {
+                Value::String("<no value>".into())
+            } else {
+                x.clone()
+            }
+        })
+        .collect();
     sprint(&args)
 }
 
@@ -225,7 +295,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => {
                 let _ = write!(out, "%{b:02X}");

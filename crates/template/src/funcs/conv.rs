@@ -10,37 +10,77 @@ pub fn lookup(name: &str) -> Option<Func> {
     use Ty::{Any, Bool, Str};
     Some(match name {
         "toString" => f(&[Any], |_, a| Ok(Value::String(strval(&a[0])))),
-        "atoi" => f(&[Str], |_, a| Ok(Value::Int(s(&a[0]).parse::<i64>().unwrap_or(0)))),
+        "atoi" => f(&[Str], |_, a| {
+            Ok(Value::Int(s(&a[0]).parse::<i64>().unwrap_or(0)))
+        }),
         "int64" => f(&[Any], |_, a| Ok(Value::Int64(to_int64(&a[0])))),
         "int" => f(&[Any], |_, a| Ok(Value::Int(to_int64(&a[0])))),
         "float64" => f(&[Any], |_, a| Ok(Value::Float(to_float64(&a[0])))),
-        "toDecimal" => f(&[Any], |_, a| Ok(Value::Int64(i64::from_str_radix(&to_v(&a[0]), 8).unwrap_or(0)))),
+        "toDecimal" => f(&[Any], |_, a| {
+            Ok(Value::Int64(
+                i64::from_str_radix(&to_v(&a[0]), 8).unwrap_or(0),
+            ))
+        }),
         "default" => v(&[Any], Any, |_, a| {
-            Ok(if a.len() < 2 || empty(&a[1]) { a[0].clone() } else { a[1].clone() })
+            Ok(if a.len() < 2 || empty(&a[1]) {
+                a[0].clone()
+            } else {
+                a[1].clone()
+            })
         }),
         "empty" => f(&[Any], |_, a| Ok(Value::Bool(empty(&a[0])))),
-        "coalesce" => v(&[], Any, |_, a| Ok(a.iter().find(|x| !empty(x)).cloned().unwrap_or(Value::Nil))),
-        "all" => v(&[], Any, |_, a| Ok(Value::Bool(a.iter().all(|x| !empty(x))))),
-        "any" => v(&[], Any, |_, a| Ok(Value::Bool(a.iter().any(|x| !empty(x))))),
-        "ternary" => f(&[Any, Any, Bool], |_, a| Ok(if a[2] == Value::Bool(true) { a[0].clone() } else { a[1].clone() })),
+        "coalesce" => v(&[], Any, |_, a| {
+            Ok(a.iter().find(|x| !empty(x)).cloned().unwrap_or(Value::Nil))
+        }),
+        "all" => v(&[], Any, |_, a| {
+            Ok(Value::Bool(a.iter().all(|x| !empty(x))))
+        }),
+        "any" => v(&[], Any, |_, a| {
+            Ok(Value::Bool(a.iter().any(|x| !empty(x))))
+        }),
+        "ternary" => f(&[Any, Any, Bool], |_, a| {
+            Ok(if a[2] == Value::Bool(true) {
+                a[0].clone()
+            } else {
+                a[1].clone()
+            })
+        }),
         "fail" => f(&[Str], |_, a| Err(s(&a[0]).to_string())),
         "deepCopy" | "mustDeepCopy" => f(&[Any], |_, a| Ok(a[0].deep_copy())),
         "typeOf" => f(&[Any], |_, a| Ok(Value::String(a[0].type_name().into()))),
-        "typeIs" => f(&[Str, Any], |_, a| Ok(Value::Bool(s(&a[0]) == a[1].type_name()))),
+        "typeIs" => f(&[Str, Any], |_, a| {
+            Ok(Value::Bool(s(&a[0]) == a[1].type_name()))
+        }),
         "typeIsLike" => f(&[Str, Any], |_, a| {
             let t = a[1].type_name();
             Ok(Value::Bool(s(&a[0]) == t || format!("*{}", s(&a[0])) == t))
         }),
         "kindOf" => f(&[Any], |_, a| Ok(Value::String(a[0].kind_name().into()))),
-        "kindIs" => f(&[Str, Any], |_, a| Ok(Value::Bool(s(&a[0]) == a[1].kind_name()))),
-        "deepEqual" => f(&[Any, Any], |_, a| Ok(Value::Bool(deep_equal(&a[0], &a[1])))),
+        "kindIs" => f(&[Str, Any], |_, a| {
+            Ok(Value::Bool(s(&a[0]) == a[1].kind_name()))
+        }),
+        "deepEqual" => f(&[Any, Any], |_, a| {
+            Ok(Value::Bool(deep_equal(&a[0], &a[1])))
+        }),
         "fromJson" => f(&[Str], |_, a| Ok(from_json(s(&a[0])).unwrap_or(Value::Nil))),
         "mustFromJson" => f(&[Str], |_, a| from_json(s(&a[0]))),
-        "toJson" => f(&[Any], |_, a| Ok(Value::String(to_json(&a[0], true, None).unwrap_or_default()))),
+        "toJson" => f(&[Any], |_, a| {
+            Ok(Value::String(
+                to_json(&a[0], true, None).unwrap_or_default(),
+            ))
+        }),
         "mustToJson" => f(&[Any], |_, a| to_json(&a[0], true, None).map(Value::String)),
-        "toPrettyJson" => f(&[Any], |_, a| Ok(Value::String(to_json(&a[0], true, Some(0)).unwrap_or_default()))),
-        "mustToPrettyJson" => f(&[Any], |_, a| to_json(&a[0], true, Some(0)).map(Value::String)),
-        "toRawJson" | "mustToRawJson" => f(&[Any], |_, a| to_json(&a[0], false, None).map(Value::String)),
+        "toPrettyJson" => f(&[Any], |_, a| {
+            Ok(Value::String(
+                to_json(&a[0], true, Some(0)).unwrap_or_default(),
+            ))
+        }),
+        "mustToPrettyJson" => f(&[Any], |_, a| {
+            to_json(&a[0], true, Some(0)).map(Value::String)
+        }),
+        "toRawJson" | "mustToRawJson" => f(&[Any], |_, a| {
+            to_json(&a[0], false, None).map(Value::String)
+        }),
         _ => return None,
     })
 }
@@ -58,10 +98,14 @@ fn deep_equal(a: &Value, b: &Value) -> bool {
         return false;
     }
     match (a, b) {
-        (Value::List(x, _), Value::List(y, _)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q)),
+        (Value::List(x, _), Value::List(y, _)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
+        }
         (Value::Map(x, _), Value::Map(y, _)) => {
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| deep_equal(p, q)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| deep_equal(p, q)))
         }
         (Value::Float(x), Value::Float(y)) => x == y,
         _ => a == b,
@@ -69,20 +113,29 @@ fn deep_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn from_json(s: &str) -> Result<Value, String> {
-    serde_json::from_str::<serde_json::Value>(s).map(|j| Value::from_json(&j)).map_err(|e| e.to_string())
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(|j| Value::from_json(&j))
+        .map_err(|e| e.to_string())
 }
 
 /// `encoding/json` float formatting.
 pub fn json_float(f: f64) -> Result<String, String> {
     if !f.is_finite() {
-        return Err(format!("json: unsupported value: {}", crate::gofmt::float_v(f)));
+        return Err(format!(
+            "json: unsupported value: {}",
+            crate::gofmt::float_v(f)
+        ));
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let e = format!("{f:e}");
         let (m, x) = e.split_once('e').unwrap_or((&e, "0"));
         let x: i32 = x.parse().unwrap_or(0);
-        return Ok(format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs()).replace("e+0", "e+").replace("e-0", "e-"));
+        return Ok(
+            format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs())
+                .replace("e+0", "e+")
+                .replace("e-0", "e-"),
+        );
     }
     Ok(format!("{f}"))
 }
@@ -118,7 +171,12 @@ pub fn to_json(v: &Value, html: bool, indent: Option<usize>) -> Result<String, S
     Ok(out)
 }
 
-fn write_json(out: &mut String, v: &Value, html: bool, indent: Option<usize>) -> Result<(), String> {
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    html: bool,
+    indent: Option<usize>,
+) -> Result<(), String> {
     let nl = |out: &mut String, d: usize| {
         out.push('\n');
         out.push_str(&"  ".repeat(d));

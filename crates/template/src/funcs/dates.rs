@@ -7,7 +7,7 @@ use crate::value::Value;
 /// A date argument as sprig's `dateInZone` reads it; anything else means "now".
 fn as_time(c: &Ctx<'_>, v: &Value) -> GoTime {
     match v {
-        Value::Time(t) => *t,
+        Value::Time(t) => GoTime { offset: 0, ..*t },
         Value::Int(i) | Value::Int64(i) => GoTime::from_unix(*i),
         _ => c.env.now,
     }
@@ -22,23 +22,37 @@ pub fn lookup(name: &str) -> Option<Func> {
     Some(match name {
         "now" => f(&[], |c, _| Ok(Value::Time(c.env.now))),
         "date" => f(&[Str, Any], |c, a| st(as_time(c, &a[1]).format(s(&a[0])))),
-        "dateInZone" | "date_in_zone" => f(&[Str, Any, Str], |c, a| st(as_time(c, &a[1]).format(s(&a[0])))),
+        "dateInZone" | "date_in_zone" => f(&[Str, Any, Str], |c, a| {
+            st(as_time(c, &a[1]).format(s(&a[0])))
+        }),
         "htmlDate" => f(&[Any], |c, a| st(as_time(c, &a[0]).format("2006-01-02"))),
-        "htmlDateInZone" => f(&[Any, Str], |c, a| st(as_time(c, &a[0]).format("2006-01-02"))),
+        "htmlDateInZone" => f(&[Any, Str], |c, a| {
+            st(as_time(c, &a[0]).format("2006-01-02"))
+        }),
         "ago" => f(&[Any], |c, a| {
             let d = c.env.now.sub_nanos(&as_time(c, &a[0]));
             st(duration_string(round_to_second(d)))
         }),
-        "toDate" => f(&[Str, Str], |_, a| Ok(Value::Time(parse_layout(s(&a[0]), s(&a[1])).unwrap_or(ZERO)))),
-        "mustToDate" => f(&[Str, Str], |_, a| parse_layout(s(&a[0]), s(&a[1])).map(Value::Time)),
+        "toDate" => f(&[Str, Str], |_, a| {
+            Ok(Value::Time(
+                parse_layout(s(&a[0]), s(&a[1])).unwrap_or(ZERO),
+            ))
+        }),
+        "mustToDate" => f(&[Str, Str], |_, a| {
+            parse_layout(s(&a[0]), s(&a[1])).map(Value::Time)
+        }),
         "unixEpoch" => f(&[Time], |_, a| st(as_unix(&a[0]).to_string())),
         "dateModify" | "date_modify" => f(&[Str, Time], |_, a| {
             let t = time_of(&a[1]);
-            Ok(Value::Time(parse_duration(s(&a[0])).map_or(t, |d| t.add_nanos(d))))
+            Ok(Value::Time(
+                parse_duration(s(&a[0])).map_or(t, |d| t.add_nanos(d)),
+            ))
         }),
-        "mustDateModify" | "must_date_modify" => {
-            f(&[Str, Time], |_, a| Ok(Value::Time(time_of(&a[1]).add_nanos(parse_duration(s(&a[0]))?))))
-        }
+        "mustDateModify" | "must_date_modify" => f(&[Str, Time], |_, a| {
+            Ok(Value::Time(
+                time_of(&a[1]).add_nanos(parse_duration(s(&a[0]))?),
+            ))
+        }),
         "duration" => f(&[Any], |_, a| {
             let n = match &a[0] {
                 Value::String(x) => x.parse::<i64>().unwrap_or(0),
@@ -60,7 +74,11 @@ pub fn lookup(name: &str) -> Option<Func> {
     })
 }
 
-const ZERO: GoTime = GoTime { unix: -62_135_596_800, nanos: 0 };
+const ZERO: GoTime = GoTime {
+    unix: -62_135_596_800,
+    nanos: 0,
+    offset: 0,
+};
 
 fn time_of(v: &Value) -> GoTime {
     match v {
@@ -88,8 +106,14 @@ fn round_to_second(d: i64) -> i64 {
 
 fn duration_round(d: i64) -> String {
     let u = d.unsigned_abs();
-    let (year, month, day, hour, minute, second) =
-        (3600e9 as u64 * 24 * 365, 3600e9 as u64 * 24 * 30, 3600e9 as u64 * 24, 3600e9 as u64, 60e9 as u64, 1e9 as u64);
+    let (year, month, day, hour, minute, second) = (
+        3600e9 as u64 * 24 * 365,
+        3600e9 as u64 * 24 * 30,
+        3600e9 as u64 * 24,
+        3600e9 as u64,
+        60e9 as u64,
+        1e9 as u64,
+    );
     if u > year {
         format!("{}y", u / year)
     } else if u > month {
@@ -114,23 +138,50 @@ pub fn time_method(name: &str) -> Option<Func> {
         "Unix" => f(&[], |_, a| Ok(Value::Int64(as_unix(&a[0])))),
         "UnixNano" => f(&[], |_, a| {
             let t = time_of(&a[0]);
-            Ok(Value::Int64(t.unix.saturating_mul(1_000_000_000).saturating_add(i64::from(t.nanos))))
+            Ok(Value::Int64(
+                t.unix
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(t.nanos)),
+            ))
         }),
         "UnixMilli" => f(&[], |_, a| {
             let t = time_of(&a[0]);
             Ok(Value::Int64(t.unix * 1000 + i64::from(t.nanos / 1_000_000)))
         }),
         "Format" => f(&[Str], |_, a| st(time_of(&a[0]).format(s(&a[1])))),
-        "UTC" | "Local" => f(&[], |_, a| Ok(a[0].clone())),
-        "Year" => f(&[], |_, a| Ok(Value::Int(to_int64(&Value::String(time_of(&a[0]).format("2006")))))),
-        "YearDay" => f(&[], |_, a| Ok(Value::Int(time_of(&a[0]).format("002").parse().unwrap_or(0)))),
-        "Day" => f(&[], |_, a| Ok(Value::Int(time_of(&a[0]).format("2").parse().unwrap_or(0)))),
-        "Hour" => f(&[], |_, a| Ok(Value::Int(time_of(&a[0]).format("15").parse().unwrap_or(0)))),
-        "Minute" => f(&[], |_, a| Ok(Value::Int(time_of(&a[0]).format("4").parse().unwrap_or(0)))),
-        "Second" => f(&[], |_, a| Ok(Value::Int(time_of(&a[0]).format("5").parse().unwrap_or(0)))),
+        "UTC" | "Local" => f(&[], |_, a| {
+            Ok(Value::Time(GoTime {
+                offset: 0,
+                ..time_of(&a[0])
+            }))
+        }),
+        "Year" => f(&[], |_, a| {
+            Ok(Value::Int(to_int64(&Value::String(
+                time_of(&a[0]).format("2006"),
+            ))))
+        }),
+        "YearDay" => f(&[], |_, a| {
+            Ok(Value::Int(
+                time_of(&a[0]).format("002").parse().unwrap_or(0),
+            ))
+        }),
+        "Day" => f(&[], |_, a| {
+            Ok(Value::Int(time_of(&a[0]).format("2").parse().unwrap_or(0)))
+        }),
+        "Hour" => f(&[], |_, a| {
+            Ok(Value::Int(time_of(&a[0]).format("15").parse().unwrap_or(0)))
+        }),
+        "Minute" => f(&[], |_, a| {
+            Ok(Value::Int(time_of(&a[0]).format("4").parse().unwrap_or(0)))
+        }),
+        "Second" => f(&[], |_, a| {
+            Ok(Value::Int(time_of(&a[0]).format("5").parse().unwrap_or(0)))
+        }),
         "Nanosecond" => f(&[], |_, a| Ok(Value::Int(i64::from(time_of(&a[0]).nanos)))),
         "String" => f(&[], |_, a| st(time_of(&a[0]).go_string())),
-        "Add" => f(&[Int64], |_, a| Ok(Value::Time(time_of(&a[0]).add_nanos(super::i(&a[1]))))),
+        "Add" => f(&[Int64], |_, a| {
+            Ok(Value::Time(time_of(&a[0]).add_nanos(super::i(&a[1]))))
+        }),
         _ => return None,
     })
 }

@@ -23,7 +23,11 @@ pub fn lookup(name: &str) -> Option<Func> {
             }
             Ok(Value::map(m))
         }),
-        "get" => f(&[MapAny, Str], |_, a| Ok(map_of(&a[0]).remove(s(&a[1])).unwrap_or(Value::String(String::new())))),
+        "get" => f(&[MapAny, Str], |_, a| {
+            Ok(map_of(&a[0])
+                .remove(s(&a[1]))
+                .unwrap_or(Value::String(String::new())))
+        }),
         "set" => f(&[MapAny, Str, Any], |_, a| {
             if let Value::Map(m, _) = &a[0] {
                 m.borrow_mut().insert(s(&a[1]).to_string(), a[2].clone());
@@ -36,20 +40,30 @@ pub fn lookup(name: &str) -> Option<Func> {
             }
             Ok(a[0].clone())
         }),
-        "hasKey" => f(&[MapAny, Str], |_, a| Ok(Value::Bool(map_of(&a[0]).contains_key(s(&a[1]))))),
+        "hasKey" => f(&[MapAny, Str], |_, a| {
+            Ok(Value::Bool(map_of(&a[0]).contains_key(s(&a[1]))))
+        }),
         "pluck" => v(&[Str], MapAny, |_, a| {
             let k = s(&a[0]);
-            Ok(Value::list(a[1..].iter().filter_map(|d| map_of(d).remove(k)).collect()))
+            Ok(Value::list(
+                a[1..].iter().filter_map(|d| map_of(d).remove(k)).collect(),
+            ))
         }),
         "keys" => v(&[], MapAny, |_, a| {
             // Go iterates maps in random order; sorted is one of the possible outputs.
-            Ok(str_list(a.iter().flat_map(|d| map_of(d).into_keys()).collect()))
+            Ok(str_list(
+                a.iter().flat_map(|d| map_of(d).into_keys()).collect(),
+            ))
         }),
-        "values" => f(&[MapAny], |_, a| Ok(Value::list(map_of(&a[0]).into_values().collect()))),
+        "values" => f(&[MapAny], |_, a| {
+            Ok(Value::list(map_of(&a[0]).into_values().collect()))
+        }),
         "pick" => v(&[MapAny], Str, |_, a| {
             let m = map_of(&a[0]);
-            let keep: BTreeMap<_, _> =
-                a[1..].iter().filter_map(|k| m.get_key_value(s(k)).map(|(k, v)| (k.clone(), v.clone()))).collect();
+            let keep: BTreeMap<_, _> = a[1..]
+                .iter()
+                .filter_map(|k| m.get_key_value(s(k)).map(|(k, v)| (k.clone(), v.clone())))
+                .collect();
             Ok(Value::map(keep))
         }),
         "omit" => v(&[MapAny], Str, |_, a| {
@@ -69,10 +83,17 @@ pub fn lookup(name: &str) -> Option<Func> {
             let default = &a[a.len() - 2];
             let mut cur = dict.clone();
             for k in &a[..a.len() - 2] {
-                let Value::String(k) = k else { return Err("interface conversion: interface {} is not string".into()) };
+                let Value::String(k) = k else {
+                    return Err("interface conversion: interface {} is not string".into());
+                };
                 let next = match &cur {
                     Value::Map(m, Kind::Any) => m.borrow().get(k).cloned(),
-                    _ => return Err(format!("interface conversion: interface {{}} is {}, not map[string]interface {{}}", cur.type_name())),
+                    _ => {
+                        return Err(format!(
+                            "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
+                            cur.type_name()
+                        ));
+                    }
                 };
                 match next {
                     Some(n) => cur = n,
@@ -87,7 +108,9 @@ pub fn lookup(name: &str) -> Option<Func> {
 
 /// mergo's `Merge` (fill only empty destination values) / `WithOverride`, deep for nested maps.
 fn merge(a: &[Value], overwrite: bool) -> Result<Value, String> {
-    let Value::Map(dst, _) = &a[0] else { return Ok(a[0].clone()) };
+    let Value::Map(dst, _) = &a[0] else {
+        return Ok(a[0].clone());
+    };
     for src in &a[1..] {
         let src = map_of(src);
         let mut d = dst.borrow_mut();
@@ -104,7 +127,7 @@ fn merge_into(d: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, ov
                 merge_into(&mut dm.borrow_mut(), &sm, overwrite);
             }
             Some(dv) => {
-                if overwrite && !super::conv::empty(sv) || super::conv::empty(dv) && !overwrite {
+                if overwrite || super::conv::empty(dv) {
                     *dv = sv.clone();
                 }
             }

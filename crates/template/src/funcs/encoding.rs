@@ -21,9 +21,15 @@ pub fn lookup(name: &str) -> Option<Func> {
         "b64dec" => f(&[Str], |_, a| st(b64dec(s(&a[0])))),
         "b32enc" => f(&[Str], |_, a| st(b32enc(s(&a[0]).as_bytes()))),
         "b32dec" => f(&[Str], |_, a| st(b32dec(s(&a[0])))),
-        "sha1sum" => f(&[Str], |_, a| st(hex(&sha1::Sha1::digest(s(&a[0]).as_bytes())))),
-        "sha256sum" => f(&[Str], |_, a| st(hex(&sha2::Sha256::digest(s(&a[0]).as_bytes())))),
-        "sha512sum" => f(&[Str], |_, a| st(hex(&sha2::Sha512::digest(s(&a[0]).as_bytes())))),
+        "sha1sum" => f(&[Str], |_, a| {
+            st(hex(&sha1::Sha1::digest(s(&a[0]).as_bytes())))
+        }),
+        "sha256sum" => f(&[Str], |_, a| {
+            st(hex(&sha2::Sha256::digest(s(&a[0]).as_bytes())))
+        }),
+        "sha512sum" => f(&[Str], |_, a| {
+            st(hex(&sha2::Sha512::digest(s(&a[0]).as_bytes())))
+        }),
         "adler32sum" => f(&[Str], |_, a| st(adler32(s(&a[0]).as_bytes()).to_string())),
         "base" | "osBase" => f(&[Str], |_, a| st(base(s(&a[0])))),
         "dir" | "osDir" => f(&[Str], |_, a| st(dir(s(&a[0])))),
@@ -31,7 +37,9 @@ pub fn lookup(name: &str) -> Option<Func> {
         "ext" | "osExt" => f(&[Str], |_, a| {
             let p = s(&a[0]);
             let tail = &p[p.rfind('/').map_or(0, |i| i + 1)..];
-            st(tail.rfind('.').map_or(String::new(), |i| tail[i..].to_string()))
+            st(tail
+                .rfind('.')
+                .map_or(String::new(), |i| tail[i..].to_string()))
         }),
         "isAbs" | "osIsAbs" => f(&[Str], |_, a| Ok(Value::Bool(s(&a[0]).starts_with('/')))),
         _ => return None,
@@ -41,8 +49,12 @@ pub fn lookup(name: &str) -> Option<Func> {
 fn b64dec(s: &str) -> String {
     match base64::engine::general_purpose::STANDARD.decode(s) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(base64::DecodeError::InvalidByte(i, _)) => format!("illegal base64 data at input byte {i}"),
-        Err(base64::DecodeError::InvalidLastSymbol(i, _)) => format!("illegal base64 data at input byte {i}"),
+        Err(base64::DecodeError::InvalidByte(i, _)) => {
+            format!("illegal base64 data at input byte {i}")
+        }
+        Err(base64::DecodeError::InvalidLastSymbol(i, _)) => {
+            format!("illegal base64 data at input byte {i}")
+        }
         Err(_) => format!("illegal base64 data at input byte {}", s.len() / 4 * 4),
     }
 }
@@ -70,7 +82,7 @@ fn b32enc(b: &[u8]) -> String {
 fn b32dec(s: &str) -> String {
     let clean: Vec<u8> = s.bytes().filter(|c| *c != b'\n' && *c != b'\r').collect();
     let mut out = vec![];
-    if clean.len() % 8 != 0 {
+    if !clean.len().is_multiple_of(8) {
         return format!("illegal base32 data at input byte {}", clean.len() / 8 * 8);
     }
     for (ci, chunk) in clean.chunks(8).enumerate() {

@@ -28,8 +28,6 @@ pub enum Ty {
     Int64,
     Float,
     Bool,
-    ListAny,
-    StrList,
     MapAny,
     Time,
     /// `reflect.Value` (builtins): anything, nil included.
@@ -45,8 +43,6 @@ impl Ty {
             Ty::Int64 => "int64",
             Ty::Float => "float64",
             Ty::Bool => "bool",
-            Ty::ListAny => "[]interface {}",
-            Ty::StrList => "[]string",
             Ty::MapAny => "map[string]interface {}",
             Ty::Time => "time.Time",
             Ty::Refl => "reflect.Value",
@@ -62,8 +58,6 @@ impl Ty {
                 | (Ty::Int64, Value::Int64(_))
                 | (Ty::Float, Value::Float(_))
                 | (Ty::Bool, Value::Bool(_))
-                | (Ty::ListAny, Value::List(_, Kind::Any))
-                | (Ty::StrList, Value::List(_, Kind::Str))
                 | (Ty::MapAny, Value::Map(_, Kind::Any))
                 | (Ty::Time, Value::Time(_))
         )
@@ -99,11 +93,21 @@ pub struct Func {
 }
 
 pub const fn f(params: &'static [Ty], call: Call) -> Func {
-    Func { params, variadic: None, short_circuit: false, call }
+    Func {
+        params,
+        variadic: None,
+        short_circuit: false,
+        call,
+    }
 }
 
 pub const fn v(params: &'static [Ty], var: Ty, call: Call) -> Func {
-    Func { params, variadic: Some(var), short_circuit: false, call }
+    Func {
+        params,
+        variadic: Some(var),
+        short_circuit: false,
+        call,
+    }
 }
 
 /// Finds a function by name; sprig/ESO functions shadow Go builtins (only `slice` clashes).
@@ -136,16 +140,11 @@ pub fn i(v: &Value) -> i64 {
     }
 }
 
-/// The elements of a list-typed argument.
-pub fn items(v: &Value) -> Vec<Value> {
-    match v {
-        Value::List(l, _) => l.as_ref().clone(),
-        _ => vec![],
-    }
-}
-
 pub fn str_list(items: Vec<String>) -> Value {
-    Value::List(std::rc::Rc::new(items.into_iter().map(Value::String).collect()), Kind::Str)
+    Value::List(
+        std::rc::Rc::new(items.into_iter().map(Value::String).collect()),
+        Kind::Str,
+    )
 }
 
 pub fn b64_std(b: &[u8]) -> String {
@@ -217,7 +216,11 @@ pub fn parse_int0(s: &str) -> Option<i64> {
     }
     let u = u64::from_str_radix(&digits.replace('_', ""), radix).ok()?;
     if neg {
-        if u <= i64::MAX as u64 + 1 { Some((u as i64).wrapping_neg()) } else { None }
+        if u <= i64::MAX as u64 + 1 {
+            Some((u as i64).wrapping_neg())
+        } else {
+            None
+        }
     } else {
         i64::try_from(u).ok()
     }

@@ -7,7 +7,9 @@ const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 
 fn pick(c: &mut Ctx<'_>, alphabet: &[u8], n: i64) -> Result<Value, String> {
     let r = c.rng();
-    let out: String = (0..n.max(0)).map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char).collect();
+    let out: String = (0..n.max(0))
+        .map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char)
+        .collect();
     Ok(Value::String(out))
 }
 
@@ -17,7 +19,9 @@ pub fn lookup(name: &str) -> Option<Func> {
         "randAlphaNum" => f(&[Int], |c, a| pick(c, ALNUM.as_bytes(), i(&a[0]))),
         "randAlpha" => f(&[Int], |c, a| pick(c, &ALNUM.as_bytes()[..52], i(&a[0]))),
         "randNumeric" => f(&[Int], |c, a| pick(c, &ALNUM.as_bytes()[52..], i(&a[0]))),
-        "randAscii" => f(&[Int], |c, a| pick(c, &(32u8..=126).collect::<Vec<_>>(), i(&a[0]))),
+        "randAscii" => f(&[Int], |c, a| {
+            pick(c, &(32u8..=126).collect::<Vec<_>>(), i(&a[0]))
+        }),
         "randBytes" => f(&[Int], |c, a| {
             let n = i(&a[0]);
             if n < 0 {
@@ -37,7 +41,14 @@ pub fn lookup(name: &str) -> Option<Func> {
             b[6] = (b[6] & 0x0f) | 0x40;
             b[8] = (b[8] & 0x3f) | 0x80;
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            Ok(Value::String(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])))
+            Ok(Value::String(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )))
         }),
         "shuffle" => f(&[Str], |c, a| {
             let mut rs: Vec<char> = s(&a[0]).chars().collect();

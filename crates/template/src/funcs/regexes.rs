@@ -12,7 +12,11 @@ fn re(p: &str) -> Result<Regex, String> {
 fn find_all(p: &str, text: &str, n: i64) -> Result<Vec<String>, String> {
     let r = re(p)?;
     let it = r.find_iter(text).map(|m| m.as_str().to_string());
-    Ok(if n < 0 { it.collect() } else { it.take(n as usize).collect() })
+    Ok(if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    })
 }
 
 fn split(p: &str, text: &str, n: i64) -> Result<Vec<String>, String> {
@@ -20,45 +24,64 @@ fn split(p: &str, text: &str, n: i64) -> Result<Vec<String>, String> {
     if n == 0 {
         return Ok(vec![]);
     }
-    if p.is_empty() || text.is_empty() {
-        if text.is_empty() {
-            return Ok(vec![String::new()]);
-        }
+    if text.is_empty() {
+        return Ok(vec![String::new()]);
     }
     let mut out = vec![];
-    let mut beg = 0;
+    let (mut beg, mut end) = (0, 0);
     for m in r.find_iter(text) {
         if n > 0 && out.len() as i64 == n - 1 {
             break;
         }
-        if m.end() == 0 {
-            continue;
+        end = m.start();
+        if m.end() != 0 {
+            out.push(text[beg..end].to_string());
         }
-        out.push(text[beg..m.start()].to_string());
         beg = m.end();
     }
-    out.push(text[beg..].to_string());
+    if end != text.len() {
+        out.push(text[beg..].to_string());
+    }
     Ok(out)
 }
 
 pub fn lookup(name: &str) -> Option<Func> {
     use Ty::{Int, Str};
     Some(match name {
-        "regexMatch" => f(&[Str, Str], |_, a| Ok(Value::Bool(re(s(&a[0])).is_ok_and(|r| r.is_match(s(&a[1])))))),
-        "mustRegexMatch" => f(&[Str, Str], |_, a| Ok(Value::Bool(re(s(&a[0]))?.is_match(s(&a[1]))))),
-        "regexFindAll" | "mustRegexFindAll" => {
-            f(&[Str, Str, Int], |_, a| Ok(str_list(find_all(s(&a[0]), s(&a[1]), i(&a[2]))?)))
-        }
+        "regexMatch" => f(&[Str, Str], |_, a| {
+            Ok(Value::Bool(
+                re(s(&a[0])).is_ok_and(|r| r.is_match(s(&a[1]))),
+            ))
+        }),
+        "mustRegexMatch" => f(&[Str, Str], |_, a| {
+            Ok(Value::Bool(re(s(&a[0]))?.is_match(s(&a[1]))))
+        }),
+        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], |_, a| {
+            Ok(str_list(find_all(s(&a[0]), s(&a[1]), i(&a[2]))?))
+        }),
         "regexFind" | "mustRegexFind" => f(&[Str, Str], |_, a| {
-            Ok(Value::String(re(s(&a[0]))?.find(s(&a[1])).map(|m| m.as_str().to_string()).unwrap_or_default()))
+            Ok(Value::String(
+                re(s(&a[0]))?
+                    .find(s(&a[1]))
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+            ))
         }),
         "regexReplaceAll" | "mustRegexReplaceAll" => f(&[Str, Str, Str], |_, a| {
-            Ok(Value::String(re(s(&a[0]))?.replace_all(s(&a[1]), s(&a[2])).into_owned()))
+            Ok(Value::String(
+                re(s(&a[0]))?.replace_all(s(&a[1]), s(&a[2])).into_owned(),
+            ))
         }),
         "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => f(&[Str, Str, Str], |_, a| {
-            Ok(Value::String(re(s(&a[0]))?.replace_all(s(&a[1]), regex::NoExpand(s(&a[2]))).into_owned()))
+            Ok(Value::String(
+                re(s(&a[0]))?
+                    .replace_all(s(&a[1]), regex::NoExpand(s(&a[2])))
+                    .into_owned(),
+            ))
         }),
-        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], |_, a| Ok(str_list(split(s(&a[0]), s(&a[1]), i(&a[2]))?))),
+        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], |_, a| {
+            Ok(str_list(split(s(&a[0]), s(&a[1]), i(&a[2]))?))
+        }),
         "regexQuoteMeta" => f(&[Str], |_, a| Ok(Value::String(regex::escape(s(&a[0]))))),
         _ => return None,
     })

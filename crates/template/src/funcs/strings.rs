@@ -12,14 +12,20 @@ pub fn lookup(name: &str) -> Option<Func> {
     Some(match name {
         "hello" => f(&[], |_, _| st("Hello!".into())),
         "abbrev" => f(&[Int, Str], |_, a| st(abbrev(i(&a[0]), s(&a[1])))),
-        "abbrevboth" => f(&[Int, Int, Str], |_, a| st(abbrevboth(i(&a[0]), i(&a[1]), s(&a[2])))),
+        "abbrevboth" => f(&[Int, Int, Str], |_, a| {
+            st(abbrevboth(i(&a[0]), i(&a[1]), s(&a[2])))
+        }),
         "trunc" => f(&[Int, Str], |_, a| st(trunc(i(&a[0]), s(&a[1])))),
-        "trim" => f(&[Str], |_, a| st(s(&a[0]).trim_matches(char::is_whitespace).into())),
-        "upper" => f(&[Str], |_, a| st(s(&a[0]).to_uppercase())),
-        "lower" => f(&[Str], |_, a| st(s(&a[0]).to_lowercase())),
+        "trim" => f(&[Str], |_, a| {
+            st(s(&a[0]).trim_matches(char::is_whitespace).into())
+        }),
+        "upper" => f(&[Str], |_, a| st(map_case(s(&a[0]), true))),
+        "lower" => f(&[Str], |_, a| st(map_case(s(&a[0]), false))),
         "title" => f(&[Str], |_, a| st(title(s(&a[0])))),
         "untitle" => f(&[Str], |_, a| st(untitle(s(&a[0])))),
-        "substr" => f(&[Int, Int, Str], |_, a| substr(i(&a[0]), i(&a[1]), s(&a[2])).map(Value::String)),
+        "substr" => f(&[Int, Int, Str], |_, a| {
+            substr(i(&a[0]), i(&a[1]), s(&a[2])).map(Value::String)
+        }),
         "repeat" => f(&[Int, Str], |_, a| {
             let n = i(&a[0]);
             if n < 0 {
@@ -31,40 +37,81 @@ pub fn lookup(name: &str) -> Option<Func> {
             let set = s(&a[0]);
             st(s(&a[1]).trim_matches(|c| set.contains(c)).into())
         }),
-        "trimSuffix" => f(&[Str, Str], |_, a| st(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])).into())),
-        "trimPrefix" => f(&[Str, Str], |_, a| st(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])).into())),
-        "nospace" => f(&[Str], |_, a| st(s(&a[0]).chars().filter(|c| !c.is_whitespace()).collect())),
-        "initials" => f(&[Str], |_, a| st(s(&a[0]).split_whitespace().filter_map(|w| w.chars().next()).collect())),
+        "trimSuffix" => f(&[Str, Str], |_, a| {
+            st(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])).into())
+        }),
+        "trimPrefix" => f(&[Str, Str], |_, a| {
+            st(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])).into())
+        }),
+        "nospace" => f(&[Str], |_, a| {
+            st(s(&a[0]).chars().filter(|c| !c.is_whitespace()).collect())
+        }),
+        "initials" => f(&[Str], |_, a| {
+            st(s(&a[0])
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect())
+        }),
         "swapcase" => f(&[Str], |_, a| st(swapcase(s(&a[0])))),
         "snakecase" => f(&[Str], |_, a| st(delimited(s(&a[0]), '_'))),
         "kebabcase" => f(&[Str], |_, a| st(delimited(s(&a[0]), '-'))),
         "camelcase" => f(&[Str], |_, a| st(pascal(s(&a[0])))),
         "wrap" => f(&[Int, Str], |_, a| st(wrap(s(&a[1]), i(&a[0]), "\n"))),
-        "wrapWith" => f(&[Int, Str, Str], |_, a| st(wrap(s(&a[2]), i(&a[0]), s(&a[1])))),
-        "contains" => f(&[Str, Str], |_, a| Ok(Value::Bool(s(&a[1]).contains(s(&a[0]))))),
-        "hasPrefix" => f(&[Str, Str], |_, a| Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]))))),
-        "hasSuffix" => f(&[Str, Str], |_, a| Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]))))),
+        "wrapWith" => f(&[Int, Str, Str], |_, a| {
+            st(wrap(s(&a[2]), i(&a[0]), s(&a[1])))
+        }),
+        "contains" => f(&[Str, Str], |_, a| {
+            Ok(Value::Bool(s(&a[1]).contains(s(&a[0]))))
+        }),
+        "hasPrefix" => f(&[Str, Str], |_, a| {
+            Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]))))
+        }),
+        "hasSuffix" => f(&[Str, Str], |_, a| {
+            Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]))))
+        }),
         "quote" => v(&[], Any, |_, a| {
-            let q: Vec<String> =
-                a.iter().filter(|x| !matches!(x, Value::Nil)).map(|x| crate::gofmt::quote(&strval(x))).collect();
+            let q: Vec<String> = a
+                .iter()
+                .filter(|x| !matches!(x, Value::Nil))
+                .map(|x| crate::gofmt::quote(&strval(x)))
+                .collect();
             st(q.join(" "))
         }),
         "squote" => v(&[], Any, |_, a| {
-            let q: Vec<String> =
-                a.iter().filter(|x| !matches!(x, Value::Nil)).map(|x| format!("'{}'", crate::gofmt::to_v(x))).collect();
+            let q: Vec<String> = a
+                .iter()
+                .filter(|x| !matches!(x, Value::Nil))
+                .map(|x| format!("'{}'", crate::gofmt::to_v(x)))
+                .collect();
             st(q.join(" "))
         }),
         "cat" => v(&[], Any, |_, a| {
-            let q: Vec<String> = a.iter().filter(|x| !matches!(x, Value::Nil)).map(crate::gofmt::to_v).collect();
+            let q: Vec<String> = a
+                .iter()
+                .filter(|x| !matches!(x, Value::Nil))
+                .map(crate::gofmt::to_v)
+                .collect();
             st(q.join(" "))
         }),
         "indent" => f(&[Int, Str], |_, a| st(indent(i(&a[0]), s(&a[1])))),
-        "nindent" => f(&[Int, Str], |_, a| st(format!("\n{}", indent(i(&a[0]), s(&a[1]))))),
-        "replace" => f(&[Str, Str, Str], |_, a| st(s(&a[2]).replace(s(&a[0]), s(&a[1])))),
-        "plural" => f(&[Str, Str, Int], |_, a| st(if i(&a[2]) == 1 { s(&a[0]) } else { s(&a[1]) }.into())),
-        "split" => f(&[Str, Str], |_, a| Ok(split_map(go_split(s(&a[1]), s(&a[0]), -1)))),
-        "splitn" => f(&[Str, Int, Str], |_, a| Ok(split_map(go_split(s(&a[2]), s(&a[0]), i(&a[1]))))),
-        "splitList" => f(&[Str, Str], |_, a| Ok(str_list(go_split(s(&a[1]), s(&a[0]), -1)))),
+        "nindent" => f(&[Int, Str], |_, a| {
+            st(format!("\n{}", indent(i(&a[0]), s(&a[1]))))
+        }),
+        "replace" => f(&[Str, Str, Str], |_, a| {
+            st(s(&a[2]).replace(s(&a[0]), s(&a[1])))
+        }),
+        "plural" => f(&[Str, Str, Int], |_, a| {
+            st(if i(&a[2]) == 1 { s(&a[0]) } else { s(&a[1]) }.into())
+        }),
+        "split" => f(&[Str, Str], |_, a| {
+            Ok(split_map(go_split(s(&a[1]), s(&a[0]), -1)))
+        }),
+        "splitn" => f(&[Str, Int, Str], |_, a| {
+            Ok(split_map(go_split(s(&a[2]), s(&a[0]), i(&a[1]))))
+        }),
+        "splitList" => f(&[Str, Str], |_, a| {
+            Ok(str_list(go_split(s(&a[1]), s(&a[0]), -1)))
+        }),
         "toStrings" => f(&[Any], |_, a| Ok(str_list(strslice(&a[0])))),
         "join" => f(&[Str, Any], |_, a| st(strslice(&a[1]).join(s(&a[0])))),
         "sortAlpha" => f(&[Any], |_, a| {
@@ -93,18 +140,33 @@ pub fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
         }
         return chars;
     }
-    if n < 0 { s.split(sep).map(String::from).collect() } else { s.splitn(n as usize, sep).map(String::from).collect() }
+    if n < 0 {
+        s.split(sep).map(String::from).collect()
+    } else {
+        s.splitn(n as usize, sep).map(String::from).collect()
+    }
 }
 
 fn split_map(parts: Vec<String>) -> Value {
-    let m = parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::String(p))).collect();
-    Value::Map(std::rc::Rc::new(std::cell::RefCell::new(m)), crate::value::Kind::Str)
+    let m = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::String(p)))
+        .collect();
+    Value::Map(
+        std::rc::Rc::new(std::cell::RefCell::new(m)),
+        crate::value::Kind::Str,
+    )
 }
 
 /// sprig's `strslice`: lists to strings (nils dropped), a scalar to a one-element list.
 pub fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(l, _) => l.iter().filter(|x| !matches!(x, Value::Nil)).map(strval).collect(),
+        Value::List(l, _) => l
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(strval)
+            .collect(),
         Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
         Value::Nil => vec![],
         other => vec![strval(other)],
@@ -144,7 +206,10 @@ fn abbrevboth(left: i64, right: i64, s: &str) -> String {
         let rest = byte_slice(s, offset as usize, len as usize);
         return format!("...{}", abbrev(right - 3, &rest));
     }
-    format!("...{}", byte_slice(s, (len - (right - 3)) as usize, len as usize))
+    format!(
+        "...{}",
+        byte_slice(s, (len - (right - 3)) as usize, len as usize)
+    )
 }
 
 fn trunc(c: i64, s: &str) -> String {
@@ -168,7 +233,10 @@ fn substr(start: i64, end: i64, s: &str) -> Result<String, String> {
         (start, end)
     };
     if a < 0 || b < a || b > n {
-        return Err(format!("runtime error: slice bounds out of range [{}:{}]", a, b));
+        return Err(format!(
+            "runtime error: slice bounds out of range [{}:{}]",
+            a, b
+        ));
     }
     Ok(byte_slice(s, a as usize, b as usize))
 }
@@ -177,20 +245,50 @@ fn title(s: &str) -> String {
     let mut prev_sep = true;
     s.chars()
         .map(|c| {
-            let is_sep = if c.is_ascii() { !(c.is_ascii_alphanumeric() || c == '_') } else { c.is_whitespace() };
-            let out: String = if prev_sep { c.to_uppercase().collect() } else { c.to_string() };
+            let is_sep = if c.is_ascii() {
+                !(c.is_ascii_alphanumeric() || c == '_')
+            } else {
+                c.is_whitespace()
+            };
+            let out: String = if prev_sep {
+                c.to_uppercase().collect()
+            } else {
+                c.to_string()
+            };
             prev_sep = is_sep;
             out
         })
         .collect()
 }
 
+/// Go's `unicode.ToUpper`/`ToLower` per rune (no multi-rune special casing like `ß` → `SS`).
+fn map_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            if m.len() == 1 { m.remove(0) } else { c }
+        })
+        .collect()
+}
+
+/// goutils `Uncapitalize`: lower-case the first letter of every space-separated word.
 fn untitle(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
+    let mut prev_space = true;
+    s.chars()
+        .map(|c| {
+            let out = if prev_space {
+                map_case(&c.to_string(), false)
+            } else {
+                c.to_string()
+            };
+            prev_space = c.is_whitespace();
+            out
+        })
+        .collect()
 }
 
 fn swapcase(s: &str) -> String {
@@ -241,15 +339,21 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn delimited(s: &str, sep: char) -> String {
-    words(s).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join(&sep.to_string())
+    words(s)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(&sep.to_string())
 }
 
 fn pascal(s: &str) -> String {
-    s.split(|c: char| c == '_' || c == '-' || c == ' ' || c == '.')
+    s.split(['_', '-', ' ', '.'])
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }

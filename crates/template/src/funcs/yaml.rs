@@ -7,7 +7,11 @@ use crate::value::Value;
 
 pub fn lookup(name: &str) -> Option<Func> {
     Some(match name {
-        "toYaml" => f(&[Ty::Any], |_, a| Ok(Value::String(to_yaml(&a[0]).trim_end_matches('\n').to_string()))),
+        "toYaml" => f(&[Ty::Any], |_, a| {
+            Ok(Value::String(
+                to_yaml(&a[0]).trim_end_matches('\n').to_string(),
+            ))
+        }),
         "fromYaml" => f(&[Ty::Str], |_, a| Ok(from_yaml(s(&a[0])))),
         _ => return None,
     })
@@ -30,7 +34,10 @@ fn from_yaml(text: &str) -> Value {
         }
         Err(e) => {
             let mut m = BTreeMap::new();
-            m.insert("Error".into(), Value::String(format!("error converting YAML to JSON: {e}")));
+            m.insert(
+                "Error".into(),
+                Value::String(format!("error converting YAML to JSON: {e}")),
+            );
             Value::map(m)
         }
     }
@@ -48,8 +55,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// Marshals as JSON would (so numbers, times and bytes take their JSON form), then emits YAML.
 pub fn to_yaml(v: &Value) -> String {
-    let Ok(json) = super::conv::to_json(v, false, None) else { return String::new() };
-    let Ok(j) = serde_json::from_str::<serde_json::Value>(&json) else { return String::new() };
+    let Ok(json) = super::conv::to_json(v, false, None) else {
+        return String::new();
+    };
+    let Ok(j) = serde_json::from_str::<serde_json::Value>(&json) else {
+        return String::new();
+    };
     let mut out = String::new();
     emit(&mut out, &j, 0, false);
     out
@@ -62,7 +73,11 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() => {
                 let g = crate::gofmt::float_g(f, None, false);
-                if f.fract() == 0.0 && !g.contains('e') { format!("{g}") } else { g }
+                if f.fract() == 0.0 && !g.contains('e') {
+                    g.to_string()
+                } else {
+                    g
+                }
             }
             _ => n.to_string(),
         },
@@ -76,12 +91,18 @@ fn needs_quotes(s: &str) -> bool {
         return true;
     }
     let lower = s.to_ascii_lowercase();
-    let special = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan"];
-    if special.contains(&lower.as_str()) || s.parse::<f64>().is_ok() || super::parse_int0(s).is_some() {
+    let special = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", ".nan",
+    ];
+    if special.contains(&lower.as_str())
+        || s.parse::<f64>().is_ok()
+        || super::parse_int0(s).is_some()
+    {
         return true;
     }
     let first = s.as_bytes()[0];
-    b"-?:,[]{}#&*!|>'\"%@`".contains(&first) && !(first == b'-' && s.len() > 1 && s.as_bytes()[1] != b' ')
+    b"-?:,[]{}#&*!|>'\"%@`".contains(&first)
+        && !(first == b'-' && s.len() > 1 && s.as_bytes()[1] != b' ')
         || s.contains(": ")
         || s.contains(" #")
         || s.ends_with(':')
@@ -92,13 +113,20 @@ fn needs_quotes(s: &str) -> bool {
 
 fn yaml_str(s: &str) -> String {
     let lower = s.to_ascii_lowercase();
-    let resolves = ["true", "false", "null", "~", "yes", "no", "on", "off", "y", "n"].contains(&lower.as_str())
+    let resolves = [
+        "true", "false", "null", "~", "yes", "no", "on", "off", "y", "n",
+    ]
+    .contains(&lower.as_str())
         || s.parse::<f64>().is_ok()
         || s.is_empty();
     if resolves || s.chars().any(|c| c.is_control() && c != '\n') {
         return crate::gofmt::quote(s);
     }
-    if needs_quotes(s) { format!("'{}'", s.replace('\'', "''")) } else { s.to_string() }
+    if needs_quotes(s) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        s.to_string()
+    }
 }
 
 fn emit(out: &mut String, v: &serde_json::Value, indent: usize, in_seq: bool) {
@@ -156,8 +184,14 @@ fn emit_value(out: &mut String, x: &serde_json::Value, indent: usize) {
             out.push('\n');
             emit(out, x, indent, false);
         }
-        serde_json::Value::String(s) if s.contains('\n') && !s.chars().any(|c| c.is_control() && c != '\n') => {
-            let chomp = if s.ends_with('\n') { if s.ends_with("\n\n") { "+" } else { "" } } else { "-" };
+        serde_json::Value::String(s)
+            if s.contains('\n') && !s.chars().any(|c| c.is_control() && c != '\n') =>
+        {
+            let chomp = if s.ends_with('\n') {
+                if s.ends_with("\n\n") { "+" } else { "" }
+            } else {
+                "-"
+            };
             out.push_str(&format!(" |{chomp}\n"));
             let body = s.strip_suffix('\n').unwrap_or(s);
             for line in body.split('\n') {
