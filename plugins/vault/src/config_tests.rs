@@ -1,0 +1,172 @@
+use super::*;
+use ampoule_sdk::CredentialSource;
+use serde_json::json;
+
+fn cfg(v: serde_json::Value) -> Config {
+    serde_json::from_value(v).unwrap()
+}
+
+fn err(v: serde_json::Value) -> String {
+    match cfg(v).check() {
+        Err(ProviderError::InvalidConfig(m)) => m,
+        other => panic!("expected invalid-config, got {other:?}"),
+    }
+}
+
+fn names(c: &Config) -> Vec<String> {
+    c.credentials()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect()
+}
+
+#[test]
+fn parses_the_seed_store_and_defaults() {
+    let c = cfg(
+        json!({"server": "http://vault:8200", "path": "secret", "auth": {"kubernetes": {
+        "role": "demo", "serviceAccountRef": {"name": "eso"}}}}),
+    );
+    assert_eq!(c.version, Version::V2);
+    assert!(c.check().unwrap().is_empty());
+    match c.login().unwrap() {
+        Login::Mount {
+            method,
+            mount,
+            suffix,
+            fields,
+            ..
+        } => {
+            assert_eq!(
+                (method, mount.as_str(), suffix.as_str()),
+                ("kubernetes", "kubernetes", "login")
+            );
+            assert_eq!(fields, [("role", "demo".to_owned())]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let creds = c.credentials().unwrap();
+    match &creds[0].source {
+        CredentialSource::ServiceAccountToken(sa) => {
+            assert_eq!(sa.name, "eso");
+            assert!(
+                sa.audiences.is_empty(),
+                "ESO adds no audience for kubernetes auth"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn eso_precedence_and_credentials() {
+    let both = cfg(json!({"server": "http://v", "auth": {
+        "tokenSecretRef": {"name": "t", "key": "token"},
+        "appRole": {"roleId": "r", "secretRef": {"name": "s", "key": "k"}}}}));
+    assert_eq!(both.login().unwrap(), Login::Token);
+    assert_eq!(names(&both), ["token"]);
+    let approle = cfg(json!({"server": "http://v", "auth": {"appRole": {
+        "roleRef": {"name": "r", "key": "id"}, "secretRef": {"name": "s", "key": "k"}}}}));
+    assert_eq!(names(&approle), ["approle-role-id", "approle-secret-id"]);
+    let userpass = cfg(json!({"server": "http://v", "auth": {"userPass": {
+        "path": "up", "username": "bob", "secretRef": {"name": "p", "key": "password"}}}}));
+    match userpass.login().unwrap() {
+        Login::Mount { mount, suffix, .. } => {
+            assert_eq!((mount.as_str(), suffix.as_str()), ("up", "login/bob"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let k8s_secret = cfg(json!({"server": "http://v", "auth": {"kubernetes": {
+        "role": "r", "secretRef": {"name": "jwt"}}}}));
+    match &k8s_secret.credentials().unwrap()[0].source {
+        CredentialSource::SecretKey(s) => assert_eq!(s.key, "token", "ESO's default key"),
+        other => panic!("{other:?}"),
+    }
+    let jwt = cfg(json!({"server": "http://v", "auth": {"jwt": {"role": "r",
+        "kubernetesServiceAccountToken": {"serviceAccountRef": {"name": "sa", "audiences": ["a"]}}}}}));
+    match &jwt.credentials().unwrap()[0].source {
+        CredentialSource::ServiceAccountToken(sa) => assert_eq!(sa.audiences, ["a", "vault"]),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        cfg(json!({"server": "http://v"}))
+            .credentials()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn refuses_what_the_sandbox_or_openbao_cannot_do() {
+    for (method, body) in [
+        (
+            "ldap",
+            json!({"ldap": {"username": "u", "secretRef": {"name": "p", "key": "k"}}}),
+        ),
+        ("iam", json!({"iam": {"vaultRole": "r"}})),
+        ("gcp", json!({"gcp": {"role": "r"}})),
+    ] {
+        let m = err(json!({"server": "http://v", "auth": body}));
+        assert!(
+            m.contains(&format!("the {method} auth method is not supported")),
+            "{m}"
+        );
+    }
+    assert!(
+        err(json!({"server": "http://v", "auth": {"cert": {"clientCert": {"name": "c"}}}}))
+            .contains("client certificate")
+    );
+    assert!(err(json!({"server": "https://v", "caBundle": "LS0t"})).contains("caBundle"));
+    assert_eq!(
+        cfg(json!({"server": "http://v", "caBundle": "LS0t"}))
+            .check()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        err(json!({"server": "https://v", "tls": {"certSecretRef": {"name": "c"}}}))
+            .contains("mTLS")
+    );
+    assert!(
+        err(json!({"server": "http://v", "auth": {"kubernetes": {"role": "r"}}}))
+            .contains("serviceAccountRef")
+    );
+    assert!(err(json!({"server": "http://v", "auth": {"kubernetes": {"serviceAccountRef": {"name": "s"}}}})).contains("role"));
+    assert!(err(json!({"server": "http://v", "auth": {"appRole": {"secretRef": {"name": "s", "key": "k"}}}})).contains("roleId or roleRef"));
+    assert!(
+        err(json!({"server": "http://v", "auth": {"jwt": {"role": "r"}}})).contains("token source")
+    );
+    assert!(err(json!({"server": "http://v", "auth": {}})).contains("no authentication method"));
+    assert!(err(json!({"server": "vault:8200"})).contains("server"));
+    assert!(matches!(
+        parse("{\"server\": 1}"),
+        Err(ProviderError::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn egress_is_exactly_the_origin() {
+    let rules = cfg(json!({"server": "https://vault.example.com:8200"}))
+        .egress()
+        .unwrap();
+    assert_eq!(rules.len(), 1);
+    let r = &rules[0];
+    assert_eq!(
+        (r.schemes.as_slice(), r.host.as_str(), r.ports.as_slice()),
+        (&["https".to_owned()][..], "vault.example.com", &[8200][..])
+    );
+    assert_eq!(r.methods, ["GET", "POST", "LIST"]);
+    assert_eq!(r.path_prefixes, ["/v1/"]);
+}
+
+#[test]
+fn referent_only_without_namespaces() {
+    let referent =
+        cfg(json!({"server": "http://v", "auth": {"tokenSecretRef": {"name": "t", "key": "k"}}}));
+    assert!(referent.is_referent());
+    let fixed = cfg(
+        json!({"server": "http://v", "auth": {"tokenSecretRef": {"name": "t", "key": "k", "namespace": "x"}}}),
+    );
+    assert!(!fixed.is_referent());
+}

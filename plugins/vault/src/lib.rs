@@ -1,0 +1,110 @@
+//! ESO's HashiCorp Vault provider (`spec.provider.vault`, unchanged) as a sandboxed plugin; works
+//! against Vault and OpenBao.
+//!
+//! - Auth: tokenSecretRef, appRole, kubernetes (serviceAccountRef → host TokenRequest, or
+//!   secretRef), userPass, jwt (secretRef or kubernetesServiceAccountToken). ldap, iam, gcp and cert
+//!   are refused with an invalid-config message (see `config`).
+//! - A login's token is kept in the host cache (scoped to store + plugin digest) until shortly
+//!   before its lease ends, so consecutive reconciles reuse it.
+//! - KV v1/v2 reads with ESO's path rules, property lookup (exact key, then gjson), version,
+//!   metadata, extract, and find with a bounded recursive LIST.
+//! - Egress: exactly the server's origin, GET/POST/LIST under `/v1/`.
+
+mod api;
+mod auth;
+mod client;
+mod config;
+mod creds;
+mod find;
+mod gjson;
+mod paths;
+mod value;
+
+use ampoule_sdk::{
+    Capabilities, Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient,
+    ProviderError, ProviderInfo, PushRequest, SecretMap, SecretRef, StoreContext, Validation,
+};
+
+use crate::client::VaultClient;
+
+struct Vault;
+
+impl Guest for Vault {
+    type Client = VaultClient;
+
+    fn describe() -> ProviderInfo {
+        ProviderInfo {
+            name: "vault".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities::READ,
+            config_schema: None,
+        }
+    }
+
+    fn validate_config(config: String) -> Result<Vec<String>, ProviderError> {
+        config::parse(&config)?.check()
+    }
+
+    fn requested_egress(
+        config: String,
+        _settings: String,
+    ) -> Result<Vec<EgressRule>, ProviderError> {
+        config::parse(&config)?.egress()
+    }
+
+    fn requested_credentials(config: String) -> Result<Vec<CredentialRequest>, ProviderError> {
+        config::parse(&config)?.credentials()
+    }
+}
+
+fn read_only() -> ProviderError {
+    ProviderError::Forbidden("the vault plugin does not support PushSecret yet".into())
+}
+
+impl GuestClient for VaultClient {
+    fn open(config: String, ctx: StoreContext) -> Result<Client, ProviderError> {
+        let config = config::parse(&config)?;
+        Ok(Client::new(VaultClient::new(&config, &ctx)?))
+    }
+
+    fn validate(&self) -> Result<Validation, ProviderError> {
+        VaultClient::validate(self)
+    }
+
+    fn get_secret(&self, secret: SecretRef) -> Result<Vec<u8>, ProviderError> {
+        self.get(&secret)
+    }
+
+    fn get_secret_map(&self, secret: SecretRef) -> Result<SecretMap, ProviderError> {
+        let bytes = self.get(&secret)?;
+        value::to_map(&bytes).map_err(ProviderError::Internal)
+    }
+
+    fn get_all_secrets(&self, query: FindQuery) -> Result<SecretMap, ProviderError> {
+        self.find(query)
+    }
+
+    fn push_secret(&self, _req: PushRequest) -> Result<(), ProviderError> {
+        Err(read_only())
+    }
+
+    fn delete_secret(&self, _key: String, _property: Option<String>) -> Result<(), ProviderError> {
+        Err(read_only())
+    }
+
+    fn secret_exists(&self, key: String, property: Option<String>) -> Result<bool, ProviderError> {
+        let r = SecretRef {
+            key,
+            property,
+            version: None,
+            fetch_metadata: false,
+        };
+        match self.get(&r) {
+            Ok(_) => Ok(true),
+            Err(ProviderError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+ampoule_sdk::export!(Vault with_types_in ampoule_sdk::bindings);
