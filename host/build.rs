@@ -7,7 +7,12 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 /// (provider key, crate artifact name) of the components embedded in the binary.
-const FIRST_PARTY: &[(&str, &str)] = &[("fake", "ampoule_fake")];
+const FIRST_PARTY: &[(&str, &str)] = &[
+    ("fake", "ampoule_fake"),
+    ("vault", "ampoule_vault"),
+    ("aws", "ampoule_aws"),
+    ("gcpsm", "ampoule_gcp"),
+];
 
 fn main() {
     if let Err(err) = run() {
@@ -27,6 +32,10 @@ fn run() -> Result<(), String> {
         "plugins/Cargo.toml",
         "plugins/sdk",
         "plugins/fake",
+        "plugins/common",
+        "plugins/aws",
+        "plugins/gcp",
+        "plugins/vault",
         "plugins/testing",
         "wit",
     ] {

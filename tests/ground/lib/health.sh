@@ -7,9 +7,13 @@ env_file=$1
 # shellcheck disable=SC1090
 . "$env_file"
 bad=0
-for name in etcd kube-apiserver kube-controller-manager openbao moto registry; do
+for name in etcd kube-apiserver kube-controller-manager openbao moto gcp-fake registry; do
   pidf=$GROUND_DIR/pids/$name.pid
   if [[ ! -f $pidf ]] || ! kill -0 "$(cat "$pidf")" 2>/dev/null; then echo "$name: not running"; bad=1; fi
+done
+# An env file written by an older version of `up` lacks newer variables: not healthy, restart.
+for var in GCP_ENDPOINT PROMETHEUS FLUX_CRDS; do
+  [[ -n ${!var:-} ]] || { echo "$var: missing from $env_file"; bad=1; }
 done
 for tool in kubectl helm bao; do
   [[ -x $GROUND_DIR/bin/$tool ]] || { echo "$tool: missing from $GROUND_DIR/bin"; bad=1; }
@@ -19,5 +23,6 @@ check etcd curl -fsS --max-time 3 "$ETCD_ENDPOINT/health"
 check kube-apiserver curl -fsS --max-time 3 --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$KUBE_APISERVER/readyz"
 check openbao curl -fsS --max-time 3 "$VAULT_ADDR/v1/sys/health"
 check moto curl -fsS --max-time 3 "$AWS_ENDPOINT_URL/moto-api/"
+check gcp-fake curl -fsS --max-time 3 "${GCP_ENDPOINT:-http://gcp-endpoint-missing.invalid}/fake/health"
 check registry curl -fsS --max-time 3 "http://$OCI_REGISTRY/v2/"
 exit $bad

