@@ -13,9 +13,17 @@ use tokio::net::TcpListener;
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body, content_type) = match req.uri().path() {
-        "/metrics" => (StatusCode::OK, crate::metrics::global().encode(), "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "/metrics" => (
+            StatusCode::OK,
+            crate::metrics::global().encode(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
         "/healthz" | "/readyz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
-        _ => (StatusCode::NOT_FOUND, "not found\n".to_string(), "text/plain"),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found\n".to_string(),
+            "text/plain",
+        ),
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
@@ -28,14 +36,23 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 /// Binds `addr` (`host:port`, or `:port` for every interface as Go flags allow) and serves the
 /// admin endpoints in the background. Returns the bound address.
 pub async fn serve(addr: &str) -> anyhow::Result<SocketAddr> {
-    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
-    let listener = TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let addr = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(handle));
+                let conn = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(handle));
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "admin connection failed");
                 }

@@ -45,9 +45,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
-        Command::Run(args) => {
-            runtime().and_then(|rt| rt.block_on(crate::run::run(args)))
-        }
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,7 +73,15 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
             let bytes =
                 std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let digest = runtime.block_on(oci::push(bytes, &reference, &auth))?;
-            println!("{digest}");
+            // What a ProviderClass pins: the repository (tag dropped) at the manifest digest.
+            let base = reference.trim_start_matches("oci://");
+            let repo = match base.rsplit_once('/') {
+                Some((head, tail)) => {
+                    format!("{head}/{}", tail.split([':', '@']).next().unwrap_or(tail))
+                }
+                None => base.to_string(),
+            };
+            println!("oci://{repo}@{digest}");
         }
         PluginCommand::Inspect { reference } => {
             let (digest, manifest) = runtime.block_on(oci::inspect(&reference, &auth))?;

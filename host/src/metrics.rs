@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 
 use crate::plugin::metrics::SandboxMetrics;
 
@@ -108,17 +108,60 @@ impl Metrics {
             registry: Mutex::new(Registry::default()),
         };
         // prometheus-client appends `_total` to counters: counters are registered by bare name.
-        r.register("externalsecret_sync_calls", "Total number of the External Secret sync calls", m.sync_calls.clone());
-        r.register("externalsecret_sync_calls_error", "Total number of the External Secret sync errors", m.sync_errors.clone());
-        r.register("externalsecret_status_condition", "The status condition of a specific External Secret", m.es_condition.clone());
-        r.register("externalsecret_reconcile_duration", "The duration time to reconcile the External Secret (ns)", m.es_duration.clone());
-        r.register("secretstore_status_condition", "The status condition of a specific SecretStore", m.store_condition.clone());
-        r.register("clustersecretstore_status_condition", "The status condition of a specific ClusterSecretStore", m.cluster_store_condition.clone());
-        r.register("externalsecret_provider_api_calls_count", "Number of API calls towards the secret provider", m.provider_calls.clone());
-        r.register("controller_runtime_reconcile", "Total number of reconciliations per controller", m.reconciles.clone());
-        r.register("external_secrets_sync_calls", "Sync calls by outcome", m.seed_sync_calls.clone());
-        r.register("external_secrets_sync_calls_error", "ExternalSecrets whose last sync failed", m.seed_failing.clone());
-        Metrics { registry: Mutex::new(r), ..m }
+        r.register(
+            "externalsecret_sync_calls",
+            "Total number of the External Secret sync calls",
+            m.sync_calls.clone(),
+        );
+        r.register(
+            "externalsecret_sync_calls_error",
+            "Total number of the External Secret sync errors",
+            m.sync_errors.clone(),
+        );
+        r.register(
+            "externalsecret_status_condition",
+            "The status condition of a specific External Secret",
+            m.es_condition.clone(),
+        );
+        r.register(
+            "externalsecret_reconcile_duration",
+            "The duration time to reconcile the External Secret (ns)",
+            m.es_duration.clone(),
+        );
+        r.register(
+            "secretstore_status_condition",
+            "The status condition of a specific SecretStore",
+            m.store_condition.clone(),
+        );
+        r.register(
+            "clustersecretstore_status_condition",
+            "The status condition of a specific ClusterSecretStore",
+            m.cluster_store_condition.clone(),
+        );
+        r.register(
+            "externalsecret_provider_api_calls_count",
+            "Number of API calls towards the secret provider",
+            m.provider_calls.clone(),
+        );
+        r.register(
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller",
+            m.reconciles.clone(),
+        );
+        r.register(
+            "external_secrets_sync_calls",
+            "Sync calls by outcome",
+            m.seed_sync_calls.clone(),
+        );
+        r.register(
+            "external_secrets_sync_calls_error",
+            "ExternalSecrets whose last sync failed",
+            m.seed_failing.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(r),
+            ..m
+        }
     }
 
     /// The text exposition of every metric (plus the sandbox's, when registered).
@@ -132,21 +175,40 @@ impl Metrics {
     }
 
     /// Sets a `*_status_condition` pair: 1 for `status`, 0 for the opposite (ESO keeps both).
-    pub fn set_condition(family: &Family<ConditionLabels, Gauge>, name: &str, namespace: &str, condition: &str, ready: bool) {
+    pub fn set_condition(
+        family: &Family<ConditionLabels, Gauge>,
+        name: &str,
+        namespace: &str,
+        condition: &str,
+        ready: bool,
+    ) {
         for (status, value) in [("True", ready), ("False", !ready)] {
-            let labels = ConditionLabels { name: name.into(), namespace: namespace.into(), condition: condition.into(), status: status.into() };
+            let labels = ConditionLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+                condition: condition.into(),
+                status: status.into(),
+            };
             family.get_or_create(&labels).set(i64::from(value));
         }
     }
 
     /// Drops every series of a deleted object.
     pub fn forget(&self, name: &str, namespace: &str) {
-        let object = ObjectLabels { name: name.into(), namespace: namespace.into() };
+        let object = ObjectLabels {
+            name: name.into(),
+            namespace: namespace.into(),
+        };
         self.sync_calls.remove(&object);
         self.sync_errors.remove(&object);
         self.es_duration.remove(&object);
         for status in ["True", "False"] {
-            let labels = ConditionLabels { name: name.into(), namespace: namespace.into(), condition: "Ready".into(), status: status.into() };
+            let labels = ConditionLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+                condition: "Ready".into(),
+                status: status.into(),
+            };
             self.es_condition.remove(&labels);
         }
     }
@@ -156,7 +218,9 @@ impl Metrics {
 pub fn provider_label(key: &str, config: &serde_json::Value) -> String {
     match key {
         "vault" => "HashiCorp/Vault".into(),
-        "aws" if config.get("service").and_then(|s| s.as_str()) == Some("ParameterStore") => "AWS/ParameterStore".into(),
+        "aws" if config.get("service").and_then(|s| s.as_str()) == Some("ParameterStore") => {
+            "AWS/ParameterStore".into()
+        }
         "aws" => "AWS/SecretsManager".into(),
         "gcpsm" => "GCP/SecretManager".into(),
         other => other.into(),
@@ -171,13 +235,41 @@ impl Collector for SandboxCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let m = &self.0;
         let counters = [
-            ("ampoule_plugin_calls", "Calls into provider plugins", &m.calls),
-            ("ampoule_plugin_call_errors", "Plugin calls that returned an error", &m.call_errors),
-            ("ampoule_plugin_deadline_exceeded", "Plugin calls stopped at their deadline", &m.deadline_exceeded),
-            ("ampoule_plugin_memory_limit", "Plugin calls stopped at their memory cap", &m.memory_limit),
-            ("ampoule_plugin_traps", "Plugin calls that trapped", &m.traps),
-            ("ampoule_plugin_egress_allowed", "Plugin HTTP requests the egress policy allowed", &m.egress_allowed),
-            ("ampoule_plugin_components_refused", "Components refused at load", &m.components_refused),
+            (
+                "ampoule_plugin_calls",
+                "Calls into provider plugins",
+                &m.calls,
+            ),
+            (
+                "ampoule_plugin_call_errors",
+                "Plugin calls that returned an error",
+                &m.call_errors,
+            ),
+            (
+                "ampoule_plugin_deadline_exceeded",
+                "Plugin calls stopped at their deadline",
+                &m.deadline_exceeded,
+            ),
+            (
+                "ampoule_plugin_memory_limit",
+                "Plugin calls stopped at their memory cap",
+                &m.memory_limit,
+            ),
+            (
+                "ampoule_plugin_traps",
+                "Plugin calls that trapped",
+                &m.traps,
+            ),
+            (
+                "ampoule_plugin_egress_allowed",
+                "Plugin HTTP requests the egress policy allowed",
+                &m.egress_allowed,
+            ),
+            (
+                "ampoule_plugin_components_refused",
+                "Components refused at load",
+                &m.components_refused,
+            ),
         ];
         for (name, help, counter) in counters {
             let c = ConstCounter::new(SandboxMetrics::get(counter));
@@ -215,13 +307,26 @@ mod tests {
     #[test]
     fn exposes_esos_and_the_seed_guides_names() {
         let m = Metrics::new();
-        let es = ObjectLabels { name: "a".into(), namespace: "b".into() };
+        let es = ObjectLabels {
+            name: "a".into(),
+            namespace: "b".into(),
+        };
         m.sync_calls.get_or_create(&es).inc();
         m.sync_errors.get_or_create(&es).inc();
         Metrics::set_condition(&m.es_condition, "a", "b", "Ready", false);
-        m.seed_sync_calls.get_or_create(&StatusLabels { status: Outcome::success }).inc();
+        m.seed_sync_calls
+            .get_or_create(&StatusLabels {
+                status: Outcome::success,
+            })
+            .inc();
         m.seed_failing.set(1);
-        m.provider_calls.get_or_create(&ApiCallLabels { provider: "HashiCorp/Vault".into(), call: "GetSecret", status: Outcome::error }).inc();
+        m.provider_calls
+            .get_or_create(&ApiCallLabels {
+                provider: "HashiCorp/Vault".into(),
+                call: "GetSecret",
+                status: Outcome::error,
+            })
+            .inc();
         let text = m.encode();
         for line in [
             r#"externalsecret_sync_calls_total{name="a",namespace="b"} 1"#,

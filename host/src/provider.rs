@@ -159,8 +159,5 @@ pub type Opened = (Box<dyn ProviderClient>, StoreInfo);
 pub trait SecretProvider: Send + Sync + 'static {
     /// Opens a client for `store`. Fails with `InvalidConfig` when the store's configuration is
     /// unusable (no plugin for the key, a config the plugin rejects, egress not granted …).
-    fn open<'a>(
-        &'a self,
-        store: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Opened, ProviderError>>;
+    fn open<'a>(&'a self, store: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>>;
 }

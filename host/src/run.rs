@@ -28,7 +28,11 @@ pub struct RunArgs {
     #[arg(long, env = "AMPOULE_LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
     /// Name of the leader election Lease.
-    #[arg(long, env = "AMPOULE_LEADER_ELECTION_ID", default_value = "ampoule-controller")]
+    #[arg(
+        long,
+        env = "AMPOULE_LEADER_ELECTION_ID",
+        default_value = "ampoule-controller"
+    )]
     pub leader_election_id: String,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "AMPOULE_METRICS_ADDR", default_value = ":8080")]
@@ -74,7 +78,11 @@ pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .try_init();
 }
 
 /// Runs the operator until it is stopped: the embedded components plus the cluster's
@@ -83,9 +91,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.loglevel);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = kube::Config::infer().await.map_err(|e| {
-        anyhow::anyhow!("cannot load a Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster): {e}")
+        anyhow::anyhow!(
+            "cannot load a Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
+        )
     })?;
-    let client = kube::Client::try_from(config).map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
+    let client = kube::Client::try_from(config)
+        .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
     controller::preflight(&client, args.namespace.as_deref()).await?;
 
     let sandbox = crate::plugin::Sandbox::new(crate::plugin::SandboxConfig {
@@ -93,14 +104,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     })?;
     crate::metrics::register_sandbox(sandbox.metrics.clone());
-    let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(client.clone()));
-    let wasm = Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
+    let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(
+        client.clone(),
+    ));
+    let wasm =
+        Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
     let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
-    let mut classes = crate::controller::provider_class::Classes::new(client.clone(), sandbox, wasm.clone(), changed);
-    classes
-        .sync_once()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot list ProviderClasses (are Ampoule's CRDs installed?): {e}"))?;
+    let mut classes = crate::controller::provider_class::Classes::new(
+        client.clone(),
+        sandbox,
+        wasm.clone(),
+        changed,
+    );
+    classes.sync_once().await.map_err(|e| {
+        anyhow::anyhow!("cannot list ProviderClasses (are Ampoule's CRDs installed?): {e}")
+    })?;
     tokio::spawn(classes.run());
 
     let leader = args.enable_leader_election.then(|| {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use ampoule::controller::{self, Settings};
 use common::{TestProvider, apply, crds, data, unique};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -21,12 +23,20 @@ async fn can(client: &kube::Client, user: &str, verb: &str, resource: &str, grou
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.into()),
-            resource_attributes: Some(ResourceAttributes { verb: Some(verb.into()), resource: Some(resource.into()), group: Some(group.into()), ..Default::default() }),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                resource: Some(resource.into()),
+                group: Some(group.into()),
+                ..Default::default()
+            }),
             ..Default::default()
         },
         ..Default::default()
     };
-    let r = Api::<SubjectAccessReview>::all(client.clone()).create(&PostParams::default(), &review).await.unwrap();
+    let r = Api::<SubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap();
     r.status.unwrap().allowed
 }
 
@@ -38,19 +48,39 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
     let release = unique("rbac");
     let ns = g.namespace("ampoule-system").await;
     // Render the chart and install its ServiceAccount and RBAC (the Deployment cannot run here).
-    let rendered = ground::run(g.command("helm").args(["template", &release]).arg(g.repo.join("charts/ampoule")).args(["--namespace", &ns, "--set", "metrics.service.enabled=false"]));
+    let rendered = ground::run(
+        g.command("helm")
+            .args(["template", &release])
+            .arg(g.repo.join("charts/ampoule"))
+            .args(["--namespace", &ns, "--set", "metrics.service.enabled=false"]),
+    );
     for doc in rendered.split("\n---") {
         let value: serde_json::Value = match serde_norway::from_str(doc) {
             Ok(v) => v,
             Err(_) => continue,
         };
         let kind = value["kind"].as_str().unwrap_or_default().to_string();
-        if ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].contains(&kind.as_str()) {
+        if [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+        ]
+        .contains(&kind.as_str())
+        {
             apply(&admin, Some(&ns), value).await.unwrap();
         }
     }
     let sa_name = format!("{release}-ampoule");
-    let request = TokenRequest { spec: Some(TokenRequestSpec { audiences: None, expiration_seconds: Some(3600), ..Default::default() }), ..Default::default() };
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: None,
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let token = Api::<ServiceAccount>::namespaced(admin.clone(), &ns)
         .create_token_request(&sa_name, &PostParams::default(), &request)
         .await
@@ -67,7 +97,9 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
             auth.token = Some(token.clone().into());
         }
     }
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     let as_operator = kube::Client::try_from(config).unwrap();
 
     let provider = Arc::new(TestProvider::default());
@@ -80,23 +112,46 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "e"},
             "spec": {"secretStoreRef": {"name": "b"}, "target": {"deletionPolicy": "Delete"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}})).await.unwrap();
     }
-    let settings = Settings { controller_class: class, cluster_external_secrets: false, ..Settings::default() };
-    let leader = controller::leader::LeaderElection::new(ns.clone(), unique("lease"), "rbac-test".into());
-    let running = tokio::spawn(controller::run(as_operator, provider, settings, Some(leader)));
+    let settings = Settings {
+        controller_class: class,
+        cluster_external_secrets: false,
+        ..Settings::default()
+    };
+    let leader =
+        controller::leader::LeaderElection::new(ns.clone(), unique("lease"), "rbac-test".into());
+    let running = tokio::spawn(controller::run(
+        as_operator,
+        provider,
+        settings,
+        Some(leader),
+    ));
     for target in &namespaces {
         let secrets: Api<Secret> = Api::namespaced(admin.clone(), target);
-        let s = ground::eventually(common::WAIT, "the ExternalSecret synced with the chart's RBAC", || async {
-            secrets.get_opt("e").await.unwrap()
-        })
+        let s = ground::eventually(
+            common::WAIT,
+            "the ExternalSecret synced with the chart's RBAC",
+            || async { secrets.get_opt("e").await.unwrap() },
+        )
         .await;
         assert_eq!(data(&s)["k"], *target);
     }
-    assert!(!running.is_finished(), "the controller stopped: {:?}", running.await);
+    assert!(
+        !running.is_finished(),
+        "the controller stopped: {:?}",
+        running.await
+    );
     running.abort();
 
     let user = format!("system:serviceaccount:{ns}:{sa_name}");
-    for (verb, resource, group) in [("list", "secrets", ""), ("patch", "externalsecrets/status", "external-secrets.io"), ("create", "serviceaccounts/token", "")] {
-        assert!(can(&admin, &user, verb, resource, group).await, "{verb} {resource} must be allowed");
+    for (verb, resource, group) in [
+        ("list", "secrets", ""),
+        ("patch", "externalsecrets/status", "external-secrets.io"),
+        ("create", "serviceaccounts/token", ""),
+    ] {
+        assert!(
+            can(&admin, &user, verb, resource, group).await,
+            "{verb} {resource} must be allowed"
+        );
     }
     for (verb, resource, group) in [
         ("update", "secrets", ""),
@@ -107,6 +162,9 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         ("update", "namespaces", ""),
         ("escalate", "clusterroles", "rbac.authorization.k8s.io"),
     ] {
-        assert!(!can(&admin, &user, verb, resource, group).await, "{verb} {resource} must be denied");
+        assert!(
+            !can(&admin, &user, verb, resource, group).await,
+            "{verb} {resource} must be denied"
+        );
     }
 }

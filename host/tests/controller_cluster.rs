@@ -12,8 +12,8 @@ use ampoule::controller::leader::LeaderElection;
 use common::{WAIT, apply, crds, data, start, unique};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 fn es(spec: Value) -> Value {
@@ -29,45 +29,72 @@ async fn cel_rules_reject_with_esos_messages() {
     let data = json!([{"secretKey": "k", "remoteRef": {"key": "k"}}]);
     let store = json!({"name": "s"});
     let cases = [
-        (es(json!({"secretStoreRef": store})), "either data or dataFrom should be specified"),
         (
-            es(json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "Merge", "deletionPolicy": "Delete"}})),
+            es(json!({"secretStoreRef": store})),
+            "either data or dataFrom should be specified",
+        ),
+        (
+            es(
+                json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "Merge", "deletionPolicy": "Delete"}}),
+            ),
             "deletionPolicy=Delete must not be used when the controller doesn't own the secret. Please set creationPolicy=Owner",
         ),
         (
-            es(json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "None", "deletionPolicy": "Merge"}})),
+            es(
+                json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "None", "deletionPolicy": "Merge"}}),
+            ),
             "deletionPolicy=Merge must not be used with creationPolicy=None",
         ),
         (
-            es(json!({"secretStoreRef": store, "dataFrom": [{"extract": {"key": "a"}, "find": {"path": "b"}}]})),
+            es(
+                json!({"secretStoreRef": store, "dataFrom": [{"extract": {"key": "a"}, "find": {"path": "b"}}]}),
+            ),
             "extract, find, or generatorRef cannot be set at the same time",
         ),
         (
-            es(json!({"secretStoreRef": store, "data": [{"secretKey": "k", "remoteRef": {"key": "a"}}, {"secretKey": "k", "remoteRef": {"key": "b"}}]})),
+            es(
+                json!({"secretStoreRef": store, "data": [{"secretKey": "k", "remoteRef": {"key": "a"}}, {"secretKey": "k", "remoteRef": {"key": "b"}}]}),
+            ),
             "duplicate secretKey",
         ),
         (
-            es(json!({"secretStoreRef": store, "data": [{"secretKey": "bad/key", "remoteRef": {"key": "a"}}]})),
+            es(
+                json!({"secretStoreRef": store, "data": [{"secretKey": "bad/key", "remoteRef": {"key": "a"}}]}),
+            ),
             "spec.data[0].secretKey",
         ),
         (
-            es(json!({"secretStoreRef": store, "data": data, "target": {"template": {"type": "bootstrap.kubernetes.io/token"}}})),
+            es(
+                json!({"secretStoreRef": store, "data": data, "target": {"template": {"type": "bootstrap.kubernetes.io/token"}}}),
+            ),
             "template.type=\"bootstrap.kubernetes.io/token\" is not allowed",
         ),
         (
-            es(json!({"secretStoreRef": store, "data": data, "target": {"template": {"templateFrom": [{"literal": "a: b", "target": "Spec"}]}}})),
+            es(
+                json!({"secretStoreRef": store, "data": data, "target": {"template": {"templateFrom": [{"literal": "a: b", "target": "Spec"}]}}}),
+            ),
             "templateFrom target=\"Spec\" is not allowed when targeting a Secret",
         ),
     ];
     for (obj, message) in cases {
-        let err = apply(&client, Some(&ns), obj.clone()).await.expect_err(&format!("{obj} must be rejected"));
-        let kube::Error::Api(status) = err else { panic!("expected an API error for {obj}") };
+        let err = apply(&client, Some(&ns), obj.clone())
+            .await
+            .expect_err(&format!("{obj} must be rejected"));
+        let kube::Error::Api(status) = err else {
+            panic!("expected an API error for {obj}")
+        };
         assert_eq!(status.code, 422, "{status:?}");
-        assert!(status.message.contains(message), "{obj}\nwanted: {message}\ngot: {}", status.message);
+        assert!(
+            status.message.contains(message),
+            "{obj}\nwanted: {message}\ngot: {}",
+            status.message
+        );
     }
     // Duplicate keys are fine when deletionPolicy is not Retain (ESO's rule).
-    let dup = es(json!({"secretStoreRef": store, "target": {"deletionPolicy": "Delete"},
-        "data": [{"secretKey": "k", "remoteRef": {"key": "a"}}, {"secretKey": "k", "remoteRef": {"key": "b"}}]}));
+    let dup = es(
+        json!({"secretStoreRef": store, "target": {"deletionPolicy": "Delete"},
+        "data": [{"secretKey": "k", "remoteRef": {"key": "a"}}, {"secretKey": "k", "remoteRef": {"key": "b"}}]}),
+    );
     apply(&client, Some(&ns), dup).await.unwrap();
     g.drop_namespace(&ns).await;
 }
@@ -78,23 +105,45 @@ async fn every_seed_manifest_applies_unchanged() {
     crds(&g.client().await).await;
     let dir = g.repo.join("tests/fixtures/seed");
     for ns in ["production", "team-alpha"] {
-        let _ = g.command("kubectl").args(["create", "namespace", ns]).output();
+        let _ = g
+            .command("kubectl")
+            .args(["create", "namespace", ns])
+            .output();
     }
-    let out = ground::run(g.command("kubectl").args(["apply", "--server-side", "--field-manager=seed-test", "-f"]).arg(&dir));
-    for name in ["secretstore.external-secrets.io/vault-backend", "clustersecretstore.external-secrets.io/vault-cluster-backend",
-        "externalsecret.external-secrets.io/api-gateway-secrets", "externalsecret.external-secrets.io/connection-string",
-        "externalsecret.external-secrets.io/shared-secrets"] {
+    let out = ground::run(
+        g.command("kubectl")
+            .args(["apply", "--server-side", "--field-manager=seed-test", "-f"])
+            .arg(&dir),
+    );
+    for name in [
+        "secretstore.external-secrets.io/vault-backend",
+        "clustersecretstore.external-secrets.io/vault-cluster-backend",
+        "externalsecret.external-secrets.io/api-gateway-secrets",
+        "externalsecret.external-secrets.io/connection-string",
+        "externalsecret.external-secrets.io/shared-secrets",
+    ] {
         assert!(out.contains(name), "{name} not applied:\n{out}");
     }
     // Defaults of the reference materialise.
-    let es = ground::run(g.command("kubectl").args(["-n", "production", "get", "es", "rds-credentials", "-o", "json"]));
+    let es = ground::run(g.command("kubectl").args([
+        "-n",
+        "production",
+        "get",
+        "es",
+        "rds-credentials",
+        "-o",
+        "json",
+    ]));
     let es: Value = serde_json::from_str(&es).unwrap();
     assert_eq!(es["spec"]["target"]["creationPolicy"], "Owner");
     assert_eq!(es["spec"]["target"]["deletionPolicy"], "Retain");
     assert_eq!(es["spec"]["refreshInterval"], "5m");
     let listed = ground::run(g.command("kubectl").args(["get", "externalsecrets", "-A"]));
     for column in ["STORETYPE", "STORE", "REFRESH INTERVAL", "STATUS", "READY"] {
-        assert!(listed.contains(column), "printer column {column} missing:\n{listed}");
+        assert!(
+            listed.contains(column),
+            "printer column {column} missing:\n{listed}"
+        );
     }
 }
 
@@ -106,7 +155,9 @@ async fn cluster_store_conditions_admit_and_deny_namespaces() {
     let denied = start("css-denied", |s| s.controller_class = class.clone()).await;
     let backend_name = format!("css/{class}");
     for run in [&allowed, &denied] {
-        run.provider.backend(&backend_name).set("shared", "from-css");
+        run.provider
+            .backend(&backend_name)
+            .set("shared", "from-css");
     }
     apply(
         &allowed.client,
@@ -125,12 +176,29 @@ async fn cluster_store_conditions_admit_and_deny_namespaces() {
     allowed.apply(obj.clone()).await;
     denied.apply(obj).await;
     allowed.es_ready("from-css", "True", "SecretSynced").await;
-    assert_eq!(data(&allowed.secret("from-css").await.unwrap())["k"], "from-css");
-    denied.es_ready("from-css", "False", "SecretSyncedError").await;
-    let wanted = format!("using cluster store \"{class}\" is not allowed from namespace \"{}\": denied by spec.condition", denied.namespace);
-    ground::eventually(WAIT, "the denial event", || async { denied.events("from-css").await.into_iter().find(|e| e.2.contains(&wanted)) }).await;
+    assert_eq!(
+        data(&allowed.secret("from-css").await.unwrap())["k"],
+        "from-css"
+    );
+    denied
+        .es_ready("from-css", "False", "SecretSyncedError")
+        .await;
+    let wanted = format!(
+        "using cluster store \"{class}\" is not allowed from namespace \"{}\": denied by spec.condition",
+        denied.namespace
+    );
+    ground::eventually(WAIT, "the denial event", || async {
+        denied
+            .events("from-css")
+            .await
+            .into_iter()
+            .find(|e| e.2.contains(&wanted))
+    })
+    .await;
     assert!(denied.secret("from-css").await.is_none());
-    let _ = Api::<ampoule::crd::ClusterSecretStore>::all(allowed.client.clone()).delete(&class, &Default::default()).await;
+    let _ = Api::<ampoule::crd::ClusterSecretStore>::all(allowed.client.clone())
+        .delete(&class, &Default::default())
+        .await;
 }
 
 #[tokio::test]
@@ -143,10 +211,17 @@ async fn cluster_external_secret_fans_out_to_selected_namespaces() {
     .await;
     let g = ground::ground();
     let label = unique("ces-team");
-    let namespaces: Vec<String> = futures::future::join_all((0..2).map(|_| g.namespace("ces-target"))).await;
+    let namespaces: Vec<String> =
+        futures::future::join_all((0..2).map(|_| g.namespace("ces-target"))).await;
     let api: Api<Namespace> = Api::all(run.client.clone());
     for ns in &namespaces {
-        api.patch(ns, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"ces-test": label}}}))).await.unwrap();
+        api.patch(
+            ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"ces-test": label}}})),
+        )
+        .await
+        .unwrap();
     }
     let name = unique("fan");
     apply(
@@ -177,17 +252,39 @@ async fn cluster_external_secret_fans_out_to_selected_namespaces() {
     assert_eq!(status.provisioned_namespaces, sorted);
     assert_eq!(status.external_secret_name.as_deref(), Some("fanned"));
     for ns in &namespaces {
-        let es = Api::<ampoule::crd::ExternalSecret>::namespaced(run.client.clone(), ns).get("fanned").await.unwrap();
+        let es = Api::<ampoule::crd::ExternalSecret>::namespaced(run.client.clone(), ns)
+            .get("fanned")
+            .await
+            .unwrap();
         assert_eq!(es.labels()["from"], "ces");
-        assert_eq!(es.annotations()["external-secrets.io/force-sync"], "1", "force-sync propagates");
+        assert_eq!(
+            es.annotations()["external-secrets.io/force-sync"],
+            "1",
+            "force-sync propagates"
+        );
         assert_eq!(es.owner_references()[0].name, name);
     }
     // Deselect one namespace: its ExternalSecret goes away.
-    api.patch(&namespaces[0], &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"ces-test": null}}}))).await.unwrap();
+    api.patch(
+        &namespaces[0],
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"labels": {"ces-test": null}}})),
+    )
+    .await
+    .unwrap();
     let first = namespaces[0].clone();
-    ground::eventually(WAIT, "the deselected namespace's ExternalSecret to be deleted", || async {
-        Api::<ampoule::crd::ExternalSecret>::namespaced(run.client.clone(), &first).get_opt("fanned").await.unwrap().is_none().then_some(())
-    })
+    ground::eventually(
+        WAIT,
+        "the deselected namespace's ExternalSecret to be deleted",
+        || async {
+            Api::<ampoule::crd::ExternalSecret>::namespaced(run.client.clone(), &first)
+                .get_opt("fanned")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
     let _ = ces_api.delete(&name, &Default::default()).await;
 }
@@ -213,9 +310,16 @@ async fn leader_election_hands_over_when_the_leader_stops() {
     });
     // While the first renews, the second waits.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(!second.is_finished(), "the lease must not be taken from a live leader");
+    assert!(
+        !second.is_finished(),
+        "the lease must not be taken from a live leader"
+    );
     holding.abort();
-    tokio::time::timeout(WAIT, second).await.expect("second acquires after expiry").unwrap().unwrap();
+    tokio::time::timeout(WAIT, second)
+        .await
+        .expect("second acquires after expiry")
+        .unwrap()
+        .unwrap();
     let held: Lease = Api::namespaced(client, &ns).get(&lease).await.unwrap();
     let spec = held.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("second"));
@@ -227,7 +331,11 @@ async fn leader_election_hands_over_when_the_leader_stops() {
 fn run_reports_an_unreachable_cluster_clearly() {
     let dir = std::env::temp_dir().join(unique("kubeconfig"));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let kubeconfig = dir.join("config");
     std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ampoule"))
@@ -238,7 +346,10 @@ fn run_reports_an_unreachable_cluster_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot reach the Kubernetes API server"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API server"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

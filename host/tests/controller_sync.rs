@@ -11,8 +11,8 @@ use ampoule::controller::hash;
 use ampoule::provider::ProviderError;
 use common::{WAIT, data, start};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 fn es(name: &str, spec: serde_json::Value) -> serde_json::Value {
@@ -22,7 +22,9 @@ fn es(name: &str, spec: serde_json::Value) -> serde_json::Value {
 async fn annotate(run: &common::Running, name: &str, key: &str, value: &str) {
     let api = run.api::<ampoule::crd::ExternalSecret>();
     let patch = json!({"metadata": {"annotations": {key: value}}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -50,19 +52,51 @@ async fn owner_target_carries_eso_labels_annotations_owner_and_status() {
     let es = run.es_ready("app", "True", "SecretSynced").await;
     let secret = run.secret("app-secret").await.expect("target created");
     let d = data(&secret);
-    assert_eq!(d, BTreeMap::from([("password".into(), "s3cr3t".into()), ("plain".into(), "v1".into())]));
+    assert_eq!(
+        d,
+        BTreeMap::from([
+            ("password".into(), "s3cr3t".into()),
+            ("plain".into(), "v1".into())
+        ])
+    );
     let labels = secret.labels();
     assert_eq!(labels["reconcile.external-secrets.io/managed"], "true");
-    assert_eq!(labels["reconcile.external-secrets.io/created-by"], hash::created_by(&run.namespace, "app"));
+    assert_eq!(
+        labels["reconcile.external-secrets.io/created-by"],
+        hash::created_by(&run.namespace, "app")
+    );
     assert_eq!(labels["team"], "payments", "ES labels are copied");
-    assert_eq!(secret.annotations()["note"], "copied", "ES annotations are copied");
-    let raw: BTreeMap<String, Vec<u8>> = secret.data.clone().unwrap().into_iter().map(|(k, v)| (k, v.0)).collect();
-    assert_eq!(secret.annotations()["reconcile.external-secrets.io/data-hash"], hash::data_hash(&raw));
+    assert_eq!(
+        secret.annotations()["note"],
+        "copied",
+        "ES annotations are copied"
+    );
+    let raw: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    assert_eq!(
+        secret.annotations()["reconcile.external-secrets.io/data-hash"],
+        hash::data_hash(&raw)
+    );
     let owner = &secret.owner_references()[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("ExternalSecret", "app", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("ExternalSecret", "app", Some(true))
+    );
     assert_eq!(owner.block_owner_deletion, Some(true));
-    let managers: Vec<_> = secret.managed_fields().iter().filter_map(|m| m.manager.clone()).collect();
-    assert!(managers.contains(&"externalsecrets.external-secrets.io/app".to_string()), "{managers:?}");
+    let managers: Vec<_> = secret
+        .managed_fields()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert!(
+        managers.contains(&"externalsecrets.external-secrets.io/app".to_string()),
+        "{managers:?}"
+    );
 
     let status = es.status.unwrap();
     let ready = status.ready().unwrap();
@@ -70,9 +104,19 @@ async fn owner_target_carries_eso_labels_annotations_owner_and_status() {
     assert_eq!(status.binding.unwrap().name, "app-secret");
     assert!(status.refresh_time.is_some());
     let rv = status.synced_resource_version.unwrap();
-    assert_eq!(rv, hash::resource_version(1, Some(es.metadata.annotations.as_ref().unwrap()), Some(es.metadata.labels.as_ref().unwrap())));
+    assert_eq!(
+        rv,
+        hash::resource_version(
+            1,
+            Some(es.metadata.annotations.as_ref().unwrap()),
+            Some(es.metadata.labels.as_ref().unwrap())
+        )
+    );
     let created = run.wait_event("app", "Created").await;
-    assert_eq!((created.0.as_str(), created.2.as_str()), ("Normal", "secret created"));
+    assert_eq!(
+        (created.0.as_str(), created.2.as_str()),
+        ("Normal", "secret created")
+    );
 }
 
 #[tokio::test]
@@ -84,13 +128,28 @@ async fn drift_is_repaired_at_once_and_deleted_targets_come_back() {
     run.es_ready("drift", "True", "SecretSynced").await;
     let secrets = run.api::<Secret>();
     // An edit by someone else (refreshInterval is 1h: only the Secret watch can notice).
-    secrets.patch("drift", &PatchParams::default(), &Patch::Merge(&json!({"data": {"k": "YmFk", "extra": "eA=="}}))).await.unwrap();
-    run.secret_where("drift", "the edited value to be restored and the foreign key removed", |s| {
-        data(s) == BTreeMap::from([("k".to_string(), "good".to_string())])
+    secrets
+        .patch(
+            "drift",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"k": "YmFk", "extra": "eA=="}})),
+        )
+        .await
+        .unwrap();
+    run.secret_where(
+        "drift",
+        "the edited value to be restored and the foreign key removed",
+        |s| data(s) == BTreeMap::from([("k".to_string(), "good".to_string())]),
+    )
+    .await;
+    secrets
+        .delete("drift", &DeleteParams::default())
+        .await
+        .unwrap();
+    run.secret_where("drift", "the deleted target to be recreated", |s| {
+        data(s)["k"] == "good"
     })
     .await;
-    secrets.delete("drift", &DeleteParams::default()).await.unwrap();
-    run.secret_where("drift", "the deleted target to be recreated", |s| data(s)["k"] == "good").await;
 }
 
 #[tokio::test]
@@ -103,21 +162,37 @@ async fn a_failed_fetch_leaves_the_secret_byte_identical() {
     let before = run.secret("keep").await.unwrap();
 
     backend.set("k", "v2");
-    backend.fail_with(Some(ProviderError::Unavailable("backend is down (connection refused)".into())));
+    backend.fail_with(Some(ProviderError::Unavailable(
+        "backend is down (connection refused)".into(),
+    )));
     annotate(&run, "keep", "force-sync", "1").await;
     let es = run.es_ready("keep", "False", "SecretSyncedError").await;
-    assert_eq!(es.status.unwrap().ready().unwrap().message.as_deref(), Some("could not get secret data from provider"));
+    assert_eq!(
+        es.status.unwrap().ready().unwrap().message.as_deref(),
+        Some("could not get secret data from provider")
+    );
     let event = run.wait_event("keep", "UpdateFailed").await;
     assert_eq!(event.0, "Warning");
     assert!(event.2.contains("backend is down"), "{event:?}");
-    assert!(!event.2.contains("v1") && !event.2.contains("v2"), "no secret value in events: {event:?}");
+    assert!(
+        !event.2.contains("v1") && !event.2.contains("v2"),
+        "no secret value in events: {event:?}"
+    );
     let after = run.secret("keep").await.unwrap();
-    assert_eq!(after.metadata.resource_version, before.metadata.resource_version, "not written at all");
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "not written at all"
+    );
     assert_eq!(after.data, before.data);
 
     // Recovery: the backend comes back, the Secret follows.
     backend.fail_with(None);
-    run.secret_where("keep", "the Secret to follow once the backend is back", |s| data(s)["k"] == "v2").await;
+    run.secret_where(
+        "keep",
+        "the Secret to follow once the backend is back",
+        |s| data(s)["k"] == "v2",
+    )
+    .await;
     run.es_ready("keep", "True", "SecretSynced").await;
 }
 
@@ -140,7 +215,10 @@ async fn force_sync_picks_up_rotation_and_interval_zero_or_created_once_do_not()
     for name in ["zero", "created-once", "periodic"] {
         annotate(&run, name, "force-sync", "1").await;
     }
-    run.secret_where("periodic", "force-sync to pick up the rotated value", |s| data(s)["k"] == "b").await;
+    run.secret_where("periodic", "force-sync to pick up the rotated value", |s| {
+        data(s)["k"] == "b"
+    })
+    .await;
     run.wait_event("periodic", "Updated").await;
     // The other two saw the same annotation change (and CreatedOnce has a 1 s interval) but do
     // not ask the provider again.
@@ -148,7 +226,11 @@ async fn force_sync_picks_up_rotation_and_interval_zero_or_created_once_do_not()
     assert!(witness.annotations().contains_key("force-sync"));
     assert_eq!(data(&run.secret("zero").await.unwrap())["k"], "a");
     assert_eq!(data(&run.secret("co").await.unwrap())["k"], "a");
-    assert_eq!(once.calls.load(std::sync::atomic::Ordering::SeqCst), calls, "no provider call for interval 0 / CreatedOnce");
+    assert_eq!(
+        once.calls.load(std::sync::atomic::Ordering::SeqCst),
+        calls,
+        "no provider call for interval 0 / CreatedOnce"
+    );
 }
 
 #[tokio::test]
@@ -158,28 +240,70 @@ async fn merge_keeps_foreign_keys_and_waits_for_a_missing_secret() {
     backend.set("mine", "m");
     run.apply(es("merge-missing", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "absent", "creationPolicy": "Merge"}, "data": [{"secretKey": "mine", "remoteRef": {"key": "mine"}}]}))).await;
     let es_missing = run.es_ready("merge-missing", "True", "SecretMissing").await;
-    assert_eq!(es_missing.status.unwrap().ready().unwrap().message.as_deref(), Some("secret will not be created due to CreationPolicy=Merge"));
+    assert_eq!(
+        es_missing
+            .status
+            .unwrap()
+            .ready()
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("secret will not be created due to CreationPolicy=Merge")
+    );
     assert!(run.secret("absent").await.is_none());
 
     let shared = Secret {
-        metadata: kube::api::ObjectMeta { name: Some("shared".into()), ..Default::default() },
+        metadata: kube::api::ObjectMeta {
+            name: Some("shared".into()),
+            ..Default::default()
+        },
         string_data: Some(BTreeMap::from([("foreign".to_string(), "f".to_string())])),
         ..Default::default()
     };
-    run.api::<Secret>().create(&PostParams::default(), &shared).await.unwrap();
+    run.api::<Secret>()
+        .create(&PostParams::default(), &shared)
+        .await
+        .unwrap();
     run.apply(es("merge", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "shared", "creationPolicy": "Merge"}, "data": [{"secretKey": "mine", "remoteRef": {"key": "mine"}}]}))).await;
-    let s = run.secret_where("shared", "our key merged in", |s| data(s).contains_key("mine")).await;
-    assert_eq!(data(&s), BTreeMap::from([("foreign".into(), "f".into()), ("mine".into(), "m".into())]));
-    assert!(s.owner_references().is_empty(), "Merge never takes ownership");
-    assert!(!s.labels().contains_key("reconcile.external-secrets.io/created-by"));
-    let raw: BTreeMap<String, Vec<u8>> = s.data.clone().unwrap().into_iter().map(|(k, v)| (k, v.0)).collect();
-    assert_eq!(s.annotations()["reconcile.external-secrets.io/data-hash"], hash::data_hash(&raw), "hash covers the merged data");
+    let s = run
+        .secret_where("shared", "our key merged in", |s| {
+            data(s).contains_key("mine")
+        })
+        .await;
+    assert_eq!(
+        data(&s),
+        BTreeMap::from([("foreign".into(), "f".into()), ("mine".into(), "m".into())])
+    );
+    assert!(
+        s.owner_references().is_empty(),
+        "Merge never takes ownership"
+    );
+    assert!(
+        !s.labels()
+            .contains_key("reconcile.external-secrets.io/created-by")
+    );
+    let raw: BTreeMap<String, Vec<u8>> = s
+        .data
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    assert_eq!(
+        s.annotations()["reconcile.external-secrets.io/data-hash"],
+        hash::data_hash(&raw),
+        "hash covers the merged data"
+    );
 
     // deletionPolicy Merge: the remote key goes away → our key is removed, the Secret stays.
     run.apply(es("merge", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "shared", "creationPolicy": "Merge", "deletionPolicy": "Merge"}, "data": [{"secretKey": "mine", "remoteRef": {"key": "mine"}}]}))).await;
     backend.remove("mine");
     annotate(&run, "merge", "force-sync", "1").await;
-    let s = run.secret_where("shared", "our key removed, foreign key kept", |s| !data(s).contains_key("mine")).await;
+    let s = run
+        .secret_where("shared", "our key removed, foreign key kept", |s| {
+            !data(s).contains_key("mine")
+        })
+        .await;
     assert_eq!(data(&s), BTreeMap::from([("foreign".into(), "f".into())]));
 }
 
@@ -194,13 +318,27 @@ async fn orphan_and_none_policies() {
     run.es_ready("none", "True", "SecretSynced").await;
     let s = run.secret("orphan").await.unwrap();
     assert!(s.owner_references().is_empty());
-    assert!(!s.labels().contains_key("reconcile.external-secrets.io/created-by"));
+    assert!(
+        !s.labels()
+            .contains_key("reconcile.external-secrets.io/created-by")
+    );
     assert_eq!(s.labels()["reconcile.external-secrets.io/managed"], "true");
-    assert!(run.secret("none").await.is_none(), "creationPolicy None writes nothing");
+    assert!(
+        run.secret("none").await.is_none(),
+        "creationPolicy None writes nothing"
+    );
     // Orphan: deleting the ExternalSecret leaves the Secret.
-    run.api::<ampoule::crd::ExternalSecret>().delete("orphan", &DeleteParams::default()).await.unwrap();
+    run.api::<ampoule::crd::ExternalSecret>()
+        .delete("orphan", &DeleteParams::default())
+        .await
+        .unwrap();
     ground::eventually(WAIT, "the ExternalSecret to be gone", || async {
-        run.api::<ampoule::crd::ExternalSecret>().get_opt("orphan").await.unwrap().is_none().then_some(())
+        run.api::<ampoule::crd::ExternalSecret>()
+            .get_opt("orphan")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
     })
     .await;
     assert!(run.secret("orphan").await.is_some());
@@ -217,25 +355,47 @@ async fn deletion_policies_when_the_remote_secret_disappears() {
     run.es_ready("del", "True", "SecretSynced").await;
     run.es_ready("ret", "True", "SecretSynced").await;
     let del = run.es("del").await;
-    assert!(del.finalizers().iter().any(|f| f == "externalsecrets.external-secrets.io/externalsecret-cleanup"));
+    assert!(
+        del.finalizers()
+            .iter()
+            .any(|f| f == "externalsecrets.external-secrets.io/externalsecret-cleanup")
+    );
 
     backend.remove("a");
     backend.remove("b");
     annotate(&run, "del", "force-sync", "1").await;
     annotate(&run, "ret", "force-sync", "1").await;
     let es = run.es_ready("del", "True", "SecretDeleted").await;
-    assert_eq!(es.status.unwrap().ready().unwrap().message.as_deref(), Some("secret deleted due to DeletionPolicy=Delete"));
-    ground::eventually(WAIT, "the Delete target to be deleted", || async { run.secret("del").await.is_none().then_some(()) }).await;
+    assert_eq!(
+        es.status.unwrap().ready().unwrap().message.as_deref(),
+        Some("secret deleted due to DeletionPolicy=Delete")
+    );
+    ground::eventually(WAIT, "the Delete target to be deleted", || async {
+        run.secret("del").await.is_none().then_some(())
+    })
+    .await;
     run.wait_event("del", "Deleted").await;
     // Retain: NotFound is an error, the Secret stays.
     run.es_ready("ret", "False", "SecretSyncedError").await;
     assert_eq!(data(&run.secret("ret").await.unwrap())["b"], "2");
 
     // deletionPolicy Delete + finalizer: deleting the ExternalSecret removes its finalizer.
-    run.api::<ampoule::crd::ExternalSecret>().delete("del", &DeleteParams::default()).await.unwrap();
-    ground::eventually(WAIT, "the ExternalSecret with a finalizer to go away", || async {
-        run.api::<ampoule::crd::ExternalSecret>().get_opt("del").await.unwrap().is_none().then_some(())
-    })
+    run.api::<ampoule::crd::ExternalSecret>()
+        .delete("del", &DeleteParams::default())
+        .await
+        .unwrap();
+    ground::eventually(
+        WAIT,
+        "the ExternalSecret with a finalizer to go away",
+        || async {
+            run.api::<ampoule::crd::ExternalSecret>()
+                .get_opt("del")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
     .await;
 }
 
@@ -246,8 +406,14 @@ async fn owner_targets_are_garbage_collected_with_their_externalsecret() {
     backend.set("k", "v");
     run.apply(es("gc", json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
     run.es_ready("gc", "True", "SecretSynced").await;
-    run.api::<ampoule::crd::ExternalSecret>().delete("gc", &DeleteParams::foreground()).await.unwrap();
-    ground::eventually(WAIT, "the owned Secret to be garbage-collected", || async { run.secret("gc").await.is_none().then_some(()) }).await;
+    run.api::<ampoule::crd::ExternalSecret>()
+        .delete("gc", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    ground::eventually(WAIT, "the owned Secret to be garbage-collected", || async {
+        run.secret("gc").await.is_none().then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -262,7 +428,10 @@ async fn immutable_targets_are_never_rewritten() {
     backend.set("k", "v2");
     annotate(&run, "imm", "force-sync", "1").await;
     let es = run.es_ready("imm", "False", "SecretSyncedError").await;
-    assert_eq!(es.status.unwrap().ready().unwrap().message.as_deref(), Some("could not update secret, target is immutable"));
+    assert_eq!(
+        es.status.unwrap().ready().unwrap().message.as_deref(),
+        Some("could not update secret, target is immutable")
+    );
     assert_eq!(run.secret("imm").await.unwrap().data, before.data);
 }
 
@@ -275,7 +444,10 @@ async fn a_secret_owned_by_another_externalsecret_is_refused() {
     run.es_ready("first", "True", "SecretSynced").await;
     run.apply(es("second", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "contested"}, "data": [{"secretKey": "other", "remoteRef": {"key": "k"}}]}))).await;
     let es = run.es_ready("second", "False", "SecretSyncedError").await;
-    assert_eq!(es.status.unwrap().ready().unwrap().message.as_deref(), Some("target is owned by another ExternalSecret"));
+    assert_eq!(
+        es.status.unwrap().ready().unwrap().message.as_deref(),
+        Some("target is owned by another ExternalSecret")
+    );
     assert!(!data(&run.secret("contested").await.unwrap()).contains_key("other"));
 }
 
@@ -310,7 +482,9 @@ async fn a_bad_object_is_reported_and_others_keep_syncing() {
 async fn store_readiness_gates_its_externalsecrets() {
     let run = start("es-flood", |_| {}).await;
     let backend = run.provider.backend(&format!("{}/broken", run.namespace));
-    backend.fail_with(Some(ProviderError::Unauthorized("permission denied".into())));
+    backend.fail_with(Some(ProviderError::Unauthorized(
+        "permission denied".into(),
+    )));
     run.apply(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "broken"},
         "spec": {"controller": run.class, "provider": {"test": {"backend": format!("{}/broken", run.namespace)}}}
@@ -334,7 +508,10 @@ async fn store_readiness_gates_its_externalsecrets() {
     run.apply(es("gated", json!({"secretStoreRef": {"name": "broken"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
     run.es_ready("gated", "False", "SecretSyncedError").await;
     let ev = ground::eventually(WAIT, "the flood-gate event", || async {
-        run.events("gated").await.into_iter().find(|e| e.2.contains("SecretStore \"broken\" is not ready"))
+        run.events("gated")
+            .await
+            .into_iter()
+            .find(|e| e.2.contains("SecretStore \"broken\" is not ready"))
     })
     .await;
     assert_eq!(ev.0, "Warning");

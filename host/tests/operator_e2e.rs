@@ -23,7 +23,17 @@ impl Drop for Operator {
 
 fn operator(g: &ground::Ground, namespace: &str, class: &str, cache: &std::path::Path) -> Operator {
     let child = Command::new(env!("CARGO_BIN_EXE_ampoule"))
-        .args(["run", "--namespace", namespace, "--controller-class", class, "--metrics-addr", "127.0.0.1:0", "--concurrent", "4"])
+        .args([
+            "run",
+            "--namespace",
+            namespace,
+            "--controller-class",
+            class,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--concurrent",
+            "4",
+        ])
         .env("KUBECONFIG", g.kubeconfig())
         .env("AMPOULE_CACHE_DIR", cache)
         .stdout(Stdio::null())
@@ -44,7 +54,12 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
     // Push the fake component built by this build to the ground's registry.
     let wasm = std::path::Path::new(ampoule::plugin::embedded::BUILD_DIR).join("ampoule_fake.wasm");
     let repo = format!("oci://{}/ampoule/fake-{class}", g.registry());
-    let pushed = ground::run(Command::new(env!("CARGO_BIN_EXE_ampoule")).args(["plugin", "push"]).arg(&wasm).arg(format!("{repo}:test")));
+    let pushed = ground::run(
+        Command::new(env!("CARGO_BIN_EXE_ampoule"))
+            .args(["plugin", "push"])
+            .arg(&wasm)
+            .arg(format!("{repo}:test")),
+    );
     let manifest_digest = pushed.trim().rsplit('@').next().unwrap().to_string();
     assert!(manifest_digest.starts_with("sha256:"), "{pushed}");
     let component_digest = ampoule::plugin::Digest::of(&std::fs::read(&wasm).unwrap()).to_string();
@@ -80,22 +95,38 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
     .unwrap();
 
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
-    let secret = ground::eventually(WAIT * 2, "the Secret written through the sandboxed fake plugin", || async {
-        secrets.get_opt("app").await.unwrap()
-    })
+    let secret = ground::eventually(
+        WAIT * 2,
+        "the Secret written through the sandboxed fake plugin",
+        || async { secrets.get_opt("app").await.unwrap() },
+    )
     .await;
     assert_eq!(data(&secret)["password"], "s3cr3t");
     assert_eq!(data(&secret)["user"], "app");
 
     // The store's status names the digest that ran; the class's status the same.
-    let store = common::get(&client, Some(&ns), "secretstores", "fake").await.unwrap();
-    assert_eq!(store.data["status"]["plugin"]["digest"], json!(component_digest), "{:?}", store.data["status"]);
+    let store = common::get(&client, Some(&ns), "secretstores", "fake")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.data["status"]["plugin"]["digest"],
+        json!(component_digest),
+        "{:?}",
+        store.data["status"]
+    );
     let pcs: Api<ampoule::crd::ProviderClass> = Api::all(client.clone());
     let pc = pcs.get(&pc_name).await.unwrap();
     let status = pc.status.unwrap();
     assert_eq!(status.digest.as_deref(), Some(component_digest.as_str()));
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-    assert_eq!((ready.reason.as_deref(), &ready.status), (Some("Loaded"), &ampoule::crd::ConditionStatus::True));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.reason.as_deref(), &ready.status),
+        (Some("Loaded"), &ampoule::crd::ConditionStatus::True)
+    );
     let _ = pcs.delete(&pc_name, &Default::default()).await;
     let _ = std::fs::remove_dir_all(&cache);
 }

@@ -35,7 +35,8 @@ impl Backoff {
 /// `BASE * 2^n`, capped at `MAX`.
 pub fn delay_for(failures: u32) -> Duration {
     let factor = 1u64.checked_shl(failures.min(20)).unwrap_or(u64::MAX);
-    BASE.saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX)).min(MAX)
+    BASE.saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX))
+        .min(MAX)
 }
 
 /// Spreads a periodic refresh: up to 10 % of the interval (at most 30 s) is added at random, so
@@ -66,7 +67,10 @@ mod tests {
     fn jitter_stays_within_ten_percent() {
         for _ in 0..100 {
             let j = jitter(Duration::from_secs(60));
-            assert!(j >= Duration::from_secs(60) && j <= Duration::from_secs(66), "{j:?}");
+            assert!(
+                j >= Duration::from_secs(60) && j <= Duration::from_secs(66),
+                "{j:?}"
+            );
         }
         assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
         assert!(jitter(Duration::from_secs(3600)) <= Duration::from_secs(3630));

@@ -17,7 +17,8 @@ use serde_json::json;
 use super::context::Context;
 use super::stores::selector_matches;
 use crate::crd::cluster_external_secret::{
-    ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus, ClusterExternalSecretStatusCondition,
+    ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus,
+    ClusterExternalSecretStatusCondition,
 };
 use crate::crd::{ClusterExternalSecret, ConditionStatus, ExternalSecret};
 
@@ -39,13 +40,26 @@ pub enum CesError {
 /// Runs the ClusterExternalSecret controller until aborted.
 pub async fn run(ctx: Arc<Context>) {
     let client = ctx.client.clone();
-    let controller = Controller::new(Api::<ClusterExternalSecret>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<ExternalSecret>::all(client.clone()), watcher::Config::default());
+    let controller = Controller::new(
+        Api::<ClusterExternalSecret>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(
+        Api::<ExternalSecret>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let all = controller.store();
     controller
-        .watches(Api::<Namespace>::all(client), watcher::Config::default(), move |_ns: Namespace| {
-            all.state().iter().map(|c| ObjectRef::from_obj(c.as_ref())).collect::<Vec<_>>()
-        })
+        .watches(
+            Api::<Namespace>::all(client),
+            watcher::Config::default(),
+            move |_ns: Namespace| {
+                all.state()
+                    .iter()
+                    .map(|c| ObjectRef::from_obj(c.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;
@@ -60,18 +74,33 @@ fn selected(ces: &ClusterExternalSecret, ns: &Namespace) -> bool {
     let name = ns.name_any();
     let labels = ns.labels();
     ces.spec.namespaces.contains(&name)
-        || ces.spec.namespace_selector.as_ref().is_some_and(|s| selector_matches(s, labels))
-        || ces.spec.namespace_selectors.iter().any(|s| selector_matches(s, labels))
+        || ces
+            .spec
+            .namespace_selector
+            .as_ref()
+            .is_some_and(|s| selector_matches(s, labels))
+        || ces
+            .spec
+            .namespace_selectors
+            .iter()
+            .any(|s| selector_matches(s, labels))
 }
 
 fn owned_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
     let uid = ces.meta().uid.as_deref().unwrap_or_default();
-    es.owner_references().iter().any(|r| r.controller == Some(true) && r.uid == uid)
+    es.owner_references()
+        .iter()
+        .any(|r| r.controller == Some(true) && r.uid == uid)
 }
 
 async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action, CesError> {
     let client = ctx.client.clone();
-    let es_name = ces.spec.external_secret_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| ces.name_any());
+    let es_name = ces
+        .spec
+        .external_secret_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| ces.name_any());
     let refresh = ces
         .spec
         .refresh_time
@@ -83,7 +112,10 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
     if ces.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let namespaces = Api::<Namespace>::all(client.clone()).list(&ListParams::default()).await.map_err(CesError::ListNamespaces)?;
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(CesError::ListNamespaces)?;
     let wanted: BTreeSet<String> = namespaces
         .items
         .iter()
@@ -93,7 +125,10 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
 
     // ExternalSecrets this ClusterExternalSecret created that are no longer wanted (namespace
     // deselected, or renamed) go away.
-    let existing = Api::<ExternalSecret>::all(client.clone()).list(&ListParams::default()).await.map_err(CesError::ListExternalSecrets)?;
+    let existing = Api::<ExternalSecret>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(CesError::ListExternalSecrets)?;
     for es in existing.items.iter().filter(|es| owned_by(es, &ces)) {
         let ns = es.namespace().unwrap_or_default();
         if !wanted.contains(&ns) || es.name_any() != es_name {
@@ -108,7 +143,10 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
     let mut failed = Vec::new();
     for ns in &wanted {
         let api: Api<ExternalSecret> = Api::namespaced(client.clone(), ns);
-        let current = existing.items.iter().find(|es| es.namespace().as_deref() == Some(ns.as_str()) && es.name_any() == es_name);
+        let current = existing
+            .items
+            .iter()
+            .find(|es| es.namespace().as_deref() == Some(ns.as_str()) && es.name_any() == es_name);
         if current.is_some_and(|es| !owned_by(es, &ces)) {
             failed.push(ClusterExternalSecretNamespaceFailure {
                 namespace: ns.clone(),
@@ -116,7 +154,11 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
             });
             continue;
         }
-        let metadata = ces.spec.external_secret_metadata.clone().unwrap_or_default();
+        let metadata = ces
+            .spec
+            .external_secret_metadata
+            .clone()
+            .unwrap_or_default();
         let mut annotations = metadata.annotations.clone();
         if let Some(force) = ces.annotations().get(FORCE_SYNC) {
             annotations.insert(FORCE_SYNC.into(), force.clone());
@@ -129,9 +171,19 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
             "metadata": {"name": es_name, "namespace": ns, "labels": metadata.labels, "annotations": annotations, "ownerReferences": [owner]},
             "spec": ces.spec.external_secret_spec,
         });
-        match api.patch(&es_name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&obj)).await {
+        match api
+            .patch(
+                &es_name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+        {
             Ok(_) => provisioned.push(ns.clone()),
-            Err(e) => failed.push(ClusterExternalSecretNamespaceFailure { namespace: ns.clone(), reason: Some(e.to_string()) }),
+            Err(e) => failed.push(ClusterExternalSecretNamespaceFailure {
+                namespace: ns.clone(),
+                reason: Some(e.to_string()),
+            }),
         }
     }
     provisioned.sort();
@@ -142,13 +194,21 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
         provisioned_namespaces: provisioned,
         conditions: vec![ClusterExternalSecretStatusCondition {
             type_: "Ready".into(),
-            status: if ready { ConditionStatus::True } else { ConditionStatus::False },
+            status: if ready {
+                ConditionStatus::True
+            } else {
+                ConditionStatus::False
+            },
             message: (!ready).then(|| "one or more namespaces failed".to_string()),
         }],
     };
     if ces.status.as_ref() != Some(&status) {
         Api::<ClusterExternalSecret>::all(client)
-            .patch_status(&ces.name_any(), &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
+            .patch_status(
+                &ces.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": status})),
+            )
             .await
             .map_err(CesError::PatchStatus)?;
     }

@@ -96,13 +96,29 @@ pub const ES_REPORTER: &str = "external-secrets";
 pub const STORE_REPORTER: &str = "secret-store";
 
 pub fn reporter(controller: &str) -> Reporter {
-    Reporter { controller: controller.into(), instance: std::env::var("POD_NAME").ok() }
+    Reporter {
+        controller: controller.into(),
+        instance: std::env::var("POD_NAME").ok(),
+    }
 }
 
 impl Context {
     /// Publishes an event; failures are logged, never fatal.
-    pub async fn event(&self, recorder: &Recorder, obj: &k8s_openapi::api::core::v1::ObjectReference, type_: EventType, reason: &str, note: String) {
-        let ev = Event { type_, reason: reason.into(), note: Some(truncate(note, 1024)), action: reason.into(), secondary: None };
+    pub async fn event(
+        &self,
+        recorder: &Recorder,
+        obj: &k8s_openapi::api::core::v1::ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(truncate(note, 1024)),
+            action: reason.into(),
+            secondary: None,
+        };
         if let Err(e) = recorder.publish(&ev, obj).await {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
@@ -112,7 +128,9 @@ impl Context {
         self.lock_synced().get(key).cloned().unwrap_or_default()
     }
 
-    pub fn lock_synced(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<ExternalSecret>, Synced>> {
+    pub fn lock_synced(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<ExternalSecret>, Synced>> {
         self.synced.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -124,10 +142,14 @@ impl Context {
         } else {
             set.remove(key);
         }
-        crate::metrics::global().seed_failing.set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+        crate::metrics::global()
+            .seed_failing
+            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
-    pub fn lock_targets(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), BTreeSet<String>>> {
+    pub fn lock_targets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), BTreeSet<String>>> {
         self.targets.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

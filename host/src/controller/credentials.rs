@@ -46,27 +46,45 @@ pub fn namespace_for(store: &StoreContext, named: Option<&str>) -> Result<String
 
 fn kube_error(what: String, e: kube::Error) -> ProviderError {
     match e {
-        kube::Error::Api(s) if s.code == 404 => ProviderError::InvalidConfig(format!("{what} not found")),
-        kube::Error::Api(s) if s.code == 403 => ProviderError::Forbidden(format!("{what}: {}", s.message)),
+        kube::Error::Api(s) if s.code == 404 => {
+            ProviderError::InvalidConfig(format!("{what} not found"))
+        }
+        kube::Error::Api(s) if s.code == 403 => {
+            ProviderError::Forbidden(format!("{what}: {}", s.message))
+        }
         other => ProviderError::Unavailable(format!("{what}: {other}")),
     }
 }
 
 impl CredentialResolver for KubeCredentials {
-    fn resolve<'a>(&'a self, store: &'a StoreContext, request: &'a CredentialRequest) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
+    fn resolve<'a>(
+        &'a self,
+        store: &'a StoreContext,
+        request: &'a CredentialRequest,
+    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
         Box::pin(async move {
             match &request.source {
-                CredentialSource::SecretKey { name, key, namespace } => {
+                CredentialSource::SecretKey {
+                    name,
+                    key,
+                    namespace,
+                } => {
                     let ns = namespace_for(store, namespace.as_deref())?;
                     let what = format!("secret \"{ns}/{name}\"");
-                    let secret = Api::<Secret>::namespaced(self.client.clone(), &ns).get(name).await.map_err(|e| kube_error(what.clone(), e))?;
-                    let value = secret
-                        .data
-                        .and_then(|mut d| d.remove(key))
-                        .ok_or_else(|| ProviderError::InvalidConfig(format!("{what} has no key \"{key}\"")))?;
+                    let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
+                        .get(name)
+                        .await
+                        .map_err(|e| kube_error(what.clone(), e))?;
+                    let value = secret.data.and_then(|mut d| d.remove(key)).ok_or_else(|| {
+                        ProviderError::InvalidConfig(format!("{what} has no key \"{key}\""))
+                    })?;
                     Ok(Redacted::new(value.0))
                 }
-                CredentialSource::ServiceAccountToken { name, namespace, audiences } => {
+                CredentialSource::ServiceAccountToken {
+                    name,
+                    namespace,
+                    audiences,
+                } => {
                     let ns = namespace_for(store, namespace.as_deref())?;
                     let what = format!("serviceaccount \"{ns}/{name}\"");
                     let request = TokenRequest {
@@ -81,10 +99,11 @@ impl CredentialResolver for KubeCredentials {
                         .create_token_request(name, &PostParams::default(), &request)
                         .await
                         .map_err(|e| kube_error(what.clone(), e))?;
-                    let token = issued
-                        .status
-                        .and_then(|s| s.token)
-                        .ok_or_else(|| ProviderError::Unavailable(format!("{what}: TokenRequest returned no token")))?;
+                    let token = issued.status.and_then(|s| s.token).ok_or_else(|| {
+                        ProviderError::Unavailable(format!(
+                            "{what}: TokenRequest returned no token"
+                        ))
+                    })?;
                     Ok(Redacted::new(token.into_bytes()))
                 }
             }
@@ -112,10 +131,18 @@ mod tests {
     #[test]
     fn namespaces_follow_eso_rules() {
         let ss = store(StoreKind::SecretStore, Some("team-a"), Some("team-a"));
-        assert_eq!(namespace_for(&ss, Some("other")).unwrap(), "team-a", "a SecretStore never reaches another namespace");
+        assert_eq!(
+            namespace_for(&ss, Some("other")).unwrap(),
+            "team-a",
+            "a SecretStore never reaches another namespace"
+        );
         let css = store(StoreKind::ClusterSecretStore, None, Some("team-b"));
         assert_eq!(namespace_for(&css, Some("infra")).unwrap(), "infra");
-        assert_eq!(namespace_for(&css, None).unwrap(), "team-b", "referent authentication");
+        assert_eq!(
+            namespace_for(&css, None).unwrap(),
+            "team-b",
+            "referent authentication"
+        );
         let validating = store(StoreKind::ClusterSecretStore, None, None);
         assert!(namespace_for(&validating, None).is_err());
     }

@@ -11,8 +11,8 @@ use super::context::Context;
 use super::error::Error;
 use super::stores;
 use crate::crd::data::{
-    ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy,
-    NullBytePolicy, StoreGeneratorSourceRef, StoreSourceRef,
+    ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
+    MetadataPolicy, NullBytePolicy, StoreGeneratorSourceRef, StoreSourceRef,
 };
 use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
 use crate::provider::{FindRef, ProviderClient, ProviderError, RemoteRef, StoreContext, StoreInfo};
@@ -38,7 +38,11 @@ pub struct Clients<'a> {
 
 impl<'a> Clients<'a> {
     pub fn new(ctx: &'a Context, namespace: &str) -> Self {
-        Self { ctx, namespace: namespace.into(), opened: HashMap::new() }
+        Self {
+            ctx,
+            namespace: namespace.into(),
+            opened: HashMap::new(),
+        }
     }
 
     async fn get(&mut self, r: &SecretStoreRef) -> Result<Counted<'_>, Error> {
@@ -46,15 +50,30 @@ impl<'a> Clients<'a> {
         if !self.opened.contains_key(&key) {
             let store: StoreContext = stores::resolve(self.ctx, &self.namespace, r).await?;
             let label = crate::metrics::provider_label(&store.provider, &store.config);
-            let (client, info) = self.ctx.provider.open(&store).await.map_err(|source| Error::Provider {
-                context: format!("could not open a client for {} \"{}\"", r.effective_kind().as_str(), r.name),
-                source,
-            })?;
+            let (client, info) =
+                self.ctx
+                    .provider
+                    .open(&store)
+                    .await
+                    .map_err(|source| Error::Provider {
+                        context: format!(
+                            "could not open a client for {} \"{}\"",
+                            r.effective_kind().as_str(),
+                            r.name
+                        ),
+                        source,
+                    })?;
             self.opened.insert(key.clone(), (client, info, label));
         }
         match self.opened.get(&key) {
-            Some((client, _, label)) => Ok(Counted { client: client.as_ref(), label }),
-            None => Err(Error::InvalidSpec(format!("store \"{}\" could not be opened", r.name))),
+            Some((client, _, label)) => Ok(Counted {
+                client: client.as_ref(),
+                label,
+            }),
+            None => Err(Error::InvalidSpec(format!(
+                "store \"{}\" could not be opened",
+                r.name
+            ))),
         }
     }
 }
@@ -71,23 +90,39 @@ impl Counted<'_> {
             Ok(_) | Err(ProviderError::NotFound) => crate::metrics::Outcome::success,
             Err(_) => crate::metrics::Outcome::error,
         };
-        let labels = crate::metrics::ApiCallLabels { provider: self.label.to_string(), call, status };
-        crate::metrics::global().provider_calls.get_or_create(&labels).inc();
+        let labels = crate::metrics::ApiCallLabels {
+            provider: self.label.to_string(),
+            call,
+            status,
+        };
+        crate::metrics::global()
+            .provider_calls
+            .get_or_create(&labels)
+            .inc();
     }
 
-    async fn get_secret(&self, r: &RemoteRef) -> Result<crate::provider::SecretValue, ProviderError> {
+    async fn get_secret(
+        &self,
+        r: &RemoteRef,
+    ) -> Result<crate::provider::SecretValue, ProviderError> {
         let result = self.client.get_secret(r).await;
         self.record("GetSecret", &result);
         result
     }
 
-    async fn get_secret_map(&self, r: &RemoteRef) -> Result<crate::provider::SecretMap, ProviderError> {
+    async fn get_secret_map(
+        &self,
+        r: &RemoteRef,
+    ) -> Result<crate::provider::SecretMap, ProviderError> {
         let result = self.client.get_secret_map(r).await;
         self.record("GetSecretMap", &result);
         result
     }
 
-    async fn get_all_secrets(&self, f: &FindRef) -> Result<crate::provider::SecretMap, ProviderError> {
+    async fn get_all_secrets(
+        &self,
+        f: &FindRef,
+    ) -> Result<crate::provider::SecretMap, ProviderError> {
         let result = self.client.get_all_secrets(f).await;
         self.record("GetAllSecrets", &result);
         result
@@ -137,17 +172,31 @@ pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error>
                 name_regexp: find.name.as_ref().and_then(|n| n.regexp.clone()),
                 tags: find.tags.clone(),
             };
-            (client.get_all_secrets(&f).await, find.conversion_strategy, find.decoding_strategy, find.null_byte_policy)
+            (
+                client.get_all_secrets(&f).await,
+                find.conversion_strategy,
+                find.decoding_strategy,
+                find.null_byte_policy,
+            )
         } else {
-            return Err(Error::InvalidSpec(format!("spec.dataFrom[{i}] sets neither extract nor find")));
+            return Err(Error::InvalidSpec(format!(
+                "spec.dataFrom[{i}] sets neither extract nor find"
+            )));
         };
         let map = match result {
             Ok(map) => map,
             Err(ProviderError::NotFound) if !retain => {
-                out.missing.push(format!("secret does not exist at provider using spec.dataFrom[{i}]"));
+                out.missing.push(format!(
+                    "secret does not exist at provider using spec.dataFrom[{i}]"
+                ));
                 continue;
             }
-            Err(source) => return Err(Error::Provider { context: format!("error processing spec.dataFrom[{i}]"), source }),
+            Err(source) => {
+                return Err(Error::Provider {
+                    context: format!("error processing spec.dataFrom[{i}]"),
+                    source,
+                });
+            }
         };
         let map = if from.rewrite.is_empty() {
             convert_keys(map, conversion.unwrap_or_default())
@@ -156,8 +205,11 @@ pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error>
         };
         let map = validate_keys(map)?;
         for (k, v) in map {
-            let v = decode(v.into_inner(), decoding.unwrap_or_default())
-                .map_err(|e| Error::Decode(format!("error processing spec.dataFrom[{i}] (key: {k}): {e}")))?;
+            let v = decode(v.into_inner(), decoding.unwrap_or_default()).map_err(|e| {
+                Error::Decode(format!(
+                    "error processing spec.dataFrom[{i}] (key: {k}): {e}"
+                ))
+            })?;
             check_null_bytes(&v, null_bytes, || format!("spec.dataFrom[{i}] (key: {k})"))?;
             out.data.insert(k, Redacted::new(v));
         }
@@ -167,7 +219,9 @@ pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error>
         let store = match &d.source_ref {
             Some(StoreSourceRef::StoreRef(r)) => r.clone(),
             Some(StoreSourceRef::GeneratorRef(_)) => {
-                return Err(Error::Unsupported(format!("spec.data[{i}].sourceRef.generatorRef is deprecated and not supported")));
+                return Err(Error::Unsupported(format!(
+                    "spec.data[{i}].sourceRef.generatorRef is deprecated and not supported"
+                )));
             }
             None => default_store.clone(),
         };
@@ -175,27 +229,50 @@ pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error>
         let value = match client.get_secret(&remote_ref(&d.remote_ref)).await {
             Ok(v) => v,
             Err(ProviderError::NotFound) if !retain => {
-                out.missing.push(format!("secret does not exist at provider using spec.data[{i}] (key={})", d.remote_ref.key));
+                out.missing.push(format!(
+                    "secret does not exist at provider using spec.data[{i}] (key={})",
+                    d.remote_ref.key
+                ));
                 continue;
             }
             Err(source) => {
                 return Err(Error::Provider {
-                    context: format!("error processing spec.data[{i}] (key: {})", d.remote_ref.key),
+                    context: format!(
+                        "error processing spec.data[{i}] (key: {})",
+                        d.remote_ref.key
+                    ),
                     source,
                 });
             }
         };
-        let v = decode(value.into_inner(), d.remote_ref.decoding_strategy.unwrap_or_default())
-            .map_err(|e| Error::Decode(format!("error processing spec.data[{i}] (key: {}): {e}", d.remote_ref.key)))?;
-        check_null_bytes(&v, d.remote_ref.null_byte_policy, || format!("spec.data[{i}] (key: {})", d.remote_ref.key))?;
+        let v = decode(
+            value.into_inner(),
+            d.remote_ref.decoding_strategy.unwrap_or_default(),
+        )
+        .map_err(|e| {
+            Error::Decode(format!(
+                "error processing spec.data[{i}] (key: {}): {e}",
+                d.remote_ref.key
+            ))
+        })?;
+        check_null_bytes(&v, d.remote_ref.null_byte_policy, || {
+            format!("spec.data[{i}] (key: {})", d.remote_ref.key)
+        })?;
         out.data.insert(d.secret_key.clone(), Redacted::new(v));
     }
     Ok(out)
 }
 
-fn check_null_bytes(v: &[u8], policy: Option<NullBytePolicy>, what: impl Fn() -> String) -> Result<(), Error> {
+fn check_null_bytes(
+    v: &[u8],
+    policy: Option<NullBytePolicy>,
+    what: impl Fn() -> String,
+) -> Result<(), Error> {
     if policy == Some(NullBytePolicy::Fail) && v.contains(&0) {
-        return Err(Error::Decode(format!("error processing {}: value contains a null byte and nullBytePolicy is Fail", what())));
+        return Err(Error::Decode(format!(
+            "error processing {}: value contains a null byte and nullBytePolicy is Fail",
+            what()
+        )));
     }
     Ok(())
 }
@@ -222,18 +299,28 @@ pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
 }
 
 fn convert_keys<V>(map: BTreeMap<String, V>, strategy: ConversionStrategy) -> BTreeMap<String, V> {
-    map.into_iter().map(|(k, v)| (convert_key(&k, strategy), v)).collect()
+    map.into_iter()
+        .map(|(k, v)| (convert_key(&k, strategy), v))
+        .collect()
 }
 
 /// Drops empty keys; rejects keys a Secret cannot hold (ESO's message).
 pub fn validate_keys<V>(map: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, Error> {
     let bad: Vec<&str> = map
         .keys()
-        .filter(|k| !k.is_empty() && (k.len() > 253 || !k.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))))
+        .filter(|k| {
+            !k.is_empty()
+                && (k.len() > 253
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)))
+        })
         .map(String::as_str)
         .collect();
     if !bad.is_empty() {
-        return Err(Error::InvalidKeys { keys: bad.join(", ") });
+        return Err(Error::InvalidKeys {
+            keys: bad.join(", "),
+        });
     }
     Ok(map.into_iter().filter(|(k, _)| !k.is_empty()).collect())
 }
@@ -243,20 +330,37 @@ pub fn validate_keys<V>(map: BTreeMap<String, V>) -> Result<BTreeMap<String, V>,
 pub fn decode(value: Vec<u8>, strategy: DecodingStrategy) -> Result<Vec<u8>, String> {
     match strategy {
         DecodingStrategy::None => Ok(value),
-        DecodingStrategy::Base64 => STANDARD.decode(&value).map_err(|e| format!("failed to decode base64: {e}")),
-        DecodingStrategy::Base64Url => URL_SAFE.decode(&value).map_err(|e| format!("failed to decode base64url: {e}")),
-        DecodingStrategy::Auto => Ok(STANDARD.decode(&value).or_else(|_| URL_SAFE.decode(&value)).unwrap_or(value)),
+        DecodingStrategy::Base64 => STANDARD
+            .decode(&value)
+            .map_err(|e| format!("failed to decode base64: {e}")),
+        DecodingStrategy::Base64Url => URL_SAFE
+            .decode(&value)
+            .map_err(|e| format!("failed to decode base64url: {e}")),
+        DecodingStrategy::Auto => Ok(STANDARD
+            .decode(&value)
+            .or_else(|_| URL_SAFE.decode(&value))
+            .unwrap_or(value)),
     }
 }
 
 /// `dataFrom[].rewrite`, applied in order. `regexp` is Go's `ReplaceAllString` (`$1` expands).
-fn rewrite<V>(mut map: BTreeMap<String, V>, rules: &[ExternalSecretRewrite], i: usize) -> Result<BTreeMap<String, V>, Error> {
+fn rewrite<V>(
+    mut map: BTreeMap<String, V>,
+    rules: &[ExternalSecretRewrite],
+    i: usize,
+) -> Result<BTreeMap<String, V>, Error> {
     for (j, rule) in rules.iter().enumerate() {
         match rule {
             ExternalSecretRewrite::Regexp(r) => {
-                let re = regex::Regex::new(&r.source)
-                    .map_err(|e| Error::InvalidSpec(format!("spec.dataFrom[{i}].rewrite[{j}].regexp.source: {e}")))?;
-                map = map.into_iter().map(|(k, v)| (re.replace_all(&k, r.target.as_str()).into_owned(), v)).collect();
+                let re = regex::Regex::new(&r.source).map_err(|e| {
+                    Error::InvalidSpec(format!(
+                        "spec.dataFrom[{i}].rewrite[{j}].regexp.source: {e}"
+                    ))
+                })?;
+                map = map
+                    .into_iter()
+                    .map(|(k, v)| (re.replace_all(&k, r.target.as_str()).into_owned(), v))
+                    .collect();
             }
             ExternalSecretRewrite::Transform(_) => {
                 return Err(Error::Unsupported(format!(
@@ -279,37 +383,71 @@ mod tests {
 
     #[test]
     fn converts_keys_like_eso() {
-        assert_eq!(convert_key("a/b c.d", ConversionStrategy::Default), "a_b_c.d");
+        assert_eq!(
+            convert_key("a/b c.d", ConversionStrategy::Default),
+            "a_b_c.d"
+        );
         assert_eq!(convert_key("a/b", ConversionStrategy::Unicode), "a_U002f_b");
-        assert_eq!(convert_key("日本", ConversionStrategy::Default), "日本", "letters of any script are kept");
+        assert_eq!(
+            convert_key("日本", ConversionStrategy::Default),
+            "日本",
+            "letters of any script are kept"
+        );
     }
 
     #[test]
     fn validates_keys() {
         let ok = BTreeMap::from([("a-b.c_D9".to_string(), 1), (String::new(), 2)]);
-        assert_eq!(validate_keys(ok).unwrap().len(), 1, "empty keys are dropped");
+        assert_eq!(
+            validate_keys(ok).unwrap().len(),
+            1,
+            "empty keys are dropped"
+        );
         let bad = BTreeMap::from([("a/b".to_string(), 1)]);
         let err = validate_keys(bad).unwrap_err().to_string();
-        assert!(err.starts_with("invalid secret keys (TIP: use rewrite or conversionStrategy to change keys)"), "{err}");
+        assert!(
+            err.starts_with(
+                "invalid secret keys (TIP: use rewrite or conversionStrategy to change keys)"
+            ),
+            "{err}"
+        );
         let long = BTreeMap::from([("k".repeat(254), 1)]);
         assert!(validate_keys(long).is_err());
     }
 
     #[test]
     fn decodes() {
-        assert_eq!(decode(b"aGk=".to_vec(), DecodingStrategy::Base64).unwrap(), b"hi");
+        assert_eq!(
+            decode(b"aGk=".to_vec(), DecodingStrategy::Base64).unwrap(),
+            b"hi"
+        );
         assert!(decode(b"not base64!".to_vec(), DecodingStrategy::Base64).is_err());
-        assert_eq!(decode(b"-_8=".to_vec(), DecodingStrategy::Base64Url).unwrap(), vec![0xfb, 0xff]);
-        assert_eq!(decode(b"-_8=".to_vec(), DecodingStrategy::Auto).unwrap(), vec![0xfb, 0xff]);
-        assert_eq!(decode(b"plain text".to_vec(), DecodingStrategy::Auto).unwrap(), b"plain text");
-        assert_eq!(decode(b"aGk=".to_vec(), DecodingStrategy::None).unwrap(), b"aGk=");
+        assert_eq!(
+            decode(b"-_8=".to_vec(), DecodingStrategy::Base64Url).unwrap(),
+            vec![0xfb, 0xff]
+        );
+        assert_eq!(
+            decode(b"-_8=".to_vec(), DecodingStrategy::Auto).unwrap(),
+            vec![0xfb, 0xff]
+        );
+        assert_eq!(
+            decode(b"plain text".to_vec(), DecodingStrategy::Auto).unwrap(),
+            b"plain text"
+        );
+        assert_eq!(
+            decode(b"aGk=".to_vec(), DecodingStrategy::None).unwrap(),
+            b"aGk="
+        );
     }
 
     #[test]
     fn rewrites_keys_with_go_style_expansion() {
         use crate::crd::data::ExternalSecretRewriteRegexp;
         let map = BTreeMap::from([("db/user".to_string(), 1), ("db/pass".to_string(), 2)]);
-        let rules = [ExternalSecretRewrite::Regexp(ExternalSecretRewriteRegexp { source: "db/(.*)".into(), target: "DB_$1".into() })];
+        let rules = [ExternalSecretRewrite::Regexp(ExternalSecretRewriteRegexp {
+            source: "db/(.*)".into(),
+            target: "DB_$1".into(),
+        })];
         let out = rewrite(map, &rules, 0).unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), vec!["DB_pass", "DB_user"]);
     }

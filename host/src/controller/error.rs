@@ -8,15 +8,27 @@ pub enum Error {
     #[error("{kind} \"{name}\" not found")]
     StoreNotFound { kind: &'static str, name: String },
     #[error("could not get {kind} \"{name}\": {source}")]
-    GetStore { kind: &'static str, name: String, source: kube::Error },
-    #[error("using cluster store \"{store}\" is not allowed from namespace \"{namespace}\": denied by spec.condition")]
+    GetStore {
+        kind: &'static str,
+        name: String,
+        source: kube::Error,
+    },
+    #[error(
+        "using cluster store \"{store}\" is not allowed from namespace \"{namespace}\": denied by spec.condition"
+    )]
     StoreNotAllowed { store: String, namespace: String },
     #[error("could not check namespace \"{namespace}\" against the store's conditions: {source}")]
-    GetNamespace { namespace: String, source: kube::Error },
+    GetNamespace {
+        namespace: String,
+        source: kube::Error,
+    },
     #[error("{kind} \"{name}\" is not ready")]
     StoreNotReady { kind: &'static str, name: String },
     #[error("{context}: {source}")]
-    Provider { context: String, source: ProviderError },
+    Provider {
+        context: String,
+        source: ProviderError,
+    },
     #[error("invalid secret keys (TIP: use rewrite or conversionStrategy to change keys): {keys}")]
     InvalidKeys { keys: String },
     #[error("{0}")]
@@ -60,7 +72,9 @@ impl Error {
             Error::GetSecret(_) => "get_secret",
             Error::ApplySecret(_) | Error::Immutable => "apply_secret",
             Error::DeleteSecret(_) => "delete_secret",
-            Error::OwnedByAnother | Error::ForeignController(_) | Error::DeleteWithoutOwner => "ownership",
+            Error::OwnedByAnother | Error::ForeignController(_) | Error::DeleteWithoutOwner => {
+                "ownership"
+            }
             Error::PatchStatus(_) | Error::PatchFinalizer(_) | Error::Kube(_) => "kubernetes",
         }
     }

@@ -21,8 +21,12 @@ use super::stores;
 use super::target::{self, Outcome};
 use crate::crd::external_secret::ExternalSecretConditionType;
 use crate::crd::external_secret::SecretBinding;
-use crate::metrics::{Metrics, ObjectLabels, Outcome as CallOutcome, ReconcileLabels, StatusLabels};
-use crate::crd::{ConditionStatus, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus};
+use crate::crd::{
+    ConditionStatus, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
+};
+use crate::metrics::{
+    Metrics, ObjectLabels, Outcome as CallOutcome, ReconcileLabels, StatusLabels,
+};
 
 /// ESO's finalizer on ExternalSecrets.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
@@ -41,7 +45,10 @@ pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeu
     let clock = std::time::Instant::now();
     let metrics = crate::metrics::global();
     let namespace = key.namespace.clone().unwrap_or_default();
-    let labels = ObjectLabels { name: key.name.clone(), namespace: namespace.clone() };
+    let labels = ObjectLabels {
+        name: key.name.clone(),
+        namespace: namespace.clone(),
+    };
     metrics.sync_calls.get_or_create(&labels).inc();
     let result = sync(ctx, &es, started).await;
     let ok = result.is_ok();
@@ -55,11 +62,27 @@ pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeu
             fail(ctx, &es, err).await
         }
     };
-    let outcome = if ok { CallOutcome::success } else { CallOutcome::error };
-    metrics.seed_sync_calls.get_or_create(&StatusLabels { status: outcome }).inc();
-    metrics.reconciles.get_or_create(&ReconcileLabels { controller: "externalsecret", result: if ok { "success" } else { "error" } }).inc();
+    let outcome = if ok {
+        CallOutcome::success
+    } else {
+        CallOutcome::error
+    };
+    metrics
+        .seed_sync_calls
+        .get_or_create(&StatusLabels { status: outcome })
+        .inc();
+    metrics
+        .reconciles
+        .get_or_create(&ReconcileLabels {
+            controller: "externalsecret",
+            result: if ok { "success" } else { "error" },
+        })
+        .inc();
     Metrics::set_condition(&metrics.es_condition, &key.name, &namespace, "Ready", ok);
-    metrics.es_duration.get_or_create(&labels).set(i64::try_from(clock.elapsed().as_nanos()).unwrap_or(i64::MAX));
+    metrics
+        .es_duration
+        .get_or_create(&labels)
+        .set(i64::try_from(clock.elapsed().as_nanos()).unwrap_or(i64::MAX));
     ctx.set_failing(key, !ok);
     requeue
 }
@@ -87,16 +110,24 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
     }
     // Skip silently when a referenced store belongs to another controller class.
     let refs = stores::referenced(es);
-    if refs.iter().filter_map(|r| stores::lookup(ctx, &ns, r)).any(|s| !stores::serves(ctx, &s.spec)) {
+    if refs
+        .iter()
+        .filter_map(|r| stores::lookup(ctx, &ns, r))
+        .any(|s| !stores::serves(ctx, &s.spec))
+    {
         return Ok(None);
     }
     ensure_finalizer(ctx, es).await?;
     let target = target::target_name(es);
-    ctx.lock_targets().entry((ns.clone(), target.clone())).or_default().insert(es.name_any());
+    ctx.lock_targets()
+        .entry((ns.clone(), target.clone()))
+        .or_default()
+        .insert(es.name_any());
 
     if es.spec.target.template.is_some() {
         return Err(Error::Unsupported(
-            "spec.target.template: templates are not supported by this version of Ampoule yet".into(),
+            "spec.target.template: templates are not supported by this version of Ampoule yet"
+                .into(),
         ));
     }
     if let Err(e) = es.spec.refresh_interval() {
@@ -106,7 +137,9 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
         )));
     }
     if !es.spec.target.is_secret() {
-        return Err(Error::Unsupported("spec.target.manifest: only Secret targets are supported".into()));
+        return Err(Error::Unsupported(
+            "spec.target.manifest: only Secret targets are supported".into(),
+        ));
     }
 
     let memory = ctx.synced(&key);
@@ -117,41 +150,74 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
     let fetched = data::fetch(ctx, es).await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
-        ctx.event(&ctx.recorder, &obj, EventType::Normal, "MissingProviderSecret", note.clone()).await;
+        ctx.event(
+            &ctx.recorder,
+            &obj,
+            EventType::Normal,
+            "MissingProviderSecret",
+            note.clone(),
+        )
+        .await;
     }
 
-    let (condition_reason, condition_message) = if fetched.data.is_empty() && es.spec.target.deletion_policy != DeletionPolicy::Merge {
-        match es.spec.target.deletion_policy {
-            DeletionPolicy::Delete => {
-                if es.spec.target.creation_policy != CreationPolicy::Owner {
-                    return Err(Error::DeleteWithoutOwner);
+    let (condition_reason, condition_message) =
+        if fetched.data.is_empty() && es.spec.target.deletion_policy != DeletionPolicy::Merge {
+            match es.spec.target.deletion_policy {
+                DeletionPolicy::Delete => {
+                    if es.spec.target.creation_policy != CreationPolicy::Owner {
+                        return Err(Error::DeleteWithoutOwner);
+                    }
+                    if target::delete_if_owned(ctx, es).await? {
+                        ctx.event(
+                            &ctx.recorder,
+                            &obj,
+                            EventType::Normal,
+                            "Deleted",
+                            message::SECRET_DELETED.into(),
+                        )
+                        .await;
+                    }
+                    (reason::SECRET_DELETED, message::SECRET_DELETED)
                 }
-                if target::delete_if_owned(ctx, es).await? {
-                    ctx.event(&ctx.recorder, &obj, EventType::Normal, "Deleted", message::SECRET_DELETED.into()).await;
-                }
-                (reason::SECRET_DELETED, message::SECRET_DELETED)
+                _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
             }
-            _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
-        }
-    } else {
-        let written = target::write(ctx, es, &fetched.data).await?;
-        match written.outcome {
-            Outcome::Created => ctx.event(&ctx.recorder, &obj, EventType::Normal, "Created", "secret created".into()).await,
-            Outcome::Updated => ctx.event(&ctx.recorder, &obj, EventType::Normal, "Updated", "secret updated".into()).await,
-            Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => {}
-        }
-        {
-            let mut synced = ctx.lock_synced();
-            let entry = synced.entry(key.clone()).or_default();
-            entry.secret_resource_version = written.resource_version.clone();
-            entry.fingerprint = written.fingerprint.clone();
-        }
-        if written.outcome == Outcome::Missing {
-            (reason::SECRET_MISSING, message::SECRET_MISSING)
         } else {
-            (reason::SECRET_SYNCED, message::SECRET_SYNCED)
-        }
-    };
+            let written = target::write(ctx, es, &fetched.data).await?;
+            match written.outcome {
+                Outcome::Created => {
+                    ctx.event(
+                        &ctx.recorder,
+                        &obj,
+                        EventType::Normal,
+                        "Created",
+                        "secret created".into(),
+                    )
+                    .await
+                }
+                Outcome::Updated => {
+                    ctx.event(
+                        &ctx.recorder,
+                        &obj,
+                        EventType::Normal,
+                        "Updated",
+                        "secret updated".into(),
+                    )
+                    .await
+                }
+                Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => {}
+            }
+            {
+                let mut synced = ctx.lock_synced();
+                let entry = synced.entry(key.clone()).or_default();
+                entry.secret_resource_version = written.resource_version.clone();
+                entry.fingerprint = written.fingerprint.clone();
+            }
+            if written.outcome == Outcome::Missing {
+                (reason::SECRET_MISSING, message::SECRET_MISSING)
+            } else {
+                (reason::SECRET_SYNCED, message::SECRET_SYNCED)
+            }
+        };
 
     let synced_rv = refresh::current_version(es);
     let mut status = es.status.clone().unwrap_or_default();
@@ -162,7 +228,9 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
         condition_reason,
         condition_message,
     );
-    status.refresh_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started));
+    status.refresh_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        started,
+    ));
     status.synced_resource_version = Some(synced_rv.clone());
     status.binding = Some(SecretBinding { name: target });
     write_status(ctx, es, &status).await?;
@@ -185,7 +253,14 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
     let key = ObjectRef::from_obj(es);
     tracing::warn!(error = %err, category = err.category(), "sync failed");
     let obj = es.object_ref(&());
-    ctx.event(&ctx.recorder, &obj, EventType::Warning, "UpdateFailed", err.to_string()).await;
+    ctx.event(
+        &ctx.recorder,
+        &obj,
+        EventType::Warning,
+        "UpdateFailed",
+        err.to_string(),
+    )
+    .await;
     let mut status = es.status.clone().unwrap_or_default();
     status.conditions = status::set_condition(
         &status.conditions,
@@ -205,13 +280,24 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
 }
 
 /// Writes the status subresource when it differs from what the object shows.
-async fn write_status(ctx: &Context, es: &ExternalSecret, status: &ExternalSecretStatus) -> Result<(), Error> {
+async fn write_status(
+    ctx: &Context,
+    es: &ExternalSecret,
+    status: &ExternalSecretStatus,
+) -> Result<(), Error> {
     if es.status.as_ref() == Some(status) {
         return Ok(());
     }
-    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    let api: Api<ExternalSecret> =
+        Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
     let patch = json!({"status": status});
-    api.patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(Error::PatchStatus)?;
+    api.patch_status(
+        &es.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(Error::PatchStatus)?;
     Ok(())
 }
 
@@ -226,34 +312,60 @@ async fn ensure_finalizer(ctx: &Context, es: &ExternalSecret) -> Result<(), Erro
     if has == needs_finalizer(es) {
         return Ok(());
     }
-    let ops = if has { remove_finalizer_ops(es) } else { add_finalizer_ops(es) };
+    let ops = if has {
+        remove_finalizer_ops(es)
+    } else {
+        add_finalizer_ops(es)
+    };
     patch_finalizers(ctx, es, ops).await
 }
 
 fn add_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
-    let rv = json!({"op": "test", "path": "/metadata/resourceVersion", "value": es.resource_version()});
+    let rv =
+        json!({"op": "test", "path": "/metadata/resourceVersion", "value": es.resource_version()});
     if es.meta().finalizers.is_none() {
-        vec![rv, json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})]
+        vec![
+            rv,
+            json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}),
+        ]
     } else {
-        vec![rv, json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})]
+        vec![
+            rv,
+            json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}),
+        ]
     }
 }
 
 fn remove_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
-    let Some(i) = es.finalizers().iter().position(|f| f == FINALIZER) else { return Vec::new() };
+    let Some(i) = es.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Vec::new();
+    };
     vec![
         json!({"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER}),
         json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")}),
     ]
 }
 
-async fn patch_finalizers(ctx: &Context, es: &ExternalSecret, ops: Vec<Value>) -> Result<(), Error> {
+async fn patch_finalizers(
+    ctx: &Context,
+    es: &ExternalSecret,
+    ops: Vec<Value>,
+) -> Result<(), Error> {
     if ops.is_empty() {
         return Ok(());
     }
-    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
-    let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).map_err(|e| Error::InvalidSpec(e.to_string()))?;
-    match api.patch(&es.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch)).await {
+    let api: Api<ExternalSecret> =
+        Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    let patch: json_patch::Patch =
+        serde_json::from_value(Value::Array(ops)).map_err(|e| Error::InvalidSpec(e.to_string()))?;
+    match api
+        .patch(
+            &es.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(Error::PatchFinalizer(e)),

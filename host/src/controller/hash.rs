@@ -69,7 +69,11 @@ pub fn resource_version(
     annotations: Option<&BTreeMap<String, String>>,
     labels: Option<&BTreeMap<String, String>>,
 ) -> String {
-    let meta = format!("{{annotations:{} labels:{}}}", go_string_map(annotations), go_string_map(labels));
+    let meta = format!(
+        "{{annotations:{} labels:{}}}",
+        go_string_map(annotations),
+        go_string_map(labels)
+    );
     format!("{generation}-{}", object_hash(&meta))
 }
 
@@ -77,7 +81,10 @@ pub fn resource_version(
 pub fn field_manager(es_name: &str) -> String {
     let plain = format!("externalsecrets.external-secrets.io/{es_name}");
     if plain.len() > 63 {
-        format!("externalsecrets.external-secrets.io/sha3/{}", object_hash(es_name))
+        format!(
+            "externalsecrets.external-secrets.io/sha3/{}",
+            object_hash(es_name)
+        )
     } else {
         plain
     }
@@ -91,27 +98,57 @@ mod tests {
     #[test]
     fn matches_eso_vectors() {
         let data = BTreeMap::from([("foo".to_string(), b"bar".to_vec())]);
-        assert_eq!(data_hash(&data), "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36");
+        assert_eq!(
+            data_hash(&data),
+            "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36"
+        );
         let empty: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        assert_eq!(data_hash(&empty), "74a974446e359fb3e6baff9bd0058950e6edd0f040888d9989b0a11b");
-        assert_eq!(created_by("default", "my-es"), "b8464376b5fe3535e690594280bfe59b60be2603cb6cbb6d6c8bcbb4");
-        assert_eq!(resource_version(3, None, None), "3-f47fe3c0b255b6dd8047cdffa772587bb829efe7a1cb70febeda2eb2");
+        assert_eq!(
+            data_hash(&empty),
+            "74a974446e359fb3e6baff9bd0058950e6edd0f040888d9989b0a11b"
+        );
+        assert_eq!(
+            created_by("default", "my-es"),
+            "b8464376b5fe3535e690594280bfe59b60be2603cb6cbb6d6c8bcbb4"
+        );
+        assert_eq!(
+            resource_version(3, None, None),
+            "3-f47fe3c0b255b6dd8047cdffa772587bb829efe7a1cb70febeda2eb2"
+        );
     }
 
     #[test]
     fn go_formatting_of_maps() {
         let data = BTreeMap::from([("b".to_string(), vec![]), ("a".to_string(), vec![1u8, 255])]);
         assert_eq!(data_hash(&data), object_hash("map[a:[1 255] b:[]]"));
-        let labels = BTreeMap::from([("z".to_string(), "1".to_string()), ("a".to_string(), "x y".to_string())]);
-        assert_eq!(resource_version(1, None, Some(&labels)), format!("1-{}", object_hash("{annotations:map[] labels:map[a:x y z:1]}")));
+        let labels = BTreeMap::from([
+            ("z".to_string(), "1".to_string()),
+            ("a".to_string(), "x y".to_string()),
+        ]);
+        assert_eq!(
+            resource_version(1, None, Some(&labels)),
+            format!(
+                "1-{}",
+                object_hash("{annotations:map[] labels:map[a:x y z:1]}")
+            )
+        );
     }
 
     #[test]
     fn field_manager_switches_to_hash_past_63_chars() {
-        assert_eq!(field_manager("db"), "externalsecrets.external-secrets.io/db");
+        assert_eq!(
+            field_manager("db"),
+            "externalsecrets.external-secrets.io/db"
+        );
         let long = "x".repeat(40);
         let fm = field_manager(&long);
-        assert!(fm.starts_with("externalsecrets.external-secrets.io/sha3/"), "{fm}");
-        assert_eq!(fm.len(), "externalsecrets.external-secrets.io/sha3/".len() + 56);
+        assert!(
+            fm.starts_with("externalsecrets.external-secrets.io/sha3/"),
+            "{fm}"
+        );
+        assert_eq!(
+            fm.len(),
+            "externalsecrets.external-secrets.io/sha3/".len() + 56
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
+use kube::api::{Api, ObjectMeta, PostParams};
 
 use super::RunError;
 
@@ -41,7 +41,10 @@ impl LeaderElection {
         loop {
             if self.try_acquire_or_renew(&api).await? {
                 tracing::info!(lease = %self.name, identity = %self.identity, "acquired the leader lease");
-                return Ok(Held { election: self, api });
+                return Ok(Held {
+                    election: self,
+                    api,
+                });
             }
             tokio::time::sleep(self.retry).await;
         }
@@ -53,7 +56,10 @@ impl LeaderElection {
         let seconds = i32::try_from(self.lease_duration.as_secs()).unwrap_or(15);
         let Some(mut lease) = api.get_opt(&self.name).await? else {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(LeaseSpec {
                     holder_identity: Some(self.identity.clone()),
                     lease_duration_seconds: Some(seconds),
@@ -72,10 +78,18 @@ impl LeaderElection {
         let spec = lease.spec.get_or_insert_with(Default::default);
         let ours = spec.holder_identity.as_deref() == Some(self.identity.as_str());
         let expired = spec.renew_time.as_ref().is_none_or(|t| {
-            let lasts = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(seconds)));
+            let lasts = SignedDuration::from_secs(i64::from(
+                spec.lease_duration_seconds.unwrap_or(seconds),
+            ));
             t.0.checked_add(lasts).is_ok_and(|end| end < now)
         });
-        if !ours && !expired && spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty()) {
+        if !ours
+            && !expired
+            && spec
+                .holder_identity
+                .as_deref()
+                .is_some_and(|h| !h.is_empty())
+        {
             return Ok(false);
         }
         if !ours {
@@ -86,7 +100,10 @@ impl LeaderElection {
         spec.lease_duration_seconds = Some(seconds);
         spec.renew_time = Some(MicroTime(now));
         // replace() carries the resourceVersion: a concurrent writer makes this fail with 409.
-        match api.replace(&self.name, &PostParams::default(), &lease).await {
+        match api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(e),

@@ -24,8 +24,8 @@ mod watch;
 
 use std::sync::Arc;
 
-use kube::api::{Api, ListParams};
 use kube::Client;
+use kube::api::{Api, ListParams};
 
 pub use context::{Context, Settings};
 
@@ -62,7 +62,12 @@ pub async fn preflight(client: &Client, namespace: Option<&str>) -> Result<(), R
 }
 
 /// Runs every controller until the process is stopped (or the leader lease is lost).
-pub async fn run(client: Client, provider: Arc<dyn SecretProvider>, settings: Settings, leader: Option<leader::LeaderElection>) -> Result<(), RunError> {
+pub async fn run(
+    client: Client,
+    provider: Arc<dyn SecretProvider>,
+    settings: Settings,
+    leader: Option<leader::LeaderElection>,
+) -> Result<(), RunError> {
     run_with(client, provider, settings, leader, None).await
 }
 

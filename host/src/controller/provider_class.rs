@@ -9,8 +9,8 @@ use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
@@ -26,7 +26,9 @@ pub enum ClassError {
     Spec(String),
     #[error("no component embedded in this build serves provider \"{0}\": set spec.module.image")]
     NoEmbedded(String),
-    #[error("spec.module.verify.cosignPublicKeys is set but cosign verification is not implemented yet: refusing to run an unverified module")]
+    #[error(
+        "spec.module.verify.cosignPublicKeys is set but cosign verification is not implemented yet: refusing to run an unverified module"
+    )]
     VerificationUnsupported,
     #[error("could not read pull secret {0}: {1}")]
     PullSecret(String, String),
@@ -60,14 +62,26 @@ pub struct Classes {
 }
 
 impl Classes {
-    pub fn new(client: Client, sandbox: Arc<Sandbox>, wasm: Arc<WasmProvider>, changed: UnboundedSender<String>) -> Self {
-        Self { client, sandbox, wasm, changed, bound: HashMap::new() }
+    pub fn new(
+        client: Client,
+        sandbox: Arc<Sandbox>,
+        wasm: Arc<WasmProvider>,
+        changed: UnboundedSender<String>,
+    ) -> Self {
+        Self {
+            client,
+            sandbox,
+            wasm,
+            changed,
+            bound: HashMap::new(),
+        }
     }
 
     /// Watches ProviderClasses until aborted.
     pub async fn run(mut self) {
         let api: Api<ProviderClass> = Api::all(self.client.clone());
-        let mut stream = std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
+        let mut stream =
+            std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
         while let Some(event) = stream.next().await {
             match event {
                 Ok(Event::Apply(pc) | Event::InitApply(pc)) => self.apply(&pc).await,
@@ -99,32 +113,54 @@ impl Classes {
                 tracing::info!(class = %name, provider = %pc.spec.provider, %digest, "provider class bound");
                 self.bound.insert(name, (spec, digest.clone()));
                 let _ = self.changed.send(pc.spec.provider.clone());
-                self.status(pc, Some(digest), ConditionStatus::True, "Loaded", "module pulled, verified and compiled").await;
+                self.status(
+                    pc,
+                    Some(digest),
+                    ConditionStatus::True,
+                    "Loaded",
+                    "module pulled, verified and compiled",
+                )
+                .await;
             }
             Err(e) => {
                 tracing::warn!(class = %name, error = %e, "provider class cannot be used");
-                self.status(pc, None, ConditionStatus::False, e.reason(), &e.to_string()).await;
+                self.status(pc, None, ConditionStatus::False, e.reason(), &e.to_string())
+                    .await;
             }
         }
     }
 
-    async fn load(&self, pc: &ProviderClass, spec: &serde_json::Value) -> Result<String, ClassError> {
-        let class: ProviderClassConfig = serde_json::from_value(spec.clone()).map_err(|e| ClassError::Spec(e.to_string()))?;
+    async fn load(
+        &self,
+        pc: &ProviderClass,
+        spec: &serde_json::Value,
+    ) -> Result<String, ClassError> {
+        let class: ProviderClassConfig =
+            serde_json::from_value(spec.clone()).map_err(|e| ClassError::Spec(e.to_string()))?;
         let (bytes, digest) = match &class.module {
             Some(module) => {
-                if module.verify.as_ref().is_some_and(|v| !v.cosign_public_keys.is_empty()) {
+                if module
+                    .verify
+                    .as_ref()
+                    .is_some_and(|v| !v.cosign_public_keys.is_empty())
+                {
                     return Err(ClassError::VerificationUnsupported);
                 }
                 let auth = match &module.pull_secret_ref {
-                    Some(r) => self.registry_auth(&r.name, r.namespace.as_deref(), &module.image).await?,
+                    Some(r) => {
+                        self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
+                            .await?
+                    }
                     None => RegistryAuth::Anonymous,
                 };
                 let pulled = plugin::oci::pull(&module.image, &auth).await?;
                 (pulled.bytes, pulled.digest)
             }
             None => {
-                let embedded = plugin::embedded::find(&class.provider).ok_or_else(|| ClassError::NoEmbedded(class.provider.clone()))?;
-                let digest = Digest::parse(embedded.digest).map_err(|e| ClassError::Spec(e.to_string()))?;
+                let embedded = plugin::embedded::find(&class.provider)
+                    .ok_or_else(|| ClassError::NoEmbedded(class.provider.clone()))?;
+                let digest =
+                    Digest::parse(embedded.digest).map_err(|e| ClassError::Spec(e.to_string()))?;
                 (embedded.bytes.to_vec(), digest)
             }
         };
@@ -136,28 +172,48 @@ impl Classes {
     }
 
     /// Basic auth for the image's registry from a `kubernetes.io/dockerconfigjson` Secret.
-    async fn registry_auth(&self, name: &str, namespace: Option<&str>, image: &str) -> Result<RegistryAuth, ClassError> {
+    async fn registry_auth(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        image: &str,
+    ) -> Result<RegistryAuth, ClassError> {
         let ns = namespace.unwrap_or("default");
         let what = format!("{ns}/{name}");
-        let secret = Api::<Secret>::namespaced(self.client.clone(), ns).get(name).await.map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
+        let secret = Api::<Secret>::namespaced(self.client.clone(), ns)
+            .get(name)
+            .await
+            .map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
         let raw = secret
             .data
             .and_then(|d| d.get(".dockerconfigjson").cloned())
-            .ok_or_else(|| ClassError::PullSecret(what.clone(), "no .dockerconfigjson key".into()))?;
-        let config: serde_json::Value = serde_json::from_slice(&raw.0).map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
-        let host = image.trim_start_matches("oci://").split('/').next().unwrap_or_default();
+            .ok_or_else(|| {
+                ClassError::PullSecret(what.clone(), "no .dockerconfigjson key".into())
+            })?;
+        let config: serde_json::Value = serde_json::from_slice(&raw.0)
+            .map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
+        let host = image
+            .trim_start_matches("oci://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let entry = &config["auths"][host];
         if let (Some(user), Some(pass)) = (entry["username"].as_str(), entry["password"].as_str()) {
             return Ok(RegistryAuth::Basic(user.into(), pass.into()));
         }
         if let Some(auth) = entry["auth"].as_str() {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(auth).map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth)
+                .map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
             let text = String::from_utf8_lossy(&decoded);
             if let Some((user, pass)) = text.split_once(':') {
                 return Ok(RegistryAuth::Basic(user.into(), pass.into()));
             }
         }
-        Err(ClassError::PullSecret(what, format!("no credentials for registry {host}")))
+        Err(ClassError::PullSecret(
+            what,
+            format!("no credentials for registry {host}"),
+        ))
     }
 
     async fn remove(&mut self, pc: &ProviderClass) {
@@ -167,7 +223,11 @@ impl Classes {
         // Back to the embedded component under the built-in ceiling, if there is one.
         if let Some(embedded) = plugin::embedded::find(key) {
             let loaded = match Digest::parse(embedded.digest) {
-                Ok(digest) => self.sandbox.load(embedded.bytes.to_vec(), Some(digest)).await.ok(),
+                Ok(digest) => self
+                    .sandbox
+                    .load(embedded.bytes.to_vec(), Some(digest))
+                    .await
+                    .ok(),
                 Err(_) => None,
             };
             if let Some(loaded) = loaded {
@@ -177,12 +237,33 @@ impl Classes {
         let _ = self.changed.send(key.clone());
     }
 
-    async fn status(&self, pc: &ProviderClass, digest: Option<String>, ready: ConditionStatus, reason: &str, message: &str) {
+    async fn status(
+        &self,
+        pc: &ProviderClass,
+        digest: Option<String>,
+        ready: ConditionStatus,
+        reason: &str,
+        message: &str,
+    ) {
         let current = pc.status.clone().unwrap_or_default();
-        let conditions = status::set_condition(&current.conditions, "Ready".to_string(), ready, reason, message);
-        let patch = json!({"status": {"digest": digest.or(current.digest), "conditions": conditions}});
+        let conditions = status::set_condition(
+            &current.conditions,
+            "Ready".to_string(),
+            ready,
+            reason,
+            message,
+        );
+        let patch =
+            json!({"status": {"digest": digest.or(current.digest), "conditions": conditions}});
         let api: Api<ProviderClass> = Api::all(self.client.clone());
-        if let Err(e) = api.patch_status(&pc.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        if let Err(e) = api
+            .patch_status(
+                &pc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
             tracing::warn!(error = %e, "could not update ProviderClass status");
         }
     }

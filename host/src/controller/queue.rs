@@ -98,7 +98,10 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         };
         inner.seq += 1;
         let seq = inner.seq;
-        if let Some(old) = inner.pending.insert(key.clone(), Pending { due, priority, seq }) {
+        if let Some(old) = inner
+            .pending
+            .insert(key.clone(), Pending { due, priority, seq })
+        {
             inner.by_seq.remove(&old.seq);
         }
         inner.by_seq.insert(seq, key);
@@ -166,7 +169,11 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
             inner.deferred.remove(key)
         };
         if let Some((due, priority)) = deferred {
-            self.add(key.clone(), due.saturating_duration_since(Instant::now()), priority);
+            self.add(
+                key.clone(),
+                due.saturating_duration_since(Instant::now()),
+                priority,
+            );
         }
     }
 }
@@ -179,7 +186,9 @@ fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<
                 Priority::Urgent => &mut inner.urgent,
                 Priority::Normal => &mut inner.normal,
             };
-            let Some(Reverse((due, seq))) = heap.peek().copied() else { break };
+            let Some(Reverse((due, seq))) = heap.peek().copied() else {
+                break;
+            };
             let Some(key) = inner.by_seq.get(&seq).cloned() else {
                 heap_pop(inner, lane);
                 continue;

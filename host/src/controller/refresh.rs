@@ -17,7 +17,11 @@ pub fn to_std(d: kube::core::Duration) -> Option<Duration> {
 
 /// The ExternalSecret's `refreshInterval` (zero means sync once).
 pub fn interval(es: &ExternalSecret) -> Duration {
-    es.spec.refresh_interval().ok().and_then(to_std).unwrap_or_default()
+    es.spec
+        .refresh_interval()
+        .ok()
+        .and_then(to_std)
+        .unwrap_or_default()
 }
 
 /// What the last successful sync recorded: the status, or this process's own newer memory of it
@@ -37,14 +41,20 @@ pub fn last_sync(es: &ExternalSecret, memory: &Synced) -> (Option<Timestamp>, Op
 
 /// `syncedResourceVersion` of the object as it is now.
 pub fn current_version(es: &ExternalSecret) -> String {
-    hash::resource_version(es.metadata.generation.unwrap_or_default(), Some(es.annotations()), Some(es.labels()))
+    hash::resource_version(
+        es.metadata.generation.unwrap_or_default(),
+        Some(es.annotations()),
+        Some(es.labels()),
+    )
 }
 
 /// Whether the provider must be asked again now.
 pub fn should_refresh(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> bool {
     let (refresh_time, synced) = last_sync(es, memory);
     let Some(synced) = synced else { return true };
-    let Some(refresh_time) = refresh_time else { return true };
+    let Some(refresh_time) = refresh_time else {
+        return true;
+    };
     match es.spec.refresh_policy.unwrap_or_default() {
         RefreshPolicy::CreatedOnce => false,
         RefreshPolicy::OnChange => synced != current_version(es),
@@ -62,7 +72,8 @@ pub fn should_refresh(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> b
 }
 
 fn next_due(refresh_time: Timestamp, every: Duration) -> Timestamp {
-    let every = k8s_openapi::jiff::SignedDuration::try_from(every).unwrap_or(k8s_openapi::jiff::SignedDuration::MAX);
+    let every = k8s_openapi::jiff::SignedDuration::try_from(every)
+        .unwrap_or(k8s_openapi::jiff::SignedDuration::MAX);
     refresh_time.checked_add(every).unwrap_or(Timestamp::MAX)
 }
 
@@ -89,17 +100,28 @@ mod tests {
     use super::*;
     use crate::crd::{ExternalSecretSpec, ExternalSecretStatus};
 
-    fn es(policy: Option<RefreshPolicy>, interval: &str, synced: Option<(i64, &str)>) -> ExternalSecret {
-        let mut spec: ExternalSecretSpec = serde_json::from_value(serde_json::json!({"refreshInterval": interval})).unwrap();
+    fn es(
+        policy: Option<RefreshPolicy>,
+        interval: &str,
+        synced: Option<(i64, &str)>,
+    ) -> ExternalSecret {
+        let mut spec: ExternalSecretSpec =
+            serde_json::from_value(serde_json::json!({"refreshInterval": interval})).unwrap();
         spec.refresh_policy = policy;
         let mut es = ExternalSecret::new("a", spec);
         es.metadata.generation = Some(1);
         es.metadata.annotations = Some(BTreeMap::new());
         if let Some((ago, rv)) = synced {
-            let t = Timestamp::now().checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(ago)).unwrap();
+            let t = Timestamp::now()
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(ago))
+                .unwrap();
             es.status = Some(ExternalSecretStatus {
                 refresh_time: Some(Time(t)),
-                synced_resource_version: Some(if rv == "current" { current_version(&es) } else { rv.into() }),
+                synced_resource_version: Some(if rv == "current" {
+                    current_version(&es)
+                } else {
+                    rv.into()
+                }),
                 ..Default::default()
             });
         }
@@ -110,23 +132,61 @@ mod tests {
     fn decides_like_eso() {
         let now = Timestamp::now();
         let m = Synced::default();
-        assert!(should_refresh(&es(None, "1h", None), &m, now), "never synced");
-        assert!(!should_refresh(&es(None, "1h", Some((60, "current"))), &m, now), "synced a minute ago");
-        assert!(should_refresh(&es(None, "1h", Some((3601, "current"))), &m, now), "interval passed");
-        assert!(should_refresh(&es(None, "1h", Some((60, "1-old"))), &m, now), "spec or metadata changed");
-        assert!(!should_refresh(&es(None, "0s", Some((60, "1-old"))), &m, now), "interval 0 syncs once, even on change");
-        assert!(!should_refresh(&es(Some(RefreshPolicy::CreatedOnce), "1m", Some((3600, "1-old"))), &m, now));
-        assert!(should_refresh(&es(Some(RefreshPolicy::OnChange), "1m", Some((1, "1-old"))), &m, now));
-        assert!(!should_refresh(&es(Some(RefreshPolicy::OnChange), "1m", Some((3600, "current"))), &m, now));
+        assert!(
+            should_refresh(&es(None, "1h", None), &m, now),
+            "never synced"
+        );
+        assert!(
+            !should_refresh(&es(None, "1h", Some((60, "current"))), &m, now),
+            "synced a minute ago"
+        );
+        assert!(
+            should_refresh(&es(None, "1h", Some((3601, "current"))), &m, now),
+            "interval passed"
+        );
+        assert!(
+            should_refresh(&es(None, "1h", Some((60, "1-old"))), &m, now),
+            "spec or metadata changed"
+        );
+        assert!(
+            !should_refresh(&es(None, "0s", Some((60, "1-old"))), &m, now),
+            "interval 0 syncs once, even on change"
+        );
+        assert!(!should_refresh(
+            &es(
+                Some(RefreshPolicy::CreatedOnce),
+                "1m",
+                Some((3600, "1-old"))
+            ),
+            &m,
+            now
+        ));
+        assert!(should_refresh(
+            &es(Some(RefreshPolicy::OnChange), "1m", Some((1, "1-old"))),
+            &m,
+            now
+        ));
+        assert!(!should_refresh(
+            &es(Some(RefreshPolicy::OnChange), "1m", Some((3600, "current"))),
+            &m,
+            now
+        ));
     }
 
     #[test]
     fn memory_newer_than_the_cache_wins() {
         let now = Timestamp::now();
         let stale = es(None, "1h", Some((7200, "current")));
-        let memory = Synced { refresh_time: Some(Time(now)), synced_resource_version: Some(current_version(&stale)), ..Default::default() };
+        let memory = Synced {
+            refresh_time: Some(Time(now)),
+            synced_resource_version: Some(current_version(&stale)),
+            ..Default::default()
+        };
         assert!(!should_refresh(&stale, &memory, now));
         let left = until_next(&stale, &memory, now).unwrap();
-        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3600), "{left:?}");
+        assert!(
+            left > Duration::from_secs(3590) && left <= Duration::from_secs(3600),
+            "{left:?}"
+        );
     }
 }

@@ -51,7 +51,11 @@ pub fn set_condition<T: Clone + PartialEq>(
         message: Some(message.into()),
         last_transition_time,
     };
-    let mut out: Vec<StatusCondition<T>> = conditions.iter().filter(|c| c.type_ != type_).cloned().collect();
+    let mut out: Vec<StatusCondition<T>> = conditions
+        .iter()
+        .filter(|c| c.type_ != type_)
+        .cloned()
+        .collect();
     out.push(updated);
     out
 }
@@ -64,7 +68,13 @@ mod tests {
     fn keeps_transition_time_while_status_is_unchanged() {
         let first = set_condition(&[], "Ready".to_string(), ConditionStatus::False, "A", "a");
         let t0 = first[0].last_transition_time.clone();
-        let same = set_condition(&first, "Ready".to_string(), ConditionStatus::False, "B", "b");
+        let same = set_condition(
+            &first,
+            "Ready".to_string(),
+            ConditionStatus::False,
+            "B",
+            "b",
+        );
         assert_eq!(same[0].last_transition_time, t0);
         assert_eq!(same[0].reason.as_deref(), Some("B"));
         assert_eq!(same.len(), 1);

@@ -13,8 +13,8 @@ use super::context::Context;
 use super::error::Error;
 use crate::crd::secret_store::ClusterSecretStoreCondition;
 use crate::crd::{
-    ClusterSecretStore, ConditionStatus, ExternalSecret, GenericStore, SecretStore,
-    SecretStoreRef, SecretStoreSpec, StoreKind,
+    ClusterSecretStore, ConditionStatus, ExternalSecret, GenericStore, SecretStore, SecretStoreRef,
+    SecretStoreSpec, StoreKind,
 };
 use crate::provider::StoreContext;
 
@@ -66,33 +66,53 @@ pub fn lookup(ctx: &Context, es_namespace: &str, r: &SecretStoreRef) -> Option<F
             .stores
             .get(&ObjectRef::<SecretStore>::new(&r.name).within(es_namespace))
             .map(|s| found(s.as_ref())),
-        StoreKind::ClusterSecretStore => {
-            ctx.cluster_stores.get(&ObjectRef::<ClusterSecretStore>::new(&r.name)).map(|s| found(s.as_ref()))
-        }
+        StoreKind::ClusterSecretStore => ctx
+            .cluster_stores
+            .get(&ObjectRef::<ClusterSecretStore>::new(&r.name))
+            .map(|s| found(s.as_ref())),
     }
 }
 
 /// True when this controller serves the store's class (empty class = every controller).
 pub fn serves(ctx: &Context, spec: &SecretStoreSpec) -> bool {
-    spec.controller.as_deref().is_none_or(|c| c.is_empty() || c == ctx.settings.controller_class)
+    spec.controller
+        .as_deref()
+        .is_none_or(|c| c.is_empty() || c == ctx.settings.controller_class)
 }
 
 /// Resolves a reference for use by an ExternalSecret in `es_namespace`: the store exists, admits
 /// the namespace, and (with the flood gate) is Ready.
-pub async fn resolve(ctx: &Context, es_namespace: &str, r: &SecretStoreRef) -> Result<StoreContext, Error> {
+pub async fn resolve(
+    ctx: &Context,
+    es_namespace: &str,
+    r: &SecretStoreRef,
+) -> Result<StoreContext, Error> {
     let kind = r.effective_kind();
-    let store = lookup(ctx, es_namespace, r).ok_or_else(|| Error::StoreNotFound { kind: kind.as_str(), name: r.name.clone() })?;
-    if kind == StoreKind::ClusterSecretStore && !admits(ctx, &store.spec.conditions, es_namespace).await? {
-        return Err(Error::StoreNotAllowed { store: r.name.clone(), namespace: es_namespace.into() });
+    let store = lookup(ctx, es_namespace, r).ok_or_else(|| Error::StoreNotFound {
+        kind: kind.as_str(),
+        name: r.name.clone(),
+    })?;
+    if kind == StoreKind::ClusterSecretStore
+        && !admits(ctx, &store.spec.conditions, es_namespace).await?
+    {
+        return Err(Error::StoreNotAllowed {
+            store: r.name.clone(),
+            namespace: es_namespace.into(),
+        });
     }
     if ctx.settings.flood_gate && !store.ready {
-        return Err(Error::StoreNotReady { kind: kind.as_str(), name: r.name.clone() });
+        return Err(Error::StoreNotReady {
+            kind: kind.as_str(),
+            name: r.name.clone(),
+        });
     }
-    let (provider, config) = store
-        .spec
-        .provider
-        .key()
-        .ok_or_else(|| Error::InvalidSpec(format!("{} \"{}\" must name exactly one provider", kind.as_str(), r.name)))?;
+    let (provider, config) = store.spec.provider.key().ok_or_else(|| {
+        Error::InvalidSpec(format!(
+            "{} \"{}\" must name exactly one provider",
+            kind.as_str(),
+            r.name
+        ))
+    })?;
     Ok(StoreContext {
         kind,
         name: store.name,
@@ -101,13 +121,21 @@ pub async fn resolve(ctx: &Context, es_namespace: &str, r: &SecretStoreRef) -> R
         generation: store.generation,
         provider: provider.into(),
         config,
-        sandbox: store.spec.sandbox.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+        sandbox: store
+            .spec
+            .sandbox
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok()),
     })
 }
 
 /// ESO's ClusterSecretStore access rule: no conditions admit every namespace; otherwise any one
 /// condition must match (namespace selector, name list, or unanchored regexp on the name).
-pub async fn admits(ctx: &Context, conditions: &[ClusterSecretStoreCondition], namespace: &str) -> Result<bool, Error> {
+pub async fn admits(
+    ctx: &Context,
+    conditions: &[ClusterSecretStoreCondition],
+    namespace: &str,
+) -> Result<bool, Error> {
     if conditions.is_empty() {
         return Ok(true);
     }
@@ -116,7 +144,10 @@ pub async fn admits(ctx: &Context, conditions: &[ClusterSecretStoreCondition], n
         if c.namespaces.iter().any(|n| n == namespace) {
             return Ok(true);
         }
-        if c.namespace_regexes.iter().any(|re| regex::Regex::new(re).is_ok_and(|re| re.is_match(namespace))) {
+        if c.namespace_regexes
+            .iter()
+            .any(|re| regex::Regex::new(re).is_ok_and(|re| re.is_match(namespace)))
+        {
             return Ok(true);
         }
         if let Some(selector) = &c.namespace_selector {
@@ -124,7 +155,10 @@ pub async fn admits(ctx: &Context, conditions: &[ClusterSecretStoreCondition], n
                 let ns = Api::<Namespace>::all(ctx.client.clone())
                     .get(namespace)
                     .await
-                    .map_err(|source| Error::GetNamespace { namespace: namespace.into(), source })?;
+                    .map_err(|source| Error::GetNamespace {
+                        namespace: namespace.into(),
+                        source,
+                    })?;
                 labels = Some(ns.metadata.labels.unwrap_or_default());
             }
             if selector_matches(selector, labels.as_ref().unwrap_or(&BTreeMap::new())) {
@@ -137,7 +171,11 @@ pub async fn admits(ctx: &Context, conditions: &[ClusterSecretStoreCondition], n
 
 /// Kubernetes label-selector semantics (matchLabels AND every matchExpression).
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    let labels_ok = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
     let exprs_ok = selector.match_expressions.iter().flatten().all(|e| {
         let values = e.values.as_deref().unwrap_or_default();
         let value = labels.get(&e.key);
@@ -160,9 +198,16 @@ mod tests {
 
     #[test]
     fn label_selectors() {
-        let labels = BTreeMap::from([("team".to_string(), "a".to_string()), ("env".to_string(), "prod".to_string())]);
+        let labels = BTreeMap::from([
+            ("team".to_string(), "a".to_string()),
+            ("env".to_string(), "prod".to_string()),
+        ]);
         let sel = |ml: &[(&str, &str)], exprs: Vec<LabelSelectorRequirement>| LabelSelector {
-            match_labels: Some(ml.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            match_labels: Some(
+                ml.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             match_expressions: Some(exprs),
         };
         let req = |key: &str, op: &str, values: &[&str]| LabelSelectorRequirement {
@@ -172,10 +217,25 @@ mod tests {
         };
         assert!(selector_matches(&sel(&[("team", "a")], vec![]), &labels));
         assert!(!selector_matches(&sel(&[("team", "b")], vec![]), &labels));
-        assert!(selector_matches(&sel(&[], vec![req("env", "In", &["prod", "dev"])]), &labels));
-        assert!(!selector_matches(&sel(&[], vec![req("env", "NotIn", &["prod"])]), &labels));
-        assert!(selector_matches(&sel(&[], vec![req("x", "DoesNotExist", &[])]), &labels));
-        assert!(!selector_matches(&sel(&[], vec![req("x", "Exists", &[])]), &labels));
-        assert!(selector_matches(&LabelSelector::default(), &labels), "an empty selector matches everything");
+        assert!(selector_matches(
+            &sel(&[], vec![req("env", "In", &["prod", "dev"])]),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &sel(&[], vec![req("env", "NotIn", &["prod"])]),
+            &labels
+        ));
+        assert!(selector_matches(
+            &sel(&[], vec![req("x", "DoesNotExist", &[])]),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &sel(&[], vec![req("x", "Exists", &[])]),
+            &labels
+        ));
+        assert!(
+            selector_matches(&LabelSelector::default(), &labels),
+            "an empty selector matches everything"
+        );
     }
 }

@@ -46,7 +46,12 @@ pub struct Written {
 
 /// The target Secret's name.
 pub fn target_name(es: &ExternalSecret) -> String {
-    es.spec.target.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| es.name_any())
+    es.spec
+        .target
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| es.name_any())
 }
 
 fn is_es_owner(r: &OwnerReference) -> bool {
@@ -54,14 +59,21 @@ fn is_es_owner(r: &OwnerReference) -> bool {
 }
 
 /// Refuses to touch a Secret another ExternalSecret or another controller owns.
-pub fn check_ownership(es: &ExternalSecret, owners: &[OwnerReference], policy: CreationPolicy) -> Result<(), Error> {
+pub fn check_ownership(
+    es: &ExternalSecret,
+    owners: &[OwnerReference],
+    policy: CreationPolicy,
+) -> Result<(), Error> {
     let uid = es.meta().uid.as_deref().unwrap_or_default();
     if let Some(c) = owners.iter().find(|r| r.controller == Some(true)) {
         if is_es_owner(c) && c.uid != uid {
             return Err(Error::OwnedByAnother);
         }
         if !is_es_owner(c) && policy == CreationPolicy::Owner {
-            return Err(Error::ForeignController(format!("{} \"{}\"", c.kind, c.name)));
+            return Err(Error::ForeignController(format!(
+                "{} \"{}\"",
+                c.kind, c.name
+            )));
         }
     }
     Ok(())
@@ -74,7 +86,11 @@ pub fn keys_owned_by(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<Strin
         .filter(|m| m.manager.as_deref() == Some(manager))
         .filter_map(|m| m.fields_v1.as_ref())
         .filter_map(|f| f.0.get("f:data").and_then(Value::as_object))
-        .flat_map(|data| data.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_string))
+        .flat_map(|data| {
+            data.keys()
+                .filter_map(|k| k.strip_prefix("f:"))
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -93,10 +109,20 @@ fn desired(
     manager: &str,
 ) -> (Value, BTreeMap<String, Vec<u8>>) {
     let policy = es.spec.target.creation_policy;
-    let merging = matches!(policy, CreationPolicy::Merge | CreationPolicy::CreateOrMerge);
+    let merging = matches!(
+        policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
     let mut final_data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     if let (true, Some(secret)) = (merging, existing) {
-        let ours = keys_owned_by(secret.metadata.managed_fields.as_deref().unwrap_or_default(), manager);
+        let ours = keys_owned_by(
+            secret
+                .metadata
+                .managed_fields
+                .as_deref()
+                .unwrap_or_default(),
+            manager,
+        );
         for (k, v) in secret.data.iter().flatten() {
             if !ours.contains(k) {
                 final_data.insert(k.clone(), v.0.clone());
@@ -113,15 +139,22 @@ fn desired(
     annotations.insert(DATA_HASH.into(), hash::data_hash(&final_data));
     let mut metadata = json!({"name": name, "namespace": es.namespace()});
     if policy == CreationPolicy::Owner {
-        labels.insert(CREATED_BY.into(), hash::created_by(&es.namespace().unwrap_or_default(), &es.name_any()));
+        labels.insert(
+            CREATED_BY.into(),
+            hash::created_by(&es.namespace().unwrap_or_default(), &es.name_any()),
+        );
         if let Some(owner) = owner_reference(es) {
             metadata["ownerReferences"] = json!([owner]);
         }
     }
     metadata["labels"] = json!(labels);
     metadata["annotations"] = json!(annotations);
-    let encoded: BTreeMap<&String, String> = data.iter().map(|(k, v)| (k, STANDARD.encode(v.expose()))).collect();
-    let mut obj = json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded});
+    let encoded: BTreeMap<&String, String> = data
+        .iter()
+        .map(|(k, v)| (k, STANDARD.encode(v.expose())))
+        .collect();
+    let mut obj =
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded});
     if es.spec.target.immutable {
         obj["immutable"] = json!(true);
     }
@@ -133,7 +166,11 @@ fn fingerprint(obj: &Value) -> String {
 }
 
 /// Writes `data` to the target of `es` according to its creationPolicy.
-pub async fn write(ctx: &Context, es: &ExternalSecret, data: &BTreeMap<String, Redacted<Vec<u8>>>) -> Result<Written, Error> {
+pub async fn write(
+    ctx: &Context,
+    es: &ExternalSecret,
+    data: &BTreeMap<String, Redacted<Vec<u8>>>,
+) -> Result<Written, Error> {
     let policy = es.spec.target.creation_policy;
     let ns = es.namespace().unwrap_or_default();
     let name = target_name(es);
@@ -142,42 +179,97 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, data: &BTreeMap<String, R
     let key = ObjectRef::from_obj(es);
     let cached = ctx.secrets.get(&ObjectRef::new(&name).within(&ns));
     if let Some(meta) = &cached {
-        check_ownership(es, meta.metadata.owner_references.as_deref().unwrap_or_default(), policy)?;
+        check_ownership(
+            es,
+            meta.metadata
+                .owner_references
+                .as_deref()
+                .unwrap_or_default(),
+            policy,
+        )?;
     }
     if policy == CreationPolicy::None {
-        return Ok(Written { outcome: Outcome::NotManaged, resource_version: None, fingerprint: None });
+        return Ok(Written {
+            outcome: Outcome::NotManaged,
+            resource_version: None,
+            fingerprint: None,
+        });
     }
-    let merging = matches!(policy, CreationPolicy::Merge | CreationPolicy::CreateOrMerge);
-    let existing = if merging { api.get_opt(&name).await.map_err(Error::GetSecret)? } else { None };
+    let merging = matches!(
+        policy,
+        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
+    );
+    let existing = if merging {
+        api.get_opt(&name).await.map_err(Error::GetSecret)?
+    } else {
+        None
+    };
     if let Some(s) = &existing {
-        check_ownership(es, s.metadata.owner_references.as_deref().unwrap_or_default(), policy)?;
+        check_ownership(
+            es,
+            s.metadata.owner_references.as_deref().unwrap_or_default(),
+            policy,
+        )?;
     }
     if policy == CreationPolicy::Merge && existing.is_none() {
-        return Ok(Written { outcome: Outcome::Missing, resource_version: None, fingerprint: None });
+        return Ok(Written {
+            outcome: Outcome::Missing,
+            resource_version: None,
+            fingerprint: None,
+        });
     }
 
     let (obj, final_data) = desired(es, &name, data, existing.as_ref(), &manager);
     let print = fingerprint(&obj);
     let synced = ctx.synced(&key);
-    let current_rv = existing.as_ref().and_then(|s| s.resource_version()).or_else(|| cached.as_ref().and_then(|m| m.resource_version()));
-    if current_rv.is_some() && current_rv == synced.secret_resource_version && synced.fingerprint.as_deref() == Some(print.as_str()) {
-        return Ok(Written { outcome: Outcome::Unchanged, resource_version: current_rv, fingerprint: Some(print) });
+    let current_rv = existing
+        .as_ref()
+        .and_then(|s| s.resource_version())
+        .or_else(|| cached.as_ref().and_then(|m| m.resource_version()));
+    if current_rv.is_some()
+        && current_rv == synced.secret_resource_version
+        && synced.fingerprint.as_deref() == Some(print.as_str())
+    {
+        return Ok(Written {
+            outcome: Outcome::Unchanged,
+            resource_version: current_rv,
+            fingerprint: Some(print),
+        });
     }
 
     let params = PatchParams::apply(&manager).force();
-    let applied = api.patch(&name, &params, &Patch::Apply(&obj)).await.map_err(apply_error)?;
+    let applied = api
+        .patch(&name, &params, &Patch::Apply(&obj))
+        .await
+        .map_err(apply_error)?;
     let mut rv = applied.resource_version();
     // Server-side apply keeps keys other managers set; ESO rebuilds `.data` for Owner and Orphan.
-    let extra: Vec<String> = applied.data.iter().flatten().map(|(k, _)| k.clone()).filter(|k| !final_data.contains_key(k)).collect();
+    let extra: Vec<String> = applied
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !final_data.contains_key(k))
+        .collect();
     if !extra.is_empty() {
         let mut ops = vec![json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv})];
         ops.extend(extra.iter().map(|k| json!({"op": "remove", "path": format!("/data/{}", k.replace('~', "~0").replace('/', "~1"))})));
-        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).map_err(|e| Error::InvalidSpec(e.to_string()))?;
-        let cleaned = api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch)).await.map_err(apply_error)?;
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops))
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
+        let cleaned = api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+            .map_err(apply_error)?;
         rv = cleaned.resource_version();
     }
     let unchanged = current_rv.is_some() && current_rv == rv;
-    let created = cached.is_none() && existing.is_none() && applied.metadata.managed_fields.as_ref().is_some_and(|m| m.len() == 1);
+    let created = cached.is_none()
+        && existing.is_none()
+        && applied
+            .metadata
+            .managed_fields
+            .as_ref()
+            .is_some_and(|m| m.len() == 1);
     let outcome = if unchanged {
         Outcome::Unchanged
     } else if created {
@@ -188,7 +280,11 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, data: &BTreeMap<String, R
     if policy == CreationPolicy::Owner && outcome != Outcome::Unchanged {
         delete_orphans(ctx, es, &name).await?;
     }
-    Ok(Written { outcome, resource_version: rv, fingerprint: Some(print) })
+    Ok(Written {
+        outcome,
+        resource_version: rv,
+        fingerprint: Some(print),
+    })
 }
 
 fn apply_error(e: kube::Error) -> Error {
@@ -233,15 +329,28 @@ pub async fn delete_if_owned(ctx: &Context, es: &ExternalSecret) -> Result<bool,
     let ns = es.namespace().unwrap_or_default();
     let name = target_name(es);
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(meta) = api.get_metadata_opt(&name).await.map_err(Error::GetSecret)? else {
+    let Some(meta) = api
+        .get_metadata_opt(&name)
+        .await
+        .map_err(Error::GetSecret)?
+    else {
         return Ok(false);
     };
     let uid = es.meta().uid.clone().unwrap_or_default();
-    let controlled = meta.owner_references().iter().any(|r| r.controller == Some(true) && is_es_owner(r) && r.uid == uid);
+    let controlled = meta
+        .owner_references()
+        .iter()
+        .any(|r| r.controller == Some(true) && is_es_owner(r) && r.uid == uid);
     if !controlled {
         return Ok(false);
     }
-    let params = DeleteParams { preconditions: Some(Preconditions { uid: meta.uid(), resource_version: None }), ..Default::default() };
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: meta.uid(),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
     match api.delete(&name, &params).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
@@ -265,7 +374,9 @@ pub async fn target_valid(ctx: &Context, es: &ExternalSecret) -> Result<bool, Er
         return Ok(false);
     };
     let key = ObjectRef::from_obj(es);
-    if meta.resource_version().is_some() && meta.resource_version() == ctx.synced(&key).secret_resource_version {
+    if meta.resource_version().is_some()
+        && meta.resource_version() == ctx.synced(&key).secret_resource_version
+    {
         return Ok(true);
     }
     // Unknown to this process (restart) or changed since: compare the data with its hash.
@@ -276,9 +387,13 @@ pub async fn target_valid(ctx: &Context, es: &ExternalSecret) -> Result<bool, Er
     let empty = BTreeMap::new();
     let data = secret.data.as_ref().unwrap_or(&empty);
     let valid = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true")
-        && secret.annotations().get(DATA_HASH) == Some(&hash::data_hash(data.iter().map(|(k, v)| (k, &v.0))));
+        && secret.annotations().get(DATA_HASH)
+            == Some(&hash::data_hash(data.iter().map(|(k, v)| (k, &v.0))));
     if valid {
-        ctx.lock_synced().entry(key).or_default().secret_resource_version = secret.resource_version();
+        ctx.lock_synced()
+            .entry(key)
+            .or_default()
+            .secret_resource_version = secret.resource_version();
     }
     Ok(valid)
 }
@@ -298,10 +413,16 @@ mod tests {
             ..Default::default()
         };
         let managed = vec![
-            entry("externalsecrets.external-secrets.io/a", json!({"f:data": {"f:x": {}, "f:y": {}}, "f:metadata": {}})),
+            entry(
+                "externalsecrets.external-secrets.io/a",
+                json!({"f:data": {"f:x": {}, "f:y": {}}, "f:metadata": {}}),
+            ),
             entry("kubectl", json!({"f:data": {"f:z": {}}})),
         ];
-        assert_eq!(keys_owned_by(&managed, "externalsecrets.external-secrets.io/a"), vec!["x", "y"]);
+        assert_eq!(
+            keys_owned_by(&managed, "externalsecrets.external-secrets.io/a"),
+            vec!["x", "y"]
+        );
         assert!(keys_owned_by(&managed, "other").is_empty());
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
-use kube::core::PartialObjectMeta;
 use kube::{Client, Resource, ResourceExt};
 use tokio::task::JoinSet;
 
@@ -57,7 +57,10 @@ pub fn start(
         client: client.clone(),
         provider,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
-        store_recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(STORE_REPORTER)),
+        store_recorder: kube::runtime::events::Recorder::new(
+            client.clone(),
+            reporter(STORE_REPORTER),
+        ),
         settings,
         backoff: Backoff::default(),
         external_secrets: es_store,
@@ -83,7 +86,12 @@ pub fn start(
         drop(css_writer);
     }
     let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
-    let secrets = watcher(api::<PartialObjectMeta<Secret>>(&client, ns.as_deref()), managed).default_backoff().reflect(secret_writer);
+    let secrets = watcher(
+        api::<PartialObjectMeta<Secret>>(&client, ns.as_deref()),
+        managed,
+    )
+    .default_backoff()
+    .reflect(secret_writer);
     tasks.spawn(on_secrets(ctx.clone(), secrets));
     if let Some(changes) = provider_changes {
         tasks.spawn(on_provider_changes(ctx.clone(), changes));
@@ -96,29 +104,41 @@ use kube::runtime::watcher::watcher;
 /// Watches `K` as untyped objects and converts each one: an object that does not decode is
 /// reported (log line with its name and the decoding error) and skipped, so one bad object never
 /// stalls the watch of all the others.
-fn guarded<K>(client: &Client, namespace: Option<&str>) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
+fn guarded<K>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
 where
-    K: Resource<DynamicType = ()> + serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + 'static,
+    K: Resource<DynamicType = ()>
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + 'static,
 {
     let resource = kube::api::ApiResource::erase::<K>(&());
     let api: Api<kube::api::DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    watcher(api, watcher::Config::default()).default_backoff().filter_map(|event| async move {
-        match event {
-            Ok(Event::Apply(o)) => decode(o).map(|k| Ok(Event::Apply(k))),
-            Ok(Event::InitApply(o)) => decode(o).map(|k| Ok(Event::InitApply(k))),
-            Ok(Event::Delete(o)) => decode(o).map(|k| Ok(Event::Delete(k))),
-            Ok(Event::Init) => Some(Ok(Event::Init)),
-            Ok(Event::InitDone) => Some(Ok(Event::InitDone)),
-            Err(e) => Some(Err(e)),
-        }
-    })
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(|event| async move {
+            match event {
+                Ok(Event::Apply(o)) => decode(o).map(|k| Ok(Event::Apply(k))),
+                Ok(Event::InitApply(o)) => decode(o).map(|k| Ok(Event::InitApply(k))),
+                Ok(Event::Delete(o)) => decode(o).map(|k| Ok(Event::Delete(k))),
+                Ok(Event::Init) => Some(Ok(Event::Init)),
+                Ok(Event::InitDone) => Some(Ok(Event::InitDone)),
+                Err(e) => Some(Err(e)),
+            }
+        })
 }
 
 /// Converts an untyped object; `None` (after a log line) when it does not match the schema.
-pub fn decode<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(obj: kube::api::DynamicObject) -> Option<K> {
+pub fn decode<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(
+    obj: kube::api::DynamicObject,
+) -> Option<K> {
     let name = obj.name_any();
     let namespace = obj.namespace();
     let value = match serde_json::to_value(&obj) {
@@ -159,10 +179,16 @@ fn es_fingerprint(es: &ExternalSecret) -> EsFingerprint {
 }
 
 fn never_synced(es: &ExternalSecret) -> bool {
-    es.status.as_ref().and_then(|s| s.synced_resource_version.as_deref()).is_none_or(str::is_empty)
+    es.status
+        .as_ref()
+        .and_then(|s| s.synced_resource_version.as_deref())
+        .is_none_or(str::is_empty)
 }
 
-async fn on_external_secrets(ctx: Arc<Context>, stream: impl Stream<Item = Result<Event<ExternalSecret>, watcher::Error>>) {
+async fn on_external_secrets(
+    ctx: Arc<Context>,
+    stream: impl Stream<Item = Result<Event<ExternalSecret>, watcher::Error>>,
+) {
     let mut seen = HashMap::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
@@ -175,7 +201,11 @@ async fn on_external_secrets(ctx: Arc<Context>, stream: impl Stream<Item = Resul
                     continue;
                 }
                 seen.insert(key.clone(), print);
-                let priority = if !first || never_synced(&es) { Priority::Urgent } else { Priority::Normal };
+                let priority = if !first || never_synced(&es) {
+                    Priority::Urgent
+                } else {
+                    Priority::Normal
+                };
                 ctx.queue.add(key, Duration::ZERO, priority);
             }
             Ok(Event::Delete(es)) => {
@@ -191,12 +221,17 @@ async fn on_external_secrets(ctx: Arc<Context>, stream: impl Stream<Item = Resul
 }
 
 fn store_fingerprint<S: GenericStore + Resource>(s: &S) -> (Option<i64>, bool) {
-    let ready = s.store_status().and_then(|st| st.ready()).is_some_and(|c| c.status == ConditionStatus::True);
+    let ready = s
+        .store_status()
+        .and_then(|st| st.ready())
+        .is_some_and(|c| c.status == ConditionStatus::True);
     (s.meta().generation, ready)
 }
 
-async fn on_stores<S>(ctx: Arc<Context>, stream: impl Stream<Item = Result<Event<S>, watcher::Error>>)
-where
+async fn on_stores<S>(
+    ctx: Arc<Context>,
+    stream: impl Stream<Item = Result<Event<S>, watcher::Error>>,
+) where
     S: GenericStore + Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
 {
     let mut seen = HashMap::new();
@@ -211,7 +246,10 @@ where
                 continue;
             }
         };
-        let key = StoreKey { namespace: store.namespace(), name: store.name_any() };
+        let key = StoreKey {
+            namespace: store.namespace(),
+            name: store.name_any(),
+        };
         let print = store_fingerprint(&store);
         if !deleted && seen.get(&key) == Some(&print) {
             continue;
@@ -223,7 +261,8 @@ where
         } else {
             seen.insert(key.clone(), print);
             if spec_changed {
-                ctx.store_queue.add(key.clone(), Duration::ZERO, Priority::Urgent);
+                ctx.store_queue
+                    .add(key.clone(), Duration::ZERO, Priority::Urgent);
             }
         }
         requeue_users(&ctx, S::KIND, &key);
@@ -231,16 +270,33 @@ where
 }
 
 /// A provider key got another component or ceiling: validate the stores using it again.
-async fn on_provider_changes(ctx: Arc<Context>, mut changes: tokio::sync::mpsc::UnboundedReceiver<String>) {
+async fn on_provider_changes(
+    ctx: Arc<Context>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     while let Some(key) = changes.recv().await {
         for s in ctx.stores.state() {
             if s.spec.provider.name() == Some(key.as_str()) {
-                ctx.store_queue.add(StoreKey { namespace: s.namespace(), name: s.name_any() }, Duration::ZERO, Priority::Urgent);
+                ctx.store_queue.add(
+                    StoreKey {
+                        namespace: s.namespace(),
+                        name: s.name_any(),
+                    },
+                    Duration::ZERO,
+                    Priority::Urgent,
+                );
             }
         }
         for s in ctx.cluster_stores.state() {
             if s.spec.provider.name() == Some(key.as_str()) {
-                ctx.store_queue.add(StoreKey { namespace: None, name: s.name_any() }, Duration::ZERO, Priority::Urgent);
+                ctx.store_queue.add(
+                    StoreKey {
+                        namespace: None,
+                        name: s.name_any(),
+                    },
+                    Duration::ZERO,
+                    Priority::Urgent,
+                );
             }
         }
     }
@@ -251,10 +307,16 @@ fn requeue_users(ctx: &Context, kind: crate::crd::StoreKind, store: &StoreKey) {
     for es in ctx.external_secrets.state() {
         let ns = es.namespace().unwrap_or_default();
         let uses = stores::referenced(&es).iter().any(|r| {
-            r.effective_kind() == kind && r.name == store.name && (store.namespace.is_none() || store.namespace.as_deref() == Some(ns.as_str()))
+            r.effective_kind() == kind
+                && r.name == store.name
+                && (store.namespace.is_none() || store.namespace.as_deref() == Some(ns.as_str()))
         });
         if uses {
-            ctx.queue.add(ObjectRef::from_obj(es.as_ref()), Duration::ZERO, Priority::Urgent);
+            ctx.queue.add(
+                ObjectRef::from_obj(es.as_ref()),
+                Duration::ZERO,
+                Priority::Urgent,
+            );
         }
     }
 }
@@ -284,7 +346,11 @@ async fn on_secrets(
             names.extend(writers.iter().cloned());
         }
         for name in names {
-            ctx.queue.add(ObjectRef::new(&name).within(&ns), Duration::ZERO, Priority::Urgent);
+            ctx.queue.add(
+                ObjectRef::new(&name).within(&ns),
+                Duration::ZERO,
+                Priority::Urgent,
+            );
         }
     }
 }

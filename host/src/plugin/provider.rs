@@ -25,6 +25,15 @@ struct Binding {
     class: Option<ProviderClassConfig>,
 }
 
+/// A credential reference that can only be resolved for an ExternalSecret's namespace.
+fn is_referent(ctx: &StoreContext, request: &CredentialRequest) -> bool {
+    let named = match &request.source {
+        super::CredentialSource::SecretKey { namespace, .. } => namespace.is_some(),
+        super::CredentialSource::ServiceAccountToken { namespace, .. } => namespace.is_some(),
+    };
+    ctx.kind == StoreKind::ClusterSecretStore && ctx.caller_namespace.is_none() && !named
+}
+
 /// Serves `spec.provider.<key>` from the component bound to that key.
 pub struct WasmProvider {
     sandbox: Arc<Sandbox>,
@@ -180,6 +189,12 @@ impl WasmProvider {
         let mut creds = BTreeMap::new();
         for req in wanted {
             let request = CredentialRequest::from(req);
+            if is_referent(ctx, &request) {
+                // ESO's referent authentication: a ClusterSecretStore reference without a
+                // namespace resolves in each ExternalSecret's namespace; while the store itself
+                // is validated there is none, so the plugin gets no value (and reports unknown).
+                continue;
+            }
             let value = self.credentials.resolve(ctx, &request).await?;
             creds.insert(request.name, value);
         }

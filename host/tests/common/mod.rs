@@ -10,7 +10,8 @@ use std::time::Duration;
 use ampoule::controller::{self, Settings};
 use ampoule::crd::ExternalSecret;
 use ampoule::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider, SecretValue, StoreContext, StoreInfo, Validation,
+    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider, SecretValue,
+    StoreContext, StoreInfo, Validation,
 };
 use ampoule::redact::Redacted;
 use futures::future::BoxFuture;
@@ -30,13 +31,23 @@ pub async fn crds(client: &Client) {
         let api: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in ampoule::crd::all() {
             let name = crd.name_any();
-            api.patch(&name, &PatchParams::apply("ampoule-tests").force(), &Patch::Apply(&crd)).await.unwrap();
+            api.patch(
+                &name,
+                &PatchParams::apply("ampoule-tests").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .unwrap();
             ground::eventually(WAIT, &format!("CRD {name} to be established"), || {
                 let api = api.clone();
                 let name = name.clone();
                 async move {
                     let c = api.get(&name).await.ok()?;
-                    c.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+                    c.status?
+                        .conditions?
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                        .then_some(())
                 }
             })
             .await;
@@ -56,7 +67,10 @@ pub struct Backend {
 
 impl Backend {
     pub fn set(&self, key: &str, value: &str) {
-        self.values.lock().unwrap().insert(key.into(), value.as_bytes().to_vec());
+        self.values
+            .lock()
+            .unwrap()
+            .insert(key.into(), value.as_bytes().to_vec());
     }
     pub fn remove(&self, key: &str) {
         self.values.lock().unwrap().remove(key);
@@ -73,7 +87,12 @@ impl Backend {
     }
     fn get(&self, key: &str) -> Result<Vec<u8>, ProviderError> {
         self.check()?;
-        self.values.lock().unwrap().get(key).cloned().ok_or(ProviderError::NotFound)
+        self.values
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .ok_or(ProviderError::NotFound)
     }
 }
 
@@ -86,7 +105,12 @@ pub struct TestProvider {
 
 impl TestProvider {
     pub fn backend(&self, name: &str) -> Arc<Backend> {
-        self.backends.lock().unwrap().entry(name.into()).or_default().clone()
+        self.backends
+            .lock()
+            .unwrap()
+            .entry(name.into())
+            .or_default()
+            .clone()
     }
 }
 
@@ -94,7 +118,8 @@ struct TestClient(Arc<Backend>);
 
 fn property(raw: Vec<u8>, property: Option<&str>) -> Result<Vec<u8>, ProviderError> {
     let Some(p) = property else { return Ok(raw) };
-    let v: Value = serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
+    let v: Value =
+        serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
     match v.get(p) {
         Some(Value::String(s)) => Ok(s.clone().into_bytes()),
         Some(other) => Ok(other.to_string().into_bytes()),
@@ -106,38 +131,80 @@ impl ProviderClient for TestClient {
     fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
         Box::pin(async move { self.0.check().map(|()| Validation::Valid) })
     }
-    fn get_secret<'a>(&'a self, r: &'a RemoteRef) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        Box::pin(async move { Ok(Redacted::new(property(self.0.get(&r.key)?, r.property.as_deref())?)) })
+    fn get_secret<'a>(
+        &'a self,
+        r: &'a RemoteRef,
+    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
+        Box::pin(async move {
+            Ok(Redacted::new(property(
+                self.0.get(&r.key)?,
+                r.property.as_deref(),
+            )?))
+        })
     }
-    fn get_secret_map<'a>(&'a self, r: &'a RemoteRef) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
+    fn get_secret_map<'a>(
+        &'a self,
+        r: &'a RemoteRef,
+    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
         Box::pin(async move {
             let raw = self.0.get(&r.key)?;
-            let v: BTreeMap<String, Value> = serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
+            let v: BTreeMap<String, Value> =
+                serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
             Ok(v.into_iter()
-                .map(|(k, v)| (k, Redacted::new(match v {
-                    Value::String(s) => s.into_bytes(),
-                    other => other.to_string().into_bytes(),
-                })))
+                .map(|(k, v)| {
+                    (
+                        k,
+                        Redacted::new(match v {
+                            Value::String(s) => s.into_bytes(),
+                            other => other.to_string().into_bytes(),
+                        }),
+                    )
+                })
                 .collect())
         })
     }
-    fn get_all_secrets<'a>(&'a self, f: &'a FindRef) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
+    fn get_all_secrets<'a>(
+        &'a self,
+        f: &'a FindRef,
+    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
         Box::pin(async move {
             self.0.check()?;
-            let re = regex::Regex::new(f.name_regexp.as_deref().unwrap_or(".*")).map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
-            Ok(self.0.values.lock().unwrap().iter().filter(|(k, _)| re.is_match(k)).map(|(k, v)| (k.clone(), Redacted::new(v.clone()))).collect())
+            let re = regex::Regex::new(f.name_regexp.as_deref().unwrap_or(".*"))
+                .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
+            Ok(self
+                .0
+                .values
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| re.is_match(k))
+                .map(|(k, v)| (k.clone(), Redacted::new(v.clone())))
+                .collect())
         })
     }
 }
 
 impl SecretProvider for TestProvider {
-    fn open<'a>(&'a self, store: &'a StoreContext) -> BoxFuture<'a, Result<(Box<dyn ProviderClient>, StoreInfo), ProviderError>> {
+    fn open<'a>(
+        &'a self,
+        store: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<(Box<dyn ProviderClient>, StoreInfo), ProviderError>> {
         Box::pin(async move {
             if store.provider != "test" {
-                return Err(ProviderError::InvalidConfig(format!("no plugin serves provider \"{}\"", store.provider)));
+                return Err(ProviderError::InvalidConfig(format!(
+                    "no plugin serves provider \"{}\"",
+                    store.provider
+                )));
             }
-            let name = store.config.get("backend").and_then(Value::as_str).ok_or_else(|| ProviderError::InvalidConfig("backend is required".into()))?;
-            Ok((Box::new(TestClient(self.backend(name))) as Box<dyn ProviderClient>, StoreInfo::default()))
+            let name = store
+                .config
+                .get("backend")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ProviderError::InvalidConfig("backend is required".into()))?;
+            Ok((
+                Box::new(TestClient(self.backend(name))) as Box<dyn ProviderClient>,
+                StoreInfo::default(),
+            ))
         })
     }
 }
@@ -183,7 +250,13 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
             }
         })
     };
-    Running { provider, class, client, namespace, task }
+    Running {
+        provider,
+        class,
+        client,
+        namespace,
+        task,
+    }
 }
 
 impl Running {
@@ -196,7 +269,9 @@ impl Running {
 
     /// Server-side applies a YAML/JSON object (namespace filled in) as the test's field manager.
     pub async fn apply(&self, obj: Value) -> DynamicObject {
-        apply(&self.client, Some(&self.namespace), obj).await.unwrap()
+        apply(&self.client, Some(&self.namespace), obj)
+            .await
+            .unwrap()
     }
 
     /// A SecretStore `name` served by backend `name`, and waits for it to be Ready.
@@ -211,8 +286,25 @@ impl Running {
         backend
     }
 
+    /// Waits for a SecretStore in any namespace to be Ready.
+    pub async fn wait_store_ready_in(client: &Client, ns: &str, name: &str) {
+        let client = client.clone();
+        ground::eventually(WAIT, &format!("SecretStore {ns}/{name} Ready"), || {
+            let client = client.clone();
+            async move {
+                let obj = get(&client, Some(ns), "secretstores", name).await?;
+                (ready(&obj)? == "True").then_some(())
+            }
+        })
+        .await;
+    }
+
     pub async fn wait_store_ready(&self, kind: &str, name: &str) {
-        let (ns, plural) = if kind == "SecretStore" { (Some(self.namespace.as_str()), "secretstores") } else { (None, "clustersecretstores") };
+        let (ns, plural) = if kind == "SecretStore" {
+            (Some(self.namespace.as_str()), "secretstores")
+        } else {
+            (None, "clustersecretstores")
+        };
         let client = self.client.clone();
         ground::eventually(WAIT, &format!("{kind} {name} Ready"), || {
             let client = client.clone();
@@ -229,8 +321,16 @@ impl Running {
     }
 
     /// Waits until the Secret exists and `check` accepts it.
-    pub async fn secret_where(&self, name: &str, what: &str, check: impl Fn(&Secret) -> bool) -> Secret {
-        ground::eventually(WAIT, what, || async { self.secret(name).await.filter(|s| check(s)) }).await
+    pub async fn secret_where(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&Secret) -> bool,
+    ) -> Secret {
+        ground::eventually(WAIT, what, || async {
+            self.secret(name).await.filter(|s| check(s))
+        })
+        .await
     }
 
     pub async fn es(&self, name: &str) -> ExternalSecret {
@@ -239,23 +339,34 @@ impl Running {
 
     /// Waits for the ExternalSecret's Ready condition to have this status and reason.
     pub async fn es_ready(&self, name: &str, status: &str, reason: &str) -> ExternalSecret {
-        ground::eventually(WAIT, &format!("ExternalSecret {name} Ready={status} {reason}"), || async {
-            let es = self.es(name).await;
-            let c = es.status.as_ref()?.ready()?.clone();
-            let s = serde_json::to_value(c.status).ok()?;
-            (s == json!(status) && c.reason.as_deref() == Some(reason)).then_some(es)
-        })
+        ground::eventually(
+            WAIT,
+            &format!("ExternalSecret {name} Ready={status} {reason}"),
+            || async {
+                let es = self.es(name).await;
+                let c = es.status.as_ref()?.ready()?.clone();
+                let s = serde_json::to_value(c.status).ok()?;
+                (s == json!(status) && c.reason.as_deref() == Some(reason)).then_some(es)
+            },
+        )
         .await
     }
 
     /// Events about an object (core/v1 and events.k8s.io show the same; read events.k8s.io).
     pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
-        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &self.namespace);
         let list = api.list(&Default::default()).await.unwrap();
         list.items
             .into_iter()
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -269,15 +380,35 @@ impl Running {
 
 /// Decoded `.data` of a Secret.
 pub fn data(s: &Secret) -> BTreeMap<String, String> {
-    s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect()
+    s.data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .collect()
 }
 
 pub fn ready(obj: &DynamicObject) -> Option<String> {
-    obj.data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?["status"].as_str().map(str::to_string)
+    obj.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?["status"]
+        .as_str()
+        .map(str::to_string)
 }
 
-pub async fn get(client: &Client, ns: Option<&str>, plural: &str, name: &str) -> Option<DynamicObject> {
-    let ar = kube::api::ApiResource { group: "external-secrets.io".into(), version: "v1".into(), api_version: "external-secrets.io/v1".into(), kind: String::new(), plural: plural.into() };
+pub async fn get(
+    client: &Client,
+    ns: Option<&str>,
+    plural: &str,
+    name: &str,
+) -> Option<DynamicObject> {
+    let ar = kube::api::ApiResource {
+        group: "external-secrets.io".into(),
+        version: "v1".into(),
+        api_version: "external-secrets.io/v1".into(),
+        kind: String::new(),
+        plural: plural.into(),
+    };
     let api: Api<DynamicObject> = match ns {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
@@ -286,28 +417,47 @@ pub async fn get(client: &Client, ns: Option<&str>, plural: &str, name: &str) ->
 }
 
 /// Server-side applies any object given as JSON.
-pub async fn apply(client: &Client, namespace: Option<&str>, mut obj: Value) -> Result<DynamicObject, kube::Error> {
+pub async fn apply(
+    client: &Client,
+    namespace: Option<&str>,
+    mut obj: Value,
+) -> Result<DynamicObject, kube::Error> {
     let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
     let kind = obj["kind"].as_str().unwrap_or_default().to_string();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version.as_str()));
+    let (group, version) = api_version
+        .split_once('/')
+        .unwrap_or(("", api_version.as_str()));
     let gvk = kube::core::GroupVersionKind::gvk(group, version, &kind);
     let discovery = kube::discovery::pinned_kind(client, &gvk).await?;
     let (ar, caps) = discovery;
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
-        let ns = namespace.or(obj["metadata"]["namespace"].as_str()).unwrap_or("default").to_string();
+        let ns = namespace
+            .or(obj["metadata"]["namespace"].as_str())
+            .unwrap_or("default")
+            .to_string();
         obj["metadata"]["namespace"] = json!(ns);
         Api::namespaced_with(client.clone(), &ns, &ar)
     } else {
         Api::all_with(client.clone(), &ar)
     };
-    api.patch(&name, &PatchParams::apply("ampoule-tests").force(), &Patch::Apply(&obj)).await
+    api.patch(
+        &name,
+        &PatchParams::apply("ampoule-tests").force(),
+        &Patch::Apply(&obj),
+    )
+    .await
 }
 
 static COUNTER: OnceLock<AtomicUsize> = OnceLock::new();
 
 /// A name unique within this test binary.
 pub fn unique(prefix: &str) -> String {
-    let n = COUNTER.get_or_init(|| AtomicUsize::new(0)).fetch_add(1, Ordering::SeqCst);
+    let n = COUNTER
+        .get_or_init(|| AtomicUsize::new(0))
+        .fetch_add(1, Ordering::SeqCst);
     format!("{prefix}-{}-{n}", std::process::id())
 }

@@ -2,6 +2,8 @@
 //! representative values, pushed to the ground's OCI registry, installed from `oci://` into the
 //! ground's apiserver and upgraded.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use ground::{ground, run};
 
 fn helm() -> std::process::Command {
@@ -15,8 +17,14 @@ fn lints_and_renders_with_representative_values() {
     let all_on = "replicaCount=2,prometheusRule.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true,\
 networkPolicy.enabled=true,podDisruptionBudget.enabled=true,image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000,\
 scopedNamespace=team-a,priorityClassName=system-cluster-critical";
-    run(helm().args(["lint", "--strict"]).arg(&chart).args(["--set", all_on]));
-    let rendered = run(helm().args(["template", "t"]).arg(&chart).args(["--set", all_on]));
+    run(helm()
+        .args(["lint", "--strict"])
+        .arg(&chart)
+        .args(["--set", all_on]));
+    let rendered = run(helm()
+        .args(["template", "t"])
+        .arg(&chart)
+        .args(["--set", all_on]));
     for expected in [
         "kind: Deployment",
         "--enable-leader-election=true",
@@ -34,14 +42,25 @@ scopedNamespace=team-a,priorityClassName=system-cluster-critical";
         "type: RuntimeDefault",
         "priorityClassName: system-cluster-critical",
     ] {
-        assert!(rendered.contains(expected), "rendered chart lacks {expected:?}");
+        assert!(
+            rendered.contains(expected),
+            "rendered chart lacks {expected:?}"
+        );
     }
     let defaults = run(helm().args(["template", "t"]).arg(&chart));
     assert!(defaults.contains("--enable-leader-election=false"));
     assert!(!defaults.contains("kind: PrometheusRule"));
     // values.schema.json rejects nonsense.
-    let out = helm().args(["template", "t"]).arg(&chart).args(["--set", "concurrent=many"]).output().unwrap();
-    assert!(!out.status.success(), "a non-integer concurrency must be rejected by values.schema.json");
+    let out = helm()
+        .args(["template", "t"])
+        .arg(&chart)
+        .args(["--set", "concurrent=many"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a non-integer concurrency must be rejected by values.schema.json"
+    );
 }
 
 #[test]
@@ -49,26 +68,85 @@ fn installs_and_upgrades_from_the_oci_registry() {
     let g = ground();
     let work = std::env::temp_dir().join(format!("chart-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    run(helm().args(["package"]).arg(g.repo.join("charts/ampoule")).arg("--destination").arg(&work));
-    let package = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "tgz")).unwrap();
+    run(helm()
+        .args(["package"])
+        .arg(g.repo.join("charts/ampoule"))
+        .arg("--destination")
+        .arg(&work));
+    let package = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tgz"))
+        .unwrap();
     let repo = format!("oci://{}/charts-{}", g.registry(), std::process::id());
-    let pushed = helm().args(["push"]).arg(&package).arg(&repo).arg("--plain-http").output().unwrap();
-    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
-    let pushed_text = String::from_utf8_lossy(&pushed.stderr).to_string() + &String::from_utf8_lossy(&pushed.stdout);
+    let pushed = helm()
+        .args(["push"])
+        .arg(&package)
+        .arg(&repo)
+        .arg("--plain-http")
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let pushed_text = String::from_utf8_lossy(&pushed.stderr).to_string()
+        + &String::from_utf8_lossy(&pushed.stdout);
     assert!(pushed_text.contains("Digest: sha256:"), "{pushed_text}");
 
     let ns = format!("ampoule-chart-{}", std::process::id());
     let release = "ampoule";
     let chart_ref = format!("{repo}/ampoule");
-    run(helm().args(["install", release, &chart_ref, "--version", "0.1.0", "--plain-http", "--namespace", &ns, "--create-namespace"]));
-    let deploy = run(g.command("kubectl").args(["-n", &ns, "get", "deployment", "ampoule", "-o", "jsonpath={.spec.template.spec.containers[0].args}"]));
+    run(helm().args([
+        "install",
+        release,
+        &chart_ref,
+        "--version",
+        "0.1.0",
+        "--plain-http",
+        "--namespace",
+        &ns,
+        "--create-namespace",
+    ]));
+    let deploy = run(g.command("kubectl").args([
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        "ampoule",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].args}",
+    ]));
     assert!(deploy.contains("--concurrent=8"), "{deploy}");
-    run(helm().args(["upgrade", release, &chart_ref, "--version", "0.1.0", "--plain-http", "--namespace", &ns, "--set", "concurrent=16"]));
-    let deploy = run(g.command("kubectl").args(["-n", &ns, "get", "deployment", "ampoule", "-o", "jsonpath={.spec.template.spec.containers[0].args}"]));
+    run(helm().args([
+        "upgrade",
+        release,
+        &chart_ref,
+        "--version",
+        "0.1.0",
+        "--plain-http",
+        "--namespace",
+        &ns,
+        "--set",
+        "concurrent=16",
+    ]));
+    let deploy = run(g.command("kubectl").args([
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        "ampoule",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].args}",
+    ]));
     assert!(deploy.contains("--concurrent=16"), "{deploy}");
     let history = run(helm().args(["history", release, "--namespace", &ns]));
     assert!(history.lines().count() >= 3, "{history}");
     run(helm().args(["uninstall", release, "--namespace", &ns]));
-    let _ = g.command("kubectl").args(["delete", "namespace", &ns, "--wait=false"]).output();
+    let _ = g
+        .command("kubectl")
+        .args(["delete", "namespace", &ns, "--wait=false"])
+        .output();
     let _ = std::fs::remove_dir_all(&work);
 }

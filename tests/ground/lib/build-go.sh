@@ -82,6 +82,46 @@ build_prometheus() {
   )
 }
 
+# Flux's controllers cannot be built from the module proxy, but its API modules can: their CRDs
+# are generated with controller-gen so Flux objects are validated by a real apiserver.
+build_flux() {
+  local out=$FLUX_CRDS_DIR
+  if [[ -f $out/done ]]; then return; fi
+  log "generating Flux CRDs (helm-controller/api v$FLUX_HELM_API_VERSION, source-controller/api v$FLUX_SOURCE_API_VERSION)"
+  local work=$AMPOULE_CACHE/src/flux-crds
+  rm -rf "$work" "$out"; mkdir -p "$work" "$out"
+  (
+    cd "$work"
+    export GOTOOLCHAIN=$PROMETHEUS_GO
+    go mod init local/fluxcrds >/dev/null 2>&1
+    local kustomize=""
+    go get "sigs.k8s.io/controller-tools@v$CONTROLLER_TOOLS_VERSION" \
+      "github.com/fluxcd/helm-controller/api@v$FLUX_HELM_API_VERSION" \
+      "github.com/fluxcd/source-controller/api@v$FLUX_SOURCE_API_VERSION"
+    # The Kustomization API is optional: used when the module proxy serves a version that resolves.
+    if go get "github.com/fluxcd/kustomize-controller/api@v$FLUX_KUSTOMIZE_API_VERSION" >/dev/null 2>&1; then
+      kustomize="paths=github.com/fluxcd/kustomize-controller/api/v1"
+    fi
+    cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/fluxcd/helm-controller/api/v2"
+	_ "github.com/fluxcd/source-controller/api/v1"
+	_ "sigs.k8s.io/controller-tools/cmd/controller-gen"
+)
+GO
+    go build -o controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
+    # shellcheck disable=SC2086
+    ./controller-gen crd paths=github.com/fluxcd/helm-controller/api/v2 \
+      paths=github.com/fluxcd/source-controller/api/v1 paths=github.com/fluxcd/source-controller/api/v1beta2 \
+      $kustomize output:crd:dir="$out"
+    touch "$out/done"
+  )
+}
+
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube prometheus)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd helm kube prometheus flux)
 for t in "${targets[@]}"; do "build_$t"; done

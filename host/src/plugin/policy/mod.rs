@@ -350,11 +350,14 @@ impl EgressPolicy {
             Some(c) => {
                 let egress = c.egress.clone().unwrap_or_default();
                 let private = egress.private_networks == Some(PrivateNetworks::Allow);
-                (
-                    egress.allow.iter().map(Rule::from_allow).collect(),
-                    private,
-                    Limits::from_ceiling(&c.limits)?,
-                )
+                // A class without `allow` rules only sets private networks and limits: hosts stay
+                // bounded by what the plugin requests (as with the built-in ceiling).
+                let rules = if egress.allow.is_empty() {
+                    vec![Rule::any()]
+                } else {
+                    egress.allow.iter().map(Rule::from_allow).collect()
+                };
+                (rules, private, Limits::from_ceiling(&c.limits)?)
             }
         };
         let mut limits = limits;
@@ -363,7 +366,9 @@ impl EgressPolicy {
         if let Some(s) = store {
             limits = limits.narrow(&s.limits)?;
             if let Some(e) = &s.egress {
-                store_rules = Some(e.allow.iter().map(Rule::from_allow).collect());
+                if !e.allow.is_empty() {
+                    store_rules = Some(e.allow.iter().map(Rule::from_allow).collect());
+                }
                 private_networks &= e.private_networks != Some(PrivateNetworks::Deny);
             }
         }

@@ -157,14 +157,16 @@ fn every_layer_must_match() {
     let p = EgressPolicy::new(requested.clone(), Some(&c), Some(&store)).unwrap();
     assert!(check(&p, "GET", "https://a.example.com/x").is_ok());
     assert!(check(&p, "PUT", "https://a.example.com/x").is_err());
-    // An empty ceiling denies everything.
+    // A ceiling without allow rules (only privateNetworks/limits) leaves hosts bounded by the
+    // request: what was requested passes, nothing else does.
     let p = EgressPolicy::new(
         requested,
         Some(&ceiling(vec![], PrivateNetworks::Allow)),
         None,
     )
     .unwrap();
-    assert!(check(&p, "GET", "https://a.example.com/x").is_err());
+    assert!(check(&p, "GET", "https://a.example.com/x").is_ok());
+    assert!(check(&p, "GET", "https://b.example.com/x").is_err());
     // Nothing requested: nothing granted, even under the built-in ceiling.
     let p = EgressPolicy::new(vec![], None, None).unwrap();
     assert!(check(&p, "GET", "https://a.example.com/x").is_err());
