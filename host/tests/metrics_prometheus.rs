@@ -42,10 +42,22 @@ fn chart_rules(g: &ground::Ground) -> Value {
         "--show-only",
         "templates/prometheusrule.yaml",
         "--set",
-        "prometheusRule.enabled=true,prometheusRule.syncFailedFor=0s,prometheusRule.storeNotReadyFor=0s",
+        "prometheusRule.enabled=true,prometheusRule.renderMode=alwaysRender,prometheusRule.syncFailedFor=0s,prometheusRule.storeNotReadyFor=0s",
     ]));
     let rule: Value = serde_norway::from_str(&rendered).unwrap();
     json!({"groups": rule["spec"]["groups"]})
+}
+
+/// A query that may fail (Prometheus still starting): `None` then.
+async fn try_query(http: &reqwest::Client, prom: &str, q: &str) -> Option<Vec<Value>> {
+    let resp = http
+        .get(format!("{prom}/api/v1/query"))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .ok()?;
+    let body: Value = resp.json().await.ok()?;
+    body["data"]["result"].as_array().cloned()
 }
 
 async fn query(http: &reqwest::Client, prom: &str, q: &str) -> Vec<Value> {
@@ -152,7 +164,7 @@ async fn seed_alert_and_dashboard_queries_work_on_the_operators_metrics() {
         Duration::from_secs(60),
         "Prometheus to scrape the operator",
         || async {
-            let up = query(&http, &url, r#"up{job="ampoule"}"#).await;
+            let up = try_query(&http, &url, r#"up{job="ampoule"}"#).await?;
             (up.first()?["value"][1] == "1").then_some(())
         },
     )

@@ -14,7 +14,7 @@ fn helm() -> std::process::Command {
 fn lints_and_renders_with_representative_values() {
     let chart = ground().repo.join("charts/ampoule");
     run(helm().args(["lint", "--strict"]).arg(&chart));
-    let all_on = "replicaCount=2,prometheusRule.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true,\
+    let all_on = "replicaCount=2,prometheusRule.enabled=true,prometheusRule.renderMode=alwaysRender,serviceMonitor.enabled=true,serviceMonitor.renderMode=alwaysRender,grafanaDashboard.enabled=true,\
 networkPolicy.enabled=true,podDisruptionBudget.enabled=true,image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000,\
 scopedNamespace=team-a,priorityClassName=system-cluster-critical";
     run(helm()

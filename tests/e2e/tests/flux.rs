@@ -51,9 +51,9 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
             &format!("crd/{crd}"),
         ]));
     }
-    let _ = kubectl()
-        .args(["create", "namespace", "flux-system"])
-        .output();
+    for ns in ["flux-system", "production", "ampoule-system"] {
+        let _ = kubectl().args(["create", "namespace", ns]).output();
+    }
 
     let root = g.repo.join("examples/flux");
     for tree in ["infrastructure", "apps"] {
@@ -64,11 +64,14 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
     paths.sort();
     let mut kinds = Vec::new();
     for path in &paths {
-        // Server-side apply: the apiserver validates against the CRD schemas (and CEL rules).
+        // Server-side dry run: the apiserver validates against the CRD schemas (and CEL rules)
+        // as for a real apply; nothing persists, so no running operator acts on the examples
+        // (their registry and Vault are not on this machine).
         let out = kubectl()
             .args([
                 "apply",
                 "--server-side",
+                "--dry-run=server",
                 "--field-manager=flux-example-test",
                 "-f",
             ])
@@ -103,7 +106,7 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
     // A typo a platform team could make is refused by Flux's schema, so the check is real.
     let bad = r#"{"apiVersion":"helm.toolkit.fluxcd.io/v2","kind":"HelmRelease","metadata":{"name":"bad","namespace":"flux-system"},"spec":{"interval":"30m","chartRef":{"kind":"GitRepo","name":"x"}}}"#;
     let out = kubectl()
-        .args(["apply", "--server-side", "-f", "-"])
+        .args(["apply", "--server-side", "--dry-run=server", "-f", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
