@@ -16,6 +16,7 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// ESO's labels on per-object metrics.
@@ -55,6 +56,22 @@ pub struct ApiCallLabels {
     pub status: Outcome,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabel {
+    pub provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub provider: String,
+    pub call: &'static str,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    // 50 µs … ~26 s
+    exponential_buckets(0.00005, 2.0, 20)
+}
+
 /// `controller_runtime_reconcile_total{controller, result}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -85,6 +102,14 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     /// `external_secrets_sync_calls_total{status}` (seed dashboard).
     pub seed_sync_calls: Family<StatusLabels, Counter>,
+    /// `ampoule_plugin_compile_duration_seconds`: compiling a component (once per digest).
+    pub plugin_compile: Histogram,
+    /// `ampoule_plugin_load_cache_hits_total`: loads served by an already compiled component.
+    pub plugin_cache_hits: Counter,
+    /// `ampoule_plugin_open_duration_seconds{provider}`: fresh instance + config checks + client open.
+    pub plugin_open: Family<ProviderLabel, Histogram>,
+    /// `ampoule_provider_call_duration_seconds{provider,call}`: one provider call through the sandbox.
+    pub provider_call_duration: Family<CallLabels, Histogram>,
     /// `external_secrets_sync_calls_error`: ExternalSecrets whose last sync failed (seed alert:
     /// `> 0 for 5m` fires while something keeps failing, and clears when it recovers).
     pub seed_failing: Gauge,
@@ -105,6 +130,12 @@ impl Metrics {
             reconciles: Family::default(),
             seed_sync_calls: Family::default(),
             seed_failing: Gauge::default(),
+            plugin_compile: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            plugin_cache_hits: Counter::default(),
+            plugin_open: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            provider_call_duration: Family::new_with_constructor(|| {
+                Histogram::new(latency_buckets())
+            }),
             registry: Mutex::new(Registry::default()),
         };
         // prometheus-client appends `_total` to counters: counters are registered by bare name.
@@ -157,6 +188,26 @@ impl Metrics {
             "external_secrets_sync_calls_error",
             "ExternalSecrets whose last sync failed",
             m.seed_failing.clone(),
+        );
+        r.register(
+            "ampoule_plugin_compile_duration_seconds",
+            "Compiling a component (once per digest)",
+            m.plugin_compile.clone(),
+        );
+        r.register(
+            "ampoule_plugin_load_cache_hits",
+            "Component loads served from the compiled cache",
+            m.plugin_cache_hits.clone(),
+        );
+        r.register(
+            "ampoule_plugin_open_duration_seconds",
+            "Fresh instance, config checks and client open",
+            m.plugin_open.clone(),
+        );
+        r.register(
+            "ampoule_provider_call_duration_seconds",
+            "One provider call through the sandbox",
+            m.provider_call_duration.clone(),
         );
         Metrics {
             registry: Mutex::new(r),
@@ -339,6 +390,12 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+        m.plugin_compile.observe(0.5);
+        let text = m.encode();
+        assert!(
+            text.contains("ampoule_plugin_compile_duration_seconds_count 1"),
+            "{text}"
+        );
         m.forget("a", "b");
         assert!(!m.encode().contains(r#"name="a""#));
     }

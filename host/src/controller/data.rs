@@ -85,7 +85,20 @@ struct Counted<'a> {
 }
 
 impl Counted<'_> {
-    fn record<T>(&self, call: &'static str, result: &Result<T, ProviderError>) {
+    fn record<T>(
+        &self,
+        call: &'static str,
+        result: &Result<T, ProviderError>,
+        started: std::time::Instant,
+    ) {
+        let duration = crate::metrics::CallLabels {
+            provider: self.label.to_string(),
+            call,
+        };
+        crate::metrics::global()
+            .provider_call_duration
+            .get_or_create(&duration)
+            .observe(started.elapsed().as_secs_f64());
         let status = match result {
             Ok(_) | Err(ProviderError::NotFound) => crate::metrics::Outcome::success,
             Err(_) => crate::metrics::Outcome::error,
@@ -105,8 +118,9 @@ impl Counted<'_> {
         &self,
         r: &RemoteRef,
     ) -> Result<crate::provider::SecretValue, ProviderError> {
+        let started = std::time::Instant::now();
         let result = self.client.get_secret(r).await;
-        self.record("GetSecret", &result);
+        self.record("GetSecret", &result, started);
         result
     }
 
@@ -114,8 +128,9 @@ impl Counted<'_> {
         &self,
         r: &RemoteRef,
     ) -> Result<crate::provider::SecretMap, ProviderError> {
+        let started = std::time::Instant::now();
         let result = self.client.get_secret_map(r).await;
-        self.record("GetSecretMap", &result);
+        self.record("GetSecretMap", &result, started);
         result
     }
 
@@ -123,8 +138,9 @@ impl Counted<'_> {
         &self,
         f: &FindRef,
     ) -> Result<crate::provider::SecretMap, ProviderError> {
+        let started = std::time::Instant::now();
         let result = self.client.get_all_secrets(f).await;
-        self.record("GetAllSecrets", &result);
+        self.record("GetAllSecrets", &result, started);
         result
     }
 }

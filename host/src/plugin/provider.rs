@@ -448,7 +448,15 @@ impl SecretProvider for WasmProvider {
         store: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(Box<dyn ProviderClient>, StoreInfo), ProviderError>> {
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let (client, info) = self.open_client(store).await?;
+            let label = crate::metrics::ProviderLabel {
+                provider: store.provider.clone(),
+            };
+            crate::metrics::global()
+                .plugin_open
+                .get_or_create(&label)
+                .observe(started.elapsed().as_secs_f64());
             Ok((Box::new(client) as Box<dyn ProviderClient>, info))
         })
     }

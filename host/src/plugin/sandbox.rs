@@ -208,13 +208,18 @@ impl Sandbox {
         if let Some(hit) = known.as_ref().and_then(|d| self.get(d))
             && Digest::of(&bytes) == hit.digest
         {
+            crate::metrics::global().plugin_cache_hits.inc();
             return Ok(hit);
         }
         let this = self.clone();
+        let started = std::time::Instant::now();
         let (digest, pre) =
             tokio::task::spawn_blocking(move || this.compile(&bytes, expected.as_ref()))
                 .await
                 .map_err(|e| SandboxError::Engine(format!("compile task: {e}")))??;
+        crate::metrics::global()
+            .plugin_compile
+            .observe(started.elapsed().as_secs_f64());
         let mut loaded = Loaded {
             digest: digest.clone(),
             info: ProviderInfo::default(),

@@ -72,6 +72,9 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
                 "apply",
                 "--server-side",
                 "--dry-run=server",
+                // other tests keep a `vault` ProviderClass on the ground: take over its fields
+                // in this dry run, so the example itself is what gets validated
+                "--force-conflicts",
                 "--field-manager=flux-example-test",
                 "-f",
             ])
