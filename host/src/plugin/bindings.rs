@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use ampoule::host::credentials::{
+pub use self::ampoule::host::credentials::{
     CredentialRequest as WitCredentialRequest, CredentialSource as WitCredentialSource,
 };
-pub use exports::ampoule::provider::provider as guest;
+pub use self::exports::ampoule::provider::provider as guest;
