@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p ampoule-template --example bench -- [N]`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -60,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn build_oracle() -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/template-oracle");
+    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
+        .join("../../tests/template-oracle");
     let cache = PathBuf::from(std::env::var("HOME")?).join(".cache/ampoule");
     let bin = cache.join("bin/template-oracle-bench");
     let status = Command::new("go")

@@ -1,10 +1,12 @@
-//! Helpers shared by the cloud provider plugins (AWS, GCP), host-testable (no wasm imports).
+//! Helpers shared by the provider plugins (Vault, AWS, GCP), host-testable (no wasm imports).
 //!
 //! - [`gjson`]: ESO's property extraction (a literal dotted key first, then gjson path syntax).
+//! - [`gojson`]: Go's `json.Marshal` output and ESO's `GetByteValue` / `GetSecretMap`.
 //! - [`json_map`]: ESO's GetSecretMap conversion (string members raw, others as JSON).
 //! - [`hash`]: SHA-256 / HMAC-SHA256 and hex.
 
 pub mod gjson;
+pub mod gojson;
 pub mod hash;
 
 /// ESO's GetSecretMap: the payload must be a JSON object; string members are returned as their

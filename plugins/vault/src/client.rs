@@ -11,7 +11,7 @@ use crate::api::{self, Api};
 use crate::auth::{Auth, Token};
 use crate::config::{Config, Version};
 use crate::paths::{data_path, metadata_path};
-use crate::{gjson, value};
+use ampoule_plugin_common::{gjson, gojson as value};
 
 /// KV v2 metadata fields ESO adds next to `custom_metadata`.
 const SYSTEM_METADATA: [&str; 3] = ["created_time", "current_version", "delete_version_after"];

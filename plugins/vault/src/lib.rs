@@ -16,9 +16,7 @@ mod client;
 mod config;
 mod creds;
 mod find;
-mod gjson;
 mod paths;
-mod value;
 
 use ampoule_sdk::{
     Capabilities, Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient,
@@ -26,6 +24,7 @@ use ampoule_sdk::{
 };
 
 use crate::client::VaultClient;
+use ampoule_plugin_common::gojson as value;
 
 struct Vault;
 

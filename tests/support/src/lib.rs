@@ -85,8 +85,12 @@ pub const REQUIRED: &[&str] = &[
     "FLUX_CRDS",
 ];
 
+/// The repository the running test belongs to, found at run time from the package directory
+/// `cargo test` runs it in: a compile-time path would point into whichever clone built the
+/// binary, and CI shares one target directory between fresh clones.
 fn repo_root() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let start = manifest_dir();
+    let mut dir = start.clone();
     loop {
         if dir.join("tests/ground/up").is_file() {
             return dir;
@@ -94,9 +98,18 @@ fn repo_root() -> PathBuf {
         assert!(
             dir.pop(),
             "cannot find the repository root above {}",
-            env!("CARGO_MANIFEST_DIR")
+            start.display()
         );
     }
+}
+
+/// The running test's package directory (`CARGO_MANIFEST_DIR` as `cargo test` sets it at run
+/// time), else the current directory.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Parses the `export KEY=VALUE` lines the ground writes (values never contain spaces or quotes).
