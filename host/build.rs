@@ -37,9 +37,12 @@ fn run() -> Result<(), String> {
         "plugins/gcp",
         "plugins/vault",
         "plugins/testing",
+        "plugins/Cargo.lock",
         "wit",
     ] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+        // Relative to this package: cargo resolves it in whichever clone builds, so a target dir
+        // shared between clones (CI) still notices changed plugin sources.
+        println!("cargo:rerun-if-changed=../{watched}");
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     let out = PathBuf::from(env("OUT_DIR")?);

@@ -317,15 +317,9 @@ async fn egress_denied_when_the_region_needs_a_host_outside_the_grant() {
     )
     .await
     .unwrap_err();
-    // The host denies the request before DNS; the SDK currently surfaces a denied POST as a
-    // closed body stream (Unavailable) rather than Forbidden (reported).
+    // The host denies the request before DNS; the plugin sees wasi:http's denial as Forbidden.
     assert!(
-        matches!(
-            err,
-            ProviderError::Forbidden(_)
-                | ProviderError::InvalidConfig(_)
-                | ProviderError::Unavailable(_)
-        ),
+        matches!(&err, ProviderError::Forbidden(m) if m.contains("denied by the sandbox egress policy")),
         "{err:?}"
     );
 }

@@ -188,17 +188,28 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         .body()
         .map_err(|()| HttpError::Transport("request body".into()))?;
     let future = outgoing_handler::handle(outgoing, None).map_err(from_code)?;
-    {
-        let stream = body
-            .write()
-            .map_err(|()| HttpError::Transport("request body stream".into()))?;
-        for chunk in req.body.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(stream_error)?;
+    let written = (move || -> Result<(), HttpError> {
+        {
+            let stream = body
+                .write()
+                .map_err(|()| HttpError::Transport("request body stream".into()))?;
+            for chunk in req.body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(stream_error)?;
+            }
         }
+        OutgoingBody::finish(body, None).map_err(from_code)
+    })();
+    if let Err(write_error) = written {
+        // A request the host refused (egress policy) closes its body stream: report the refusal
+        // the response carries, not the closed stream it caused.
+        future.subscribe().block();
+        if let Some(Ok(Err(code))) = future.get() {
+            return Err(from_code(code));
+        }
+        return Err(write_error);
     }
-    OutgoingBody::finish(body, None).map_err(from_code)?;
 
     future.subscribe().block();
     let response = match future.get() {
