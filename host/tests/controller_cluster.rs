@@ -351,11 +351,7 @@ async fn leader_election_hands_over_when_the_leader_stops() {
 fn run_reports_an_unreachable_cluster_clearly() {
     let dir = std::env::temp_dir().join(unique("kubeconfig"));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let kubeconfig = dir.join("config");
     std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ampoule"))

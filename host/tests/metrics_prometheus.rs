@@ -28,14 +28,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The chart's alert rules, rendered with short `for` durations so the test need not wait 5 min.
 fn chart_rules(g: &ground::Ground) -> Value {
     let rendered = ground::run(g.command("helm").args(["template", "t"]).arg(g.repo.join("charts/ampoule")).args([
@@ -137,7 +129,7 @@ async fn seed_alert_and_dashboard_queries_work_on_the_operators_metrics() {
         serde_norway::to_string(&config).unwrap(),
     )
     .unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(g.var("PROMETHEUS"))
         .arg(format!(
             "--config.file={}",

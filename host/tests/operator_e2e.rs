@@ -6,42 +6,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::{WAIT, apply, crds, data, unique};
 use kube::api::Api;
 use serde_json::json;
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn operator(g: &ground::Ground, namespace: &str, class: &str, cache: &std::path::Path) -> Operator {
-    let child = Command::new(env!("CARGO_BIN_EXE_ampoule"))
-        .args([
-            "run",
-            "--namespace",
-            namespace,
-            "--controller-class",
-            class,
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--concurrent",
-            "4",
-        ])
-        .env("KUBECONFIG", g.kubeconfig())
-        .env("AMPOULE_CACHE_DIR", cache)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Operator(child)
-}
 
 #[tokio::test]
 async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
@@ -75,7 +44,8 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
     .unwrap();
 
     let cache = std::env::temp_dir().join(unique("ampoule-cache"));
-    let _op = operator(g, &ns, &class, &cache);
+    let log = std::env::temp_dir().join(format!("{ns}.log"));
+    let _op = common::operator(Some(&ns), &class, &cache, &log);
     apply(&client, Some(&ns), json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "fake"},
         "spec": {"controller": class, "provider": {"fake": {"data": [

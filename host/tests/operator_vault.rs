@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{WAIT, apply, crds, data, unique};
@@ -15,48 +15,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn operator(
-    g: &ground::Ground,
-    namespace: Option<&str>,
-    class: &str,
-    log: &std::path::Path,
-) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ampoule"));
-    cmd.args([
-        "run",
-        "--controller-class",
-        class,
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--concurrent",
-        "8",
-        "--loglevel",
-        "debug",
-    ]);
-    if let Some(ns) = namespace {
-        cmd.args(["--namespace", ns]);
-    }
-    let out = std::fs::File::create(log).unwrap();
-    let err = out.try_clone().unwrap();
-    Proc(
-        cmd.env("KUBECONFIG", g.kubeconfig())
-            .env(
-                "AMPOULE_CACHE_DIR",
-                std::env::temp_dir().join("ampoule-test-cache"),
-            )
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap(),
-    )
+/// The compiled-component cache the operators of these tests share.
+fn cache() -> std::path::PathBuf {
+    std::env::temp_dir().join("ampoule-test-cache")
 }
 
 /// The ProviderClass every Vault test shares (cluster-scoped, never deleted).
@@ -197,7 +158,7 @@ async fn seed_vault_store_and_externalsecret_sync_rotate_and_retain() {
         Some(json!({"data": {"api_key": "key-1"}})),
     );
     let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = operator(g, Some(&ns), &class, &log);
+    let _op = common::operator(Some(&ns), &class, &cache(), &log);
 
     let mut store = seed(
         g,
@@ -344,7 +305,7 @@ async fn seed_cluster_store_serves_another_namespace_and_a_wrong_role_is_reporte
         Some(json!({"data": {"service-account-token": "shared-token-value"}})),
     );
     let log = std::env::temp_dir().join(format!("{team}.log"));
-    let _op = operator(g, None, &class, &log);
+    let _op = common::operator(None, &class, &cache(), &log);
 
     let css_name = unique("vault-cluster-backend");
     let mut css = seed(
@@ -464,15 +425,11 @@ async fn openbao_outage_backs_off_keeps_the_secret_and_recovers() {
     let ns = g.namespace("vault-outage").await;
     let class = unique("vault-outage");
     // A private OpenBao dev server this test may stop (the shared one serves the other tests).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let addr = format!("http://127.0.0.1:{port}");
     let root = "outage-root";
     let start = || {
-        Proc(
+        common::Killed(
             Command::new(g.dir.join("bin/bao"))
                 .args([
                     "server",
@@ -509,7 +466,7 @@ async fn openbao_outage_backs_off_keeps_the_secret_and_recovers() {
     );
     apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bao-token"}, "stringData": {"token": root}})).await.unwrap();
     let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = operator(g, Some(&ns), &class, &log);
+    let _op = common::operator(Some(&ns), &class, &cache(), &log);
     apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "private"},
         "spec": {"controller": class, "provider": {"vault": {"server": addr, "path": "secret", "version": "v2",
             "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}}}}})).await.unwrap();
@@ -567,11 +524,11 @@ async fn one_hundred_externalsecrets_time_to_secret() {
         );
     }
     let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = operator(g, Some(&ns), &class, &log);
+    let _op = common::operator(Some(&ns), &class, &cache(), &log);
     apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "vault"},
         "spec": {"controller": class, "provider": {"vault": {"server": addr, "path": "secret", "version": "v2",
             "auth": {"kubernetes": {"role": format!("es100-{ns}"), "serviceAccountRef": {"name": "external-secrets-sa"}}}}}}})).await.unwrap();
-    common::Running::wait_store_ready_in(&client, &ns, "vault").await;
+    common::wait_store_ready(&client, "SecretStore", Some(&ns), "vault").await;
     let started = Instant::now();
     for i in 0..100 {
         apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": format!("es{i}")},

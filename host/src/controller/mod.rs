@@ -68,11 +68,13 @@ pub async fn run(
     settings: Settings,
     leader: Option<leader::LeaderElection>,
 ) -> Result<(), RunError> {
+    preflight(&client, settings.namespace.as_deref()).await?;
     run_with(client, provider, settings, leader, None).await
 }
 
-/// [`run`], plus a channel of provider keys whose component or ceiling changed (ProviderClass
-/// events): stores using such a key are validated again at once.
+/// [`run`] without its [`preflight`] (the caller has done it), plus a channel of provider keys
+/// whose component or ceiling changed (ProviderClass events): stores using such a key are
+/// validated again at once.
 pub async fn run_with(
     client: Client,
     provider: Arc<dyn SecretProvider>,
@@ -80,7 +82,6 @@ pub async fn run_with(
     leader: Option<leader::LeaderElection>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), RunError> {
-    preflight(&client, settings.namespace.as_deref()).await?;
     let (ctx, watches) = watch::start(client.clone(), provider, settings, provider_changes);
     let lease = match leader {
         Some(election) => Some(election.acquire(&client).await.map_err(RunError::Leader)?),

@@ -44,11 +44,15 @@ pub struct Found {
     pub ready: bool,
 }
 
-fn found<S: GenericStore + kube::Resource>(s: &S) -> Found {
-    let ready = s
-        .store_status()
+/// Whether a store's Ready condition is True (ValidationUnknown counts: its status is True).
+pub fn is_ready<S: GenericStore>(s: &S) -> bool {
+    s.store_status()
         .and_then(|st| st.ready())
-        .is_some_and(|c| c.status == ConditionStatus::True);
+        .is_some_and(|c| c.status == ConditionStatus::True)
+}
+
+fn found<S: GenericStore + kube::Resource>(s: &S) -> Found {
+    let ready = is_ready(s);
     Found {
         kind: S::KIND,
         name: s.meta().name.clone().unwrap_or_default(),

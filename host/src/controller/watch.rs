@@ -19,7 +19,7 @@ use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, StoreKey, r
 use super::queue::{Priority, WorkQueue};
 use super::target::MANAGED_LABEL;
 use super::{external_secret, secret_store, stores};
-use crate::crd::{ClusterSecretStore, ConditionStatus, ExternalSecret, GenericStore, SecretStore};
+use crate::crd::{ClusterSecretStore, ExternalSecret, GenericStore, SecretStore};
 use crate::provider::SecretProvider;
 
 /// Handles of the watch tasks; dropping it does not stop them, [`Watches::abort`] does.
@@ -221,11 +221,7 @@ async fn on_external_secrets(
 }
 
 fn store_fingerprint<S: GenericStore + Resource>(s: &S) -> (Option<i64>, bool) {
-    let ready = s
-        .store_status()
-        .and_then(|st| st.ready())
-        .is_some_and(|c| c.status == ConditionStatus::True);
-    (s.meta().generation, ready)
+    (s.meta().generation, stores::is_ready(s))
 }
 
 async fn on_stores<S>(

@@ -287,33 +287,8 @@ impl Running {
     }
 
     /// Waits for a SecretStore in any namespace to be Ready.
-    pub async fn wait_store_ready_in(client: &Client, ns: &str, name: &str) {
-        let client = client.clone();
-        ground::eventually(WAIT, &format!("SecretStore {ns}/{name} Ready"), || {
-            let client = client.clone();
-            async move {
-                let obj = get(&client, Some(ns), "secretstores", name).await?;
-                (ready(&obj)? == "True").then_some(())
-            }
-        })
-        .await;
-    }
-
     pub async fn wait_store_ready(&self, kind: &str, name: &str) {
-        let (ns, plural) = if kind == "SecretStore" {
-            (Some(self.namespace.as_str()), "secretstores")
-        } else {
-            (None, "clustersecretstores")
-        };
-        let client = self.client.clone();
-        ground::eventually(WAIT, &format!("{kind} {name} Ready"), || {
-            let client = client.clone();
-            async move {
-                let obj = get(&client, ns, plural, name).await?;
-                (ready(&obj)? == "True").then_some(())
-            }
-        })
-        .await;
+        wait_store_ready(&self.client, kind, Some(&self.namespace), name).await;
     }
 
     pub async fn secret(&self, name: &str) -> Option<Secret> {
@@ -376,6 +351,71 @@ impl Running {
         })
         .await
     }
+}
+
+/// Waits for a SecretStore (in `namespace`) or ClusterSecretStore to be Ready.
+pub async fn wait_store_ready(client: &Client, kind: &str, namespace: Option<&str>, name: &str) {
+    let (ns, plural) = if kind == "SecretStore" {
+        (namespace, "secretstores")
+    } else {
+        (None, "clustersecretstores")
+    };
+    ground::eventually(WAIT, &format!("{kind} {name} Ready"), || async move {
+        let obj = get(client, ns, plural, name).await?;
+        (ready(&obj)? == "True").then_some(())
+    })
+    .await;
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `ampoule run` binary for `class` (and `namespace`, if any) against the ground, its
+/// stdout and stderr in `log`, its compiled-component cache in `cache`.
+pub fn operator(
+    namespace: Option<&str>,
+    class: &str,
+    cache: &std::path::Path,
+    log: &std::path::Path,
+) -> Killed {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ampoule"));
+    cmd.args([
+        "run",
+        "--controller-class",
+        class,
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    cmd.args(["--concurrent", "8", "--loglevel", "debug"]);
+    if let Some(ns) = namespace {
+        cmd.args(["--namespace", ns]);
+    }
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    let child = cmd
+        .env("KUBECONFIG", ground::ground().kubeconfig())
+        .env("AMPOULE_CACHE_DIR", cache)
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    Killed(child)
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Decoded `.data` of a Secret.
