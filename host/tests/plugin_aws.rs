@@ -4,38 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod plugin_common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ampoule::plugin::{
-    CredentialRequest, CredentialResolver, ProviderClassConfig, Sandbox, SandboxConfig,
-    WasmProvider,
-};
-use ampoule::provider::{
-    FindRef, ProviderError, RemoteRef, SecretProvider, SecretValue, StoreContext, StoreKind,
-};
-use futures::future::BoxFuture;
+use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::provider::{FindRef, ProviderError, SecretProvider, StoreContext};
 use ground::ground;
 use serde_json::{Value, json};
 
-struct Creds(HashMap<String, Vec<u8>>);
-
-impl CredentialResolver for Creds {
-    fn resolve<'a>(
-        &'a self,
-        _: &'a StoreContext,
-        r: &'a CredentialRequest,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        let v = self.0.get(&r.name).cloned();
-        Box::pin(async move {
-            v.map(SecretValue::new)
-                .ok_or_else(|| ProviderError::InvalidConfig(format!("no {}", r.name)))
-        })
-    }
-}
+use plugin_common::{Creds, get, rr};
 
 fn static_creds(ak: &str, sk: &str) -> Creds {
     Creds(HashMap::from([
@@ -90,16 +72,7 @@ async fn provider(creds: Creds, settings: Value, ports: &[u16]) -> WasmProvider 
 }
 
 fn store(name: &str, config: Value) -> StoreContext {
-    StoreContext {
-        kind: StoreKind::SecretStore,
-        name: name.into(),
-        store_namespace: Some("default".into()),
-        caller_namespace: Some("default".into()),
-        generation: 1,
-        provider: "aws".into(),
-        config,
-        sandbox: None,
-    }
+    plugin_common::store_for("aws", name, config)
 }
 
 fn aws_config(service: &str, extra: Value) -> Value {
@@ -140,23 +113,6 @@ fn boto(endpoint: &str, key: &str, script: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "boto3 script failed");
     String::from_utf8(out.stdout).unwrap()
-}
-
-async fn get(p: &WasmProvider, s: &StoreContext, r: RemoteRef) -> Result<String, ProviderError> {
-    let (client, _) = p.open(s).await?;
-    client
-        .get_secret(&r)
-        .await
-        .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
-}
-
-fn rr(key: &str, property: Option<&str>, version: Option<&str>, meta: bool) -> RemoteRef {
-    RemoteRef {
-        key: key.into(),
-        property: property.map(Into::into),
-        version: version.map(Into::into),
-        fetch_metadata: meta,
-    }
 }
 
 #[path = "plugin_aws/cases.rs"]

@@ -4,37 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod plugin_common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use ampoule::plugin::{
-    CredentialRequest, CredentialResolver, ProviderClassConfig, Sandbox, SandboxConfig,
-    WasmProvider,
-};
-use ampoule::provider::{
-    FindRef, ProviderError, RemoteRef, SecretProvider, SecretValue, StoreContext, StoreKind,
-};
-use futures::future::BoxFuture;
+use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::provider::{FindRef, ProviderError, SecretProvider, StoreContext};
 use ground::{ground, run};
 use serde_json::{Value, json};
 
-struct Creds(HashMap<String, Vec<u8>>);
-
-impl CredentialResolver for Creds {
-    fn resolve<'a>(
-        &'a self,
-        _: &'a StoreContext,
-        r: &'a CredentialRequest,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        let v = self.0.get(&r.name).cloned();
-        Box::pin(async move {
-            v.map(SecretValue::new)
-                .ok_or_else(|| ProviderError::InvalidConfig(format!("no {}", r.name)))
-        })
-    }
-}
+use plugin_common::{Creds, get, rr};
 
 const SA_KEY: &[u8] = include_bytes!("../../plugins/gcp/src/auth/test-key.json");
 
@@ -86,16 +68,7 @@ async fn provider(creds: Creds, settings: Value) -> WasmProvider {
 }
 
 fn store(name: &str, config: Value) -> StoreContext {
-    StoreContext {
-        kind: StoreKind::SecretStore,
-        name: name.into(),
-        store_namespace: Some("default".into()),
-        caller_namespace: Some("default".into()),
-        generation: 1,
-        provider: "gcpsm".into(),
-        config,
-        sandbox: None,
-    }
+    plugin_common::store_for("gcpsm", name, config)
 }
 
 fn key_config(project: &str, extra: Value) -> Value {
@@ -130,23 +103,6 @@ def version(name, data):\n    return call('POST', '/secrets/' + name + ':addVers
 fn stats() -> Value {
     let out = run(ground().python().args(["-c", "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1]+'/fake/stats').read().decode())", ground().gcp_endpoint()]));
     serde_json::from_str(out.trim()).unwrap()
-}
-
-fn rr(key: &str, property: Option<&str>, version: Option<&str>, meta: bool) -> RemoteRef {
-    RemoteRef {
-        key: key.into(),
-        property: property.map(Into::into),
-        version: version.map(Into::into),
-        fetch_metadata: meta,
-    }
-}
-
-async fn get(p: &WasmProvider, s: &StoreContext, r: RemoteRef) -> Result<String, ProviderError> {
-    let (client, _) = p.open(s).await?;
-    client
-        .get_secret(&r)
-        .await
-        .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
 }
 
 #[test]
