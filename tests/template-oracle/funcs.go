@@ -161,5 +161,6 @@ func funcMap(now time.Time, r *rng) template.FuncMap {
 		}
 		return string(rs)
 	}
+	esoFuncs(m, r)
 	return m
 }

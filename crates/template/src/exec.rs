@@ -613,7 +613,7 @@ impl<'a> State<'a, '_> {
                 _ => return Err(self.literal_mismatch(ty, a)),
             },
             Arg::Str { text, .. } => match ty {
-                Ty::Str | Ty::Any | Ty::Refl => Value::String(text.clone()),
+                Ty::Str | Ty::Bin | Ty::Any | Ty::Refl => Value::String(text.clone()),
                 _ => return Err(self.literal_mismatch(ty, a)),
             },
             Arg::Number { num, .. } => match ty {
@@ -640,7 +640,7 @@ impl<'a> State<'a, '_> {
     fn literal_mismatch(&self, ty: Ty, a: &Arg) -> Flow {
         match ty {
             Ty::Bool => self.errorf(format!("expected bool; found {a}")),
-            Ty::Str => self.errorf(format!("expected string; found {a}")),
+            Ty::Str | Ty::Bin => self.errorf(format!("expected string; found {a}")),
             Ty::Int | Ty::Int64 => self.errorf(format!("expected integer; found {a}")),
             Ty::Float => self.errorf(format!("expected float; found {a}")),
             _ => self.errorf(format!("can't handle {a} for arg of type {}", ty.go_name())),

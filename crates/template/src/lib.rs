@@ -21,6 +21,7 @@ mod gofmt;
 mod gofmt_printf;
 mod lex;
 mod parse;
+mod pki;
 mod rng;
 mod time;
 mod value;

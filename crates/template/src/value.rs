@@ -73,6 +73,14 @@ impl Value {
         Value::Map(Rc::new(RefCell::new(m)), Kind::Str)
     }
 
+    /// A Go `string` holding arbitrary bytes, as ESO's data map carries binary secret values
+    /// (a PKCS#12 keystore, a ciphertext): a `string` when the bytes are UTF-8, otherwise a
+    /// `[]byte`, which the functions that take binary input (`pkcs12key`, `rsaDecrypt`, ...)
+    /// accept in place of a string. `b64dec` returns the same shape.
+    pub fn from_bytes(bytes: Vec<u8>) -> Value {
+        crate::funcs::bin_value(bytes)
+    }
+
     /// Converts JSON the way Go's `encoding/json` decodes into `interface{}`
     /// (every number becomes a `float64`).
     pub fn from_json(v: &serde_json::Value) -> Value {

@@ -18,7 +18,7 @@ pub fn lookup(name: &str) -> Option<Func> {
     use Ty::Str;
     Some(match name {
         "b64enc" => f(&[Str], |_, a| st(b64_std(s(&a[0]).as_bytes()))),
-        "b64dec" => f(&[Str], |_, a| st(b64dec(s(&a[0])))),
+        "b64dec" => f(&[Str], |_, a| Ok(b64dec(s(&a[0])))),
         "b32enc" => f(&[Str], |_, a| st(b32enc(s(&a[0]).as_bytes()))),
         "b32dec" => f(&[Str], |_, a| st(b32dec(s(&a[0])))),
         "sha1sum" => f(&[Str], |_, a| {
@@ -46,9 +46,11 @@ pub fn lookup(name: &str) -> Option<Func> {
     })
 }
 
-fn b64dec(s: &str) -> String {
-    match base64::engine::general_purpose::STANDARD.decode(s) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+/// sprig's `b64dec`: the decoded string (binary results travel as `[]byte`, see
+/// [`super::bin_value`]), or the decoding error's text.
+fn b64dec(s: &str) -> Value {
+    Value::String(match base64::engine::general_purpose::STANDARD.decode(s) {
+        Ok(b) => return super::bin_value(b),
         Err(base64::DecodeError::InvalidByte(i, _)) => {
             format!("illegal base64 data at input byte {i}")
         }
@@ -56,7 +58,7 @@ fn b64dec(s: &str) -> String {
             format!("illegal base64 data at input byte {i}")
         }
         Err(_) => format!("illegal base64 data at input byte {}", s.len() / 4 * 4),
-    }
+    })
 }
 
 const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

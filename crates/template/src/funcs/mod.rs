@@ -4,12 +4,16 @@
 mod builtin;
 mod collections;
 mod conv;
+mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
+mod jwk;
 mod math;
+mod pkix;
 mod random;
 mod regexes;
+mod semver;
 mod strings;
 mod yaml;
 
@@ -32,13 +36,16 @@ pub enum Ty {
     Time,
     /// `reflect.Value` (builtins): anything, nil included.
     Refl,
+    /// A Go `string` that may hold arbitrary bytes: accepts `string` and the `[]byte`
+    /// values this engine uses for non-UTF-8 strings (PKCS#12 input, ciphertexts).
+    Bin,
 }
 
 impl Ty {
     pub fn go_name(self) -> &'static str {
         match self {
             Ty::Any => "interface {}",
-            Ty::Str => "string",
+            Ty::Str | Ty::Bin => "string",
             Ty::Int => "int",
             Ty::Int64 => "int64",
             Ty::Float => "float64",
@@ -53,7 +60,8 @@ impl Ty {
         matches!(
             (self, v),
             (Ty::Any | Ty::Refl, _)
-                | (Ty::Str, Value::String(_))
+                | (Ty::Str | Ty::Bin, Value::String(_))
+                | (Ty::Bin, Value::Bytes(_))
                 | (Ty::Int, Value::Int(_))
                 | (Ty::Int64, Value::Int64(_))
                 | (Ty::Float, Value::Float(_))
@@ -122,6 +130,10 @@ pub fn lookup(name: &str) -> Option<Func> {
         .or_else(|| dates::lookup(name))
         .or_else(|| random::lookup(name))
         .or_else(|| yaml::lookup(name))
+        .or_else(|| pkix::lookup(name))
+        .or_else(|| crypto::lookup(name))
+        .or_else(|| semver::lookup(name))
+        .or_else(|| jwk::lookup(name))
         .or_else(|| builtin::lookup(name))
 }
 
@@ -130,6 +142,24 @@ pub fn lookup(name: &str) -> Option<Func> {
 /// The string of a `string`-typed argument.
 pub fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
+}
+
+/// The bytes of a `string`/`[]byte` argument (see [`Ty::Bin`]).
+pub fn bin(v: &Value) -> &[u8] {
+    match v {
+        Value::String(s) => s.as_bytes(),
+        Value::Bytes(b) => b,
+        _ => &[],
+    }
+}
+
+/// A Go string holding `b`: a `string` when it is UTF-8, else `[]byte` (this engine's
+/// carrier for binary strings).
+pub fn bin_value(b: Vec<u8>) -> Value {
+    match String::from_utf8(b) {
+        Ok(s) => Value::String(s),
+        Err(e) => Value::Bytes(e.into_bytes()),
+    }
 }
 
 /// The integer of an `int`/`int64`-typed argument.

@@ -145,9 +145,24 @@ pub fn oracle() -> PathBuf {
     let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
         .join("../../tests/template-oracle");
     let mut h = sha2::Sha256::new();
-    for f in ["go.mod", "go.sum", "main.go", "funcs.go"] {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read oracle dir {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "go")
+                || p.file_name()
+                    .is_some_and(|n| n == "go.mod" || n == "go.sum")
+        })
+        .collect();
+    sources.sort();
+    for f in &sources {
         h.update(
-            std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("read oracle source {f}: {e}")),
+            f.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        h.update(
+            std::fs::read(f).unwrap_or_else(|e| panic!("read oracle source {}: {e}", f.display())),
         );
     }
     let hash: String = h
