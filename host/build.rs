@@ -14,6 +14,9 @@ const FIRST_PARTY: &[(&str, &str)] = &[
     ("gcpsm", "ampoule_gcp"),
 ];
 
+/// Crate artifact name of the template component (embedded, not a provider).
+const TRANSFORM: &str = "ampoule_template_plugin";
+
 fn main() {
     if let Err(err) = run() {
         eprintln!("error: {err}");
@@ -36,6 +39,9 @@ fn run() -> Result<(), String> {
         "plugins/aws",
         "plugins/gcp",
         "plugins/vault",
+        "plugins/template",
+        "crates/template",
+        "crates/transform",
         "plugins/testing",
         "plugins/Cargo.lock",
         "wit",
@@ -106,6 +112,13 @@ fn run() -> Result<(), String> {
         ));
     }
     code.push_str("];\n");
+    let path = dest.join(format!("{TRANSFORM}.wasm"));
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    code.push_str(&format!(
+        "/// The template component.\nconst TRANSFORM_COMPONENT: Embedded = Embedded {{ name: \"template\", digest: \"sha256:{}\", bytes: include_bytes!({:?}) }};\n",
+        hex::encode(Sha256::digest(&bytes)),
+        path.display().to_string()
+    ));
     std::fs::write(out.join("embedded_plugins.rs"), code).map_err(|e| e.to_string())
 }
 

@@ -18,7 +18,11 @@ pub enum Command {
     Crd,
     /// Run the controllers against the cluster of KUBECONFIG (or the in-cluster config).
     Run(crate::run::RunArgs),
-    /// Provider plugins: push a component to an OCI registry, inspect one.
+    /// Print the Secret the operator would write for an ExternalSecret, with no cluster: data
+    /// from ESO's fake provider (--data or --store), templates rendered by the template
+    /// component exactly as the controller does.
+    Render(crate::render::RenderArgs),
+    /// Provider plugins: push a component to an OCI registry, inspect, sign or verify one.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
@@ -38,6 +42,24 @@ pub enum PluginCommand {
         /// e.g. oci://127.0.0.1:5000/ampoule/fake:0.1.0
         reference: String,
     },
+    /// Sign a pushed component as `cosign sign --key` does (a tag is resolved to its digest
+    /// first; signatures already there are kept) and print the signature's reference.
+    Sign {
+        /// Unencrypted PKCS#8 PEM ECDSA P-256 private key.
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// e.g. oci://127.0.0.1:5000/ampoule/fake@sha256:…
+        reference: String,
+    },
+    /// Verify a pushed component's cosign signature with public keys, as a ProviderClass with
+    /// `spec.module.verify.cosignPublicKeys` does before it pulls the component.
+    Verify {
+        /// PEM ECDSA P-256 public key (cosign.pub); repeat for several (any one may match).
+        #[arg(long = "key", required = true)]
+        keys: Vec<std::path::PathBuf>,
+        /// e.g. oci://127.0.0.1:5000/ampoule/fake@sha256:…
+        reference: String,
+    },
 }
 
 /// Runs a parsed command line and maps failures to a clear message and exit code 1.
@@ -46,6 +68,11 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(args))),
+        Command::Render(args) => runtime().and_then(|rt| {
+            let yaml = rt.block_on(crate::render::render(&args))?;
+            print!("{yaml}");
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,8 +89,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+fn read(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 fn plugin(command: PluginCommand) -> anyhow::Result<()> {
-    use crate::plugin::oci;
+    use crate::plugin::{cosign, oci};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -86,6 +117,31 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Inspect { reference } => {
             let (digest, manifest) = runtime.block_on(oci::inspect(&reference, &auth))?;
             println!("digest: {digest}\n{manifest}");
+        }
+        PluginCommand::Sign { key, reference } => {
+            let key = cosign::parse_private_key(&read(&key)?)?;
+            let signature = runtime.block_on(async {
+                let pinned = oci::resolve(&reference, &auth).await?;
+                anyhow::Ok(cosign::sign(&pinned, &auth, &key).await?)
+            })?;
+            println!("oci://{signature}");
+        }
+        PluginCommand::Verify { keys, reference } => {
+            let pems = keys
+                .iter()
+                .map(|k| read(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys = cosign::parse_public_keys(&pems)?;
+            let (pinned, verified) = runtime.block_on(async {
+                let pinned = oci::resolve(&reference, &auth).await?;
+                let verified = cosign::verify(&pinned, &auth, &keys).await?;
+                anyhow::Ok((pinned, verified))
+            })?;
+            println!(
+                "oci://{} verified with key {}",
+                pinned.whole(),
+                verified.key
+            );
         }
     }
     Ok(())

@@ -9,4 +9,6 @@ pub mod metrics;
 pub mod plugin;
 pub mod provider;
 pub mod redact;
+pub mod render;
 pub mod run;
+pub mod transform;

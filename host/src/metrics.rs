@@ -110,6 +110,8 @@ pub struct Metrics {
     pub plugin_open: Family<ProviderLabel, Histogram>,
     /// `ampoule_provider_call_duration_seconds{provider,call}`: one provider call through the sandbox.
     pub provider_call_duration: Family<CallLabels, Histogram>,
+    /// `ampoule_transform_fuel_consumed`: wasm fuel (≈ instructions) one template call used.
+    pub transform_fuel: Histogram,
     /// `external_secrets_sync_calls_error`: ExternalSecrets whose last sync failed (seed alert:
     /// `> 0 for 5m` fires while something keeps failing, and clears when it recovers).
     pub seed_failing: Gauge,
@@ -136,6 +138,7 @@ impl Metrics {
             provider_call_duration: Family::new_with_constructor(|| {
                 Histogram::new(latency_buckets())
             }),
+            transform_fuel: Histogram::new(exponential_buckets(10_000.0, 4.0, 12)),
             registry: Mutex::new(Registry::default()),
         };
         // prometheus-client appends `_total` to counters: counters are registered by bare name.
@@ -208,6 +211,11 @@ impl Metrics {
             "ampoule_provider_call_duration_seconds",
             "One provider call through the sandbox",
             m.provider_call_duration.clone(),
+        );
+        r.register(
+            "ampoule_transform_fuel_consumed",
+            "Wasm fuel (about one unit per instruction) used by one template component call",
+            m.transform_fuel.clone(),
         );
         Metrics {
             registry: Mutex::new(r),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
+use crate::controller::credentials::KubeCredentials;
+use crate::controller::shared_credentials::{self, SharedCredentials};
 use crate::controller::{self, Settings, leader::LeaderElection};
 use crate::provider::SecretProvider;
 
@@ -13,7 +15,7 @@ use crate::provider::SecretProvider;
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Reconciles running at once per controller (ESO: --concurrent).
-    #[arg(long, env = "AMPOULE_CONCURRENT", default_value_t = 8)]
+    #[arg(long, env = "AMPOULE_CONCURRENT", default_value_t = 32)]
     pub concurrent: usize,
     /// Serve only stores whose spec.controller is empty or equals this class.
     #[arg(long, env = "AMPOULE_CONTROLLER_CLASS", default_value = "default")]
@@ -52,6 +54,12 @@ pub struct RunArgs {
     /// How often stores that set no refreshInterval are validated (Go duration).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub store_requeue_interval: Duration,
+    /// Left delimiter of template actions (ESO: --template-left-delimiter).
+    #[arg(long, default_value = "{{")]
+    pub template_left_delimiter: String,
+    /// Right delimiter of template actions (ESO: --template-right-delimiter).
+    #[arg(long, default_value = "}}")]
+    pub template_right_delimiter: String,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -69,6 +77,10 @@ impl RunArgs {
             cluster_stores: self.enable_cluster_store_reconciler,
             cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
             store_requeue_interval: self.store_requeue_interval,
+            template_delimiters: (
+                self.template_left_delimiter.clone(),
+                self.template_right_delimiter.clone(),
+            ),
         }
     }
 }
@@ -104,11 +116,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     })?;
     crate::metrics::register_sandbox(sandbox.metrics.clone());
-    let credentials = Arc::new(crate::controller::credentials::KubeCredentials::new(
-        client.clone(),
+    // Identical credential look-ups (every reconcile opens a fresh plugin instance) share one
+    // Kubernetes call for a few seconds.
+    let credentials = Arc::new(SharedCredentials::new(
+        Arc::new(KubeCredentials::new(client.clone())),
+        shared_credentials::KEEP,
     ));
     let wasm =
         Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
+    let transformer = Arc::new(crate::plugin::WasmTransformer::embedded(sandbox.clone()));
+    {
+        // Compile the template component off the reconcile path; a failure here is reported
+        // by the first template render that needs it.
+        let t = transformer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = t.preload().await {
+                tracing::error!("cannot load the template component: {e}");
+            }
+        });
+    }
     let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
     let mut classes = crate::controller::provider_class::Classes::new(
         client.clone(),
@@ -136,7 +162,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
     let provider: Arc<dyn SecretProvider> = wasm;
     tokio::select! {
-        result = controller::run_with(client, provider, args.settings(), leader, Some(changes)) => result.map_err(Into::into),
+        result = controller::run_with(client, provider, transformer, args.settings(), leader, Some(changes)) => result.map_err(Into::into),
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("interrupted; stopping");
             Ok(())

@@ -85,8 +85,15 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
         store.data["status"]
     );
     let pcs: Api<ampoule::crd::ProviderClass> = Api::all(client.clone());
-    let pc = pcs.get(&pc_name).await.unwrap();
-    let status = pc.status.unwrap();
+    // The class status is written right after the class binds, which may trail the first sync.
+    let status = ground::eventually(WAIT, "the ProviderClass status", || async {
+        pcs.get(&pc_name)
+            .await
+            .unwrap()
+            .status
+            .filter(|s| s.digest.is_some())
+    })
+    .await;
     assert_eq!(status.digest.as_deref(), Some(component_digest.as_str()));
     let ready = status
         .conditions

@@ -1,4 +1,6 @@
-//! Prints the plugin sandbox's figures: `cargo run --release -p ampoule --bin ampoule-bench-plugin`.
+//! Prints the plugin sandbox's figures: `cargo run --release -p ampoule --bin ampoule-bench-plugin`
+//! (providers), or `… --bin ampoule-bench-plugin template [N]` (the template component next to
+//! the Go oracle).
 
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -12,11 +14,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let iterations = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
-    match runtime.block_on(ampoule::plugin::bench::run(iterations)) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let template = args.first().is_some_and(|a| a == "template");
+    if template {
+        args.remove(0);
+    }
+    let iterations = args.first().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let report = if template {
+        runtime.block_on(ampoule::plugin::bench_template::run(iterations))
+    } else {
+        runtime.block_on(ampoule::plugin::bench::run(iterations))
+    };
+    match report {
         Ok(lines) => {
             for line in lines {
                 println!("{line}");

@@ -15,6 +15,7 @@ use super::backoff::Backoff;
 use super::queue::WorkQueue;
 use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
 use crate::provider::SecretProvider;
+use crate::transform::Transformer;
 
 /// Behaviour switches, named after ESO's flags where one exists.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct Settings {
     pub cluster_external_secrets: bool,
     /// `--store-requeue-interval`: how often stores are validated when they set no interval.
     pub store_requeue_interval: Duration,
+    /// `--template-left-delimiter` / `--template-right-delimiter`.
+    pub template_delimiters: (String, String),
 }
 
 impl Default for Settings {
@@ -40,11 +43,12 @@ impl Default for Settings {
         Self {
             controller_class: "default".into(),
             namespace: None,
-            concurrent: 8,
+            concurrent: 32,
             flood_gate: true,
             cluster_stores: true,
             cluster_external_secrets: true,
             store_requeue_interval: Duration::from_secs(300),
+            template_delimiters: ("{{".into(), "}}".into()),
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Synced {
 pub struct Context {
     pub client: Client,
     pub provider: Arc<dyn SecretProvider>,
+    /// Template transforms (the sandboxed template component).
+    pub transformer: Arc<dyn Transformer>,
     pub settings: Settings,
     pub recorder: Recorder,
     pub store_recorder: Recorder,
@@ -112,11 +118,21 @@ impl Context {
         reason: &str,
         note: String,
     ) {
+        // The recorder folds repeats of (type, reason, action, object) into one event with a
+        // count: a Warning's action carries a digest of its text, so a new error is a new event
+        // instead of a count bump on an older, different one.
+        let action = match type_ {
+            EventType::Warning => {
+                let digest = super::hash::object_hash(&note);
+                format!("{reason}-{}", digest.get(..8).unwrap_or(&digest))
+            }
+            EventType::Normal => reason.into(),
+        };
         let ev = Event {
             type_,
             reason: reason.into(),
             note: Some(truncate(note, 1024)),
-            action: reason.into(),
+            action,
             secondary: None,
         };
         if let Err(e) = recorder.publish(&ev, obj).await {

@@ -15,8 +15,11 @@ use crate::crd::data::{
     MetadataPolicy, NullBytePolicy, StoreGeneratorSourceRef, StoreSourceRef,
 };
 use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
-use crate::provider::{FindRef, ProviderClient, ProviderError, RemoteRef, StoreContext, StoreInfo};
+use crate::provider::{
+    FindRef, ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreInfo,
+};
 use crate::redact::Redacted;
+use crate::transform::Transformer;
 
 /// The fetched map plus the notes for keys the provider did not have.
 #[derive(Debug, Default)]
@@ -29,9 +32,18 @@ pub struct Fetched {
 /// An open client, what the provider said about its store, and the metrics label of its provider.
 type OpenedClient = (Box<dyn ProviderClient>, StoreInfo, String);
 
+/// Where stores come from: the cluster (the controller), or one given store (`ampoule render`).
+enum StoreSource<'a> {
+    Cluster(&'a Context),
+    Given {
+        provider: &'a dyn SecretProvider,
+        store: StoreContext,
+    },
+}
+
 /// Provider clients opened for one reconcile, one per store.
 pub struct Clients<'a> {
-    ctx: &'a Context,
+    source: StoreSource<'a>,
     namespace: String,
     opened: HashMap<(StoreKind, String), OpenedClient>,
 }
@@ -39,8 +51,17 @@ pub struct Clients<'a> {
 impl<'a> Clients<'a> {
     pub fn new(ctx: &'a Context, namespace: &str) -> Self {
         Self {
-            ctx,
+            source: StoreSource::Cluster(ctx),
             namespace: namespace.into(),
+            opened: HashMap::new(),
+        }
+    }
+
+    /// Every store reference resolves to `store`, served by `provider` (no cluster).
+    pub fn given(provider: &'a dyn SecretProvider, store: StoreContext) -> Self {
+        Self {
+            source: StoreSource::Given { provider, store },
+            namespace: String::new(),
             opened: HashMap::new(),
         }
     }
@@ -48,21 +69,25 @@ impl<'a> Clients<'a> {
     async fn get(&mut self, r: &SecretStoreRef) -> Result<Counted<'_>, Error> {
         let key = (r.effective_kind(), r.name.clone());
         if !self.opened.contains_key(&key) {
-            let store: StoreContext = stores::resolve(self.ctx, &self.namespace, r).await?;
+            let (store, provider): (StoreContext, &dyn SecretProvider) = match &self.source {
+                StoreSource::Cluster(ctx) => (
+                    stores::resolve(ctx, &self.namespace, r).await?,
+                    ctx.provider.as_ref(),
+                ),
+                StoreSource::Given { provider, store } => (store.clone(), *provider),
+            };
             let label = crate::metrics::provider_label(&store.provider, &store.config);
-            let (client, info) =
-                self.ctx
-                    .provider
-                    .open(&store)
-                    .await
-                    .map_err(|source| Error::Provider {
-                        context: format!(
-                            "could not open a client for {} \"{}\"",
-                            r.effective_kind().as_str(),
-                            r.name
-                        ),
-                        source,
-                    })?;
+            let (client, info) = provider
+                .open(&store)
+                .await
+                .map_err(|source| Error::Provider {
+                    context: format!(
+                        "could not open a client for {} \"{}\"",
+                        r.effective_kind().as_str(),
+                        r.name
+                    ),
+                    source,
+                })?;
             self.opened.insert(key.clone(), (client, info, label));
         }
         match self.opened.get(&key) {
@@ -158,7 +183,15 @@ fn remote_ref(r: &ExternalSecretDataRemoteRef) -> RemoteRef {
 /// `deletionPolicy` is Retain; any other error aborts, so partial data is never written.
 pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error> {
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
-    let mut clients = Clients::new(ctx, &namespace);
+    fetch_from(Clients::new(ctx, &namespace), ctx.transformer.as_ref(), es).await
+}
+
+/// [`fetch`] with the stores from `clients` and rewrite transforms by `transformer`.
+pub async fn fetch_from(
+    mut clients: Clients<'_>,
+    transformer: &dyn Transformer,
+    es: &ExternalSecret,
+) -> Result<Fetched, Error> {
     let default_store = es.spec.secret_store_ref.clone().unwrap_or_default();
     let retain = es.spec.target.deletion_policy == DeletionPolicy::Retain;
     let mut out = Fetched::default();
@@ -217,7 +250,7 @@ pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error>
         let map = if from.rewrite.is_empty() {
             convert_keys(map, conversion.unwrap_or_default())
         } else {
-            rewrite(map, &from.rewrite, i)?
+            rewrite(transformer, map, &from.rewrite, i).await?
         };
         let map = validate_keys(map)?;
         for (k, v) in map {
@@ -359,8 +392,10 @@ pub fn decode(value: Vec<u8>, strategy: DecodingStrategy) -> Result<Vec<u8>, Str
     }
 }
 
-/// `dataFrom[].rewrite`, applied in order. `regexp` is Go's `ReplaceAllString` (`$1` expands).
-fn rewrite<V>(
+/// `dataFrom[].rewrite`, applied in order: `regexp` (Go's `ReplaceAllString`, `$1` expands) and
+/// `transform` (a template per key, rendered by the template component).
+async fn rewrite<V>(
+    transformer: &dyn Transformer,
     mut map: BTreeMap<String, V>,
     rules: &[ExternalSecretRewrite],
     i: usize,
@@ -368,20 +403,29 @@ fn rewrite<V>(
     for (j, rule) in rules.iter().enumerate() {
         match rule {
             ExternalSecretRewrite::Regexp(r) => {
-                let re = regex::Regex::new(&r.source).map_err(|e| {
+                map = rewrite_regexp(map, &r.source, &r.target).map_err(|e| {
                     Error::InvalidSpec(format!(
                         "spec.dataFrom[{i}].rewrite[{j}].regexp.source: {e}"
                     ))
                 })?;
-                map = map
-                    .into_iter()
-                    .map(|(k, v)| (re.replace_all(&k, r.target.as_str()).into_owned(), v))
-                    .collect();
             }
-            ExternalSecretRewrite::Transform(_) => {
-                return Err(Error::Unsupported(format!(
-                    "spec.dataFrom[{i}].rewrite[{j}].transform: template transforms are not supported by Ampoule yet"
-                )));
+            ExternalSecretRewrite::Transform(t) => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                let renamed = transformer
+                    .rewrite_keys(t.template.clone(), keys.clone())
+                    .await
+                    .map_err(|e| {
+                        Error::Template(format!(
+                            "error processing spec.dataFrom[{i}].rewrite[{j}]: {e}"
+                        ))
+                    })?;
+                let mut old = map;
+                map = BTreeMap::new();
+                for (from, to) in keys.iter().zip(renamed) {
+                    if let Some(v) = old.remove(from) {
+                        map.insert(to, v);
+                    }
+                }
             }
             ExternalSecretRewrite::Merge(_) => {
                 return Err(Error::Unsupported(format!(
@@ -391,6 +435,19 @@ fn rewrite<V>(
         }
     }
     Ok(map)
+}
+
+/// One `regexp` rewrite over every key.
+fn rewrite_regexp<V>(
+    map: BTreeMap<String, V>,
+    source: &str,
+    target: &str,
+) -> Result<BTreeMap<String, V>, regex::Error> {
+    let re = regex::Regex::new(source)?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (re.replace_all(&k, target).into_owned(), v))
+        .collect())
 }
 
 #[cfg(test)]
@@ -458,13 +515,8 @@ mod tests {
 
     #[test]
     fn rewrites_keys_with_go_style_expansion() {
-        use crate::crd::data::ExternalSecretRewriteRegexp;
         let map = BTreeMap::from([("db/user".to_string(), 1), ("db/pass".to_string(), 2)]);
-        let rules = [ExternalSecretRewrite::Regexp(ExternalSecretRewriteRegexp {
-            source: "db/(.*)".into(),
-            target: "DB_$1".into(),
-        })];
-        let out = rewrite(map, &rules, 0).unwrap();
+        let out = rewrite_regexp(map, "db/(.*)", "DB_$1").unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), vec!["DB_pass", "DB_user"]);
     }
 }

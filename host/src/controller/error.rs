@@ -35,6 +35,10 @@ pub enum Error {
     Decode(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A template (target template or rewrite transform) failed; the text quotes the template
+    /// error with data values removed.
+    #[error("could not apply template: {0}")]
+    Template(String),
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
     #[error("could not get target secret: {0}")]
@@ -69,6 +73,7 @@ impl Error {
             Error::Provider { source, .. } => source.category(),
             Error::InvalidKeys { .. } | Error::Decode(_) => "data",
             Error::Unsupported(_) | Error::InvalidSpec(_) => "invalid_spec",
+            Error::Template(_) => "template",
             Error::GetSecret(_) => "get_secret",
             Error::ApplySecret(_) | Error::Immutable => "apply_secret",
             Error::DeleteSecret(_) => "delete_secret",

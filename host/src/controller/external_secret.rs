@@ -19,6 +19,7 @@ use super::refresh;
 use super::status::{self, message, reason};
 use super::stores;
 use super::target::{self, Outcome};
+use super::template;
 use crate::crd::external_secret::ExternalSecretConditionType;
 use crate::crd::external_secret::SecretBinding;
 use crate::crd::{
@@ -124,12 +125,6 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
         .or_default()
         .insert(es.name_any());
 
-    if es.spec.target.template.is_some() {
-        return Err(Error::Unsupported(
-            "spec.target.template: templates are not supported by this version of Ampoule yet"
-                .into(),
-        ));
-    }
     if let Err(e) = es.spec.refresh_interval() {
         return Err(Error::InvalidSpec(format!(
             "spec.refreshInterval {:?} is not a duration: {e}",
@@ -182,7 +177,8 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
                 _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
             }
         } else {
-            let written = target::write(ctx, es, &fetched.data).await?;
+            let shape = template::shape(ctx, es, fetched.data).await?;
+            let written = target::write(ctx, es, &shape).await?;
             match written.outcome {
                 Outcome::Created => {
                     ctx.event(
@@ -261,13 +257,18 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
         err.to_string(),
     )
     .await;
+    // A template error is the user's to fix: the condition quotes it (values are redacted).
+    let condition_message = match &err {
+        Error::Template(_) => err.to_string(),
+        _ => err.condition_message().to_owned(),
+    };
     let mut status = es.status.clone().unwrap_or_default();
     status.conditions = status::set_condition(
         &status.conditions,
         ExternalSecretConditionType::Ready,
         ConditionStatus::False,
         reason::SECRET_SYNCED_ERROR,
-        err.condition_message(),
+        &condition_message,
     );
     if let Err(e) = write_status(ctx, es, &status).await {
         tracing::warn!(error = %e, "could not record the failure in status");

@@ -17,9 +17,12 @@ pub mod provider_class;
 pub mod queue;
 pub mod refresh;
 pub mod secret_store;
+pub mod shared;
+pub mod shared_credentials;
 pub mod status;
 pub mod stores;
 pub mod target;
+pub mod template;
 mod watch;
 
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub use context::{Context, Settings};
 
 use crate::crd::ExternalSecret;
 use crate::provider::SecretProvider;
+use crate::transform::Transformer;
 
 /// Why the controllers could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +69,12 @@ pub async fn preflight(client: &Client, namespace: Option<&str>) -> Result<(), R
 pub async fn run(
     client: Client,
     provider: Arc<dyn SecretProvider>,
+    transformer: Arc<dyn Transformer>,
     settings: Settings,
     leader: Option<leader::LeaderElection>,
 ) -> Result<(), RunError> {
     preflight(&client, settings.namespace.as_deref()).await?;
-    run_with(client, provider, settings, leader, None).await
+    run_with(client, provider, transformer, settings, leader, None).await
 }
 
 /// [`run`] without its [`preflight`] (the caller has done it), plus a channel of provider keys
@@ -78,11 +83,18 @@ pub async fn run(
 pub async fn run_with(
     client: Client,
     provider: Arc<dyn SecretProvider>,
+    transformer: Arc<dyn Transformer>,
     settings: Settings,
     leader: Option<leader::LeaderElection>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), RunError> {
-    let (ctx, watches) = watch::start(client.clone(), provider, settings, provider_changes);
+    let (ctx, watches) = watch::start(
+        client.clone(),
+        provider,
+        transformer,
+        settings,
+        provider_changes,
+    );
     let lease = match leader {
         Some(election) => Some(election.acquire(&client).await.map_err(RunError::Leader)?),
         None => None,

@@ -1,6 +1,7 @@
 //! ProviderClass: binds a provider key to a component (embedded, or pulled by digest from an OCI
-//! registry) and its sandbox ceiling. Status shows the digest that runs. Deleting a class falls
-//! back to the embedded component under the built-in ceiling.
+//! registry, its cosign signature verified first when the class names public keys) and its
+//! sandbox ceiling. Status shows the digest that runs. Deleting a class falls back to the
+//! embedded component under the built-in ceiling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,10 +27,8 @@ pub enum ClassError {
     Spec(String),
     #[error("no component embedded in this build serves provider \"{0}\": set spec.module.image")]
     NoEmbedded(String),
-    #[error(
-        "spec.module.verify.cosignPublicKeys is set but cosign verification is not implemented yet: refusing to run an unverified module"
-    )]
-    VerificationUnsupported,
+    #[error("signature verification failed: {0}")]
+    Verify(#[from] plugin::cosign::CosignError),
     #[error("could not read pull secret {0}: {1}")]
     PullSecret(String, String),
     #[error("{0}")]
@@ -43,7 +42,8 @@ impl ClassError {
         match self {
             ClassError::Spec(_) => "InvalidSpec",
             ClassError::NoEmbedded(_) => "NoModule",
-            ClassError::VerificationUnsupported => "VerificationUnsupported",
+            ClassError::Verify(e) if e.category() == "public_key" => "InvalidSpec",
+            ClassError::Verify(_) => "VerificationFailed",
             ClassError::PullSecret(..) | ClassError::Oci(_) => "PullFailed",
             ClassError::Load(_) => "LoadFailed",
         }
@@ -92,17 +92,23 @@ impl Classes {
         }
     }
 
-    /// Applies every ProviderClass that exists now (call before starting the controllers, so no
-    /// store is validated with a component its class overrides).
+    /// Applies every ProviderClass over an embedded component that exists now (call before
+    /// starting the controllers, so no store is validated under the wrong ceiling). Classes with
+    /// an OCI module are left to [`Classes::run`]: a pull and compile can take seconds for a
+    /// large component, and one slow class must not hold back the controllers or other classes
+    /// (their stores are validated again when the class binds).
     pub async fn sync_once(&mut self) -> Result<(), kube::Error> {
         let api: Api<ProviderClass> = Api::all(self.client.clone());
         for pc in api.list(&Default::default()).await? {
-            self.apply(&pc).await;
+            if pc.spec.module.is_none() {
+                self.apply(&pc).await;
+            }
         }
         Ok(())
     }
 
-    async fn apply(&mut self, pc: &ProviderClass) {
+    /// Binds one ProviderClass (pull, verify, compile) and writes its status.
+    pub async fn apply(&mut self, pc: &ProviderClass) {
         let spec = serde_json::to_value(&pc.spec).unwrap_or_default();
         let name = pc.name_any();
         if self.bound.get(&name).is_some_and(|(s, _)| *s == spec) {
@@ -139,13 +145,6 @@ impl Classes {
             serde_json::from_value(spec.clone()).map_err(|e| ClassError::Spec(e.to_string()))?;
         let (bytes, digest) = match &class.module {
             Some(module) => {
-                if module
-                    .verify
-                    .as_ref()
-                    .is_some_and(|v| !v.cosign_public_keys.is_empty())
-                {
-                    return Err(ClassError::VerificationUnsupported);
-                }
                 let auth = match &module.pull_secret_ref {
                     Some(r) => {
                         self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
@@ -153,7 +152,22 @@ impl Classes {
                     }
                     None => RegistryAuth::Anonymous,
                 };
-                let pulled = plugin::oci::pull(&module.image, &auth).await?;
+                let keys = module
+                    .verify
+                    .as_ref()
+                    .map(|v| v.cosign_public_keys.as_slice())
+                    .unwrap_or_default();
+                // With keys: resolve to a digest, verify its signature, then pull that digest.
+                let image = if keys.is_empty() {
+                    module.image.clone()
+                } else {
+                    let keys = plugin::cosign::parse_public_keys(keys)?;
+                    let pinned = plugin::oci::resolve(&module.image, &auth).await?;
+                    let verified = plugin::cosign::verify(&pinned, &auth, &keys).await?;
+                    tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
+                    format!("oci://{}", pinned.whole())
+                };
+                let pulled = plugin::oci::pull(&image, &auth).await?;
                 (pulled.bytes, pulled.digest)
             }
             None => {

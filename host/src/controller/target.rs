@@ -44,6 +44,19 @@ pub struct Written {
     pub fingerprint: Option<String>,
 }
 
+/// What the target Secret should hold: its data and the metadata this ExternalSecret sets
+/// (its own labels and annotations, or the template's).
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    pub data: BTreeMap<String, Redacted<Vec<u8>>>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// `template.type`; `None` keeps the Secret's type (Opaque when created).
+    pub type_: Option<String>,
+    /// `template.metadata.finalizers`.
+    pub finalizers: Vec<String>,
+}
+
 /// The target Secret's name.
 pub fn target_name(es: &ExternalSecret) -> String {
     es.spec
@@ -104,7 +117,7 @@ fn owner_reference(es: &ExternalSecret) -> Option<OwnerReference> {
 fn desired(
     es: &ExternalSecret,
     name: &str,
-    data: &BTreeMap<String, Redacted<Vec<u8>>>,
+    shape: &Shape,
     existing: Option<&Secret>,
     manager: &str,
 ) -> (Value, BTreeMap<String, Vec<u8>>) {
@@ -129,12 +142,13 @@ fn desired(
             }
         }
     }
+    let data = &shape.data;
     for (k, v) in data {
         final_data.insert(k.clone(), v.expose().clone());
     }
 
-    let mut labels: BTreeMap<String, String> = es.labels().clone();
-    let mut annotations: BTreeMap<String, String> = es.annotations().clone();
+    let mut labels = shape.labels.clone();
+    let mut annotations = shape.annotations.clone();
     labels.insert(MANAGED_LABEL.into(), "true".into());
     annotations.insert(DATA_HASH.into(), hash::data_hash(&final_data));
     let mut metadata = json!({"name": name, "namespace": es.namespace()});
@@ -149,6 +163,9 @@ fn desired(
     }
     metadata["labels"] = json!(labels);
     metadata["annotations"] = json!(annotations);
+    if !shape.finalizers.is_empty() {
+        metadata["finalizers"] = json!(shape.finalizers);
+    }
     let encoded: BTreeMap<&String, String> = data
         .iter()
         .map(|(k, v)| (k, STANDARD.encode(v.expose())))
@@ -158,19 +175,24 @@ fn desired(
     if es.spec.target.immutable {
         obj["immutable"] = json!(true);
     }
+    if let Some(t) = &shape.type_ {
+        obj["type"] = json!(t);
+    }
     (obj, final_data)
+}
+
+/// The Secret `es` would create from `shape` when no Secret exists yet (`ampoule render`).
+pub fn rendered(es: &ExternalSecret, shape: &Shape) -> Value {
+    let manager = hash::field_manager(&es.name_any());
+    desired(es, &target_name(es), shape, None, &manager).0
 }
 
 fn fingerprint(obj: &Value) -> String {
     hash::object_hash(&obj.to_string())
 }
 
-/// Writes `data` to the target of `es` according to its creationPolicy.
-pub async fn write(
-    ctx: &Context,
-    es: &ExternalSecret,
-    data: &BTreeMap<String, Redacted<Vec<u8>>>,
-) -> Result<Written, Error> {
+/// Writes `shape` to the target of `es` according to its creationPolicy.
+pub async fn write(ctx: &Context, es: &ExternalSecret, shape: &Shape) -> Result<Written, Error> {
     let policy = es.spec.target.creation_policy;
     let ns = es.namespace().unwrap_or_default();
     let name = target_name(es);
@@ -219,7 +241,7 @@ pub async fn write(
         });
     }
 
-    let (obj, final_data) = desired(es, &name, data, existing.as_ref(), &manager);
+    let (obj, final_data) = desired(es, &name, shape, existing.as_ref(), &manager);
     let print = fingerprint(&obj);
     let synced = ctx.synced(&key);
     let current_rv = existing

@@ -18,9 +18,10 @@ use super::backoff::Backoff;
 use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, StoreKey, reporter};
 use super::queue::{Priority, WorkQueue};
 use super::target::MANAGED_LABEL;
-use super::{external_secret, secret_store, stores};
+use super::{external_secret, secret_store, shared, stores};
 use crate::crd::{ClusterSecretStore, ExternalSecret, GenericStore, SecretStore};
 use crate::provider::SecretProvider;
+use crate::transform::Transformer;
 
 /// Handles of the watch tasks; dropping it does not stop them, [`Watches::abort`] does.
 pub struct Watches(JoinSet<()>);
@@ -45,6 +46,7 @@ where
 pub fn start(
     client: Client,
     provider: Arc<dyn SecretProvider>,
+    transformer: Arc<dyn Transformer>,
     settings: Settings,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> (Arc<Context>, Watches) {
@@ -55,7 +57,8 @@ pub fn start(
     let (secret_store, secret_writer) = reflector::store();
     let ctx = Arc::new(Context {
         client: client.clone(),
-        provider,
+        provider: Arc::new(shared::Shared::new(provider)),
+        transformer,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
         store_recorder: kube::runtime::events::Recorder::new(
             client.clone(),
@@ -91,6 +94,7 @@ pub fn start(
         managed,
     )
     .default_backoff()
+    .modify(|s| s.metadata.managed_fields = None)
     .reflect(secret_writer);
     tasks.spawn(on_secrets(ctx.clone(), secrets));
     if let Some(changes) = provider_changes {
@@ -136,9 +140,12 @@ where
 }
 
 /// Converts an untyped object; `None` (after a log line) when it does not match the schema.
+/// `metadata.managedFields` is dropped: the caches never need it and it is often the largest
+/// part of an object.
 pub fn decode<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(
-    obj: kube::api::DynamicObject,
+    mut obj: kube::api::DynamicObject,
 ) -> Option<K> {
+    obj.metadata.managed_fields = None;
     let name = obj.name_any();
     let namespace = obj.namespace();
     let value = match serde_json::to_value(&obj) {
@@ -351,6 +358,24 @@ async fn on_secrets(
     }
 }
 
+/// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
+/// half its refresh interval had passed since its last sync. That is never its own previous
+/// fetch, and a value at most about half an interval old when the refresh is due.
+fn refresh_not_before(
+    ctx: &Context,
+    key: &ObjectRef<ExternalSecret>,
+) -> Option<tokio::time::Instant> {
+    let es = ctx.external_secrets.get(key)?;
+    let half = super::refresh::interval(&es) / 2;
+    if half.is_zero() {
+        return None;
+    }
+    let (at, _) = super::refresh::last_sync(&es, &ctx.synced(key));
+    let age = Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(at?)).ok()?;
+    let now = tokio::time::Instant::now();
+    Some(now.checked_sub(age).map_or(now, |synced| synced + half))
+}
+
 /// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets, two for stores.
 pub async fn workers(ctx: Arc<Context>) {
     // Stores first: the flood gate needs their readiness, and the ExternalSecret cache must be
@@ -366,8 +391,13 @@ pub async fn workers(ctx: Arc<Context>) {
         let ctx = ctx.clone();
         set.spawn(async move {
             loop {
-                let key = ctx.queue.next().await;
-                let next = external_secret::reconcile(&ctx, &key).await;
+                let (key, lane) = ctx.queue.next_with_priority().await;
+                let not_before = (lane == Priority::Normal)
+                    .then(|| refresh_not_before(&ctx, &key))
+                    .flatten();
+                let next = shared::NOT_BEFORE
+                    .scope(not_before, external_secret::reconcile(&ctx, &key))
+                    .await;
                 ctx.queue.done(&key);
                 if let Some((delay, priority)) = next {
                     ctx.queue.add(key, delay, priority);
@@ -399,11 +429,15 @@ mod tests {
     fn malformed_objects_are_skipped_not_fatal() {
         let good: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": "ok", "namespace": "a"},
+            "metadata": {"name": "ok", "namespace": "a", "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]},
             "spec": {"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "k", "remoteRef": {"key": "x"}}]}
         }))
         .unwrap();
-        assert!(decode::<ExternalSecret>(good).is_some());
+        let es = decode::<ExternalSecret>(good).unwrap();
+        assert_eq!(
+            es.metadata.managed_fields, None,
+            "caches never keep managedFields"
+        );
         let bad: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
             "metadata": {"name": "bad", "namespace": "a"},

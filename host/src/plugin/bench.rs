@@ -14,7 +14,7 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.get(idx).copied().unwrap_or_default()
 }
 
-fn line(name: &str, samples: &mut [Duration]) -> String {
+pub(crate) fn line(name: &str, samples: &mut [Duration]) -> String {
     let p50 = percentile(samples, 0.5);
     let p99 = percentile(samples, 0.99);
     format!(

@@ -11,3 +11,16 @@ pub use self::ampoule::host::credentials::{
     CredentialRequest as WitCredentialRequest, CredentialSource as WitCredentialSource,
 };
 pub use self::exports::ampoule::provider::provider as guest;
+
+/// Host-side bindings of `ampoule:transform/transformer`; its only import (`ampoule:host/log`)
+/// is the provider world's, so one `HostState` serves both.
+pub mod transformer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "ampoule:transform/transformer",
+        exports: { default: async },
+        with: { "ampoule:host/log": super::ampoule::host::log },
+    });
+
+    pub use self::ampoule::transform::types as wit;
+}

@@ -13,6 +13,9 @@ pub struct Embedded {
 
 include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 
+/// The embedded template component (`ampoule:transform/transformer`), not a provider.
+pub static TRANSFORM: Embedded = TRANSFORM_COMPONENT;
+
 /// The embedded component serving `name`.
 pub fn find(name: &str) -> Option<&'static Embedded> {
     PLUGINS.iter().find(|p| p.name == name)

@@ -7,9 +7,11 @@
 //! reconcile under the effective [`policy::EgressPolicy`].
 
 pub mod bench;
+pub mod bench_template;
 mod bindings;
 pub mod cache;
 pub mod config;
+pub mod cosign;
 pub mod embedded;
 mod host;
 pub mod http;
@@ -19,6 +21,7 @@ pub mod oci;
 pub mod policy;
 mod provider;
 pub mod sandbox;
+pub mod transform;
 
 use std::time::Duration;
 
@@ -28,6 +31,7 @@ pub use cache::Digest;
 pub use config::{ProviderClassConfig, SandboxSpec};
 pub use provider::{WasmClient, WasmProvider};
 pub use sandbox::{Loaded, Sandbox, SandboxConfig};
+pub use transform::{TransformLimits, WasmTransformer};
 
 use crate::provider::{ProviderError, SecretValue, StoreContext};
 
@@ -115,6 +119,33 @@ pub enum CredentialSource {
         namespace: Option<String>,
         audiences: Vec<String>,
     },
+    /// The value of one ServiceAccount annotation (empty when absent).
+    ServiceAccountAnnotation {
+        name: String,
+        namespace: Option<String>,
+        key: String,
+    },
+    /// A ServiceAccount token whose first audience is an annotation's value (or the default),
+    /// followed by `audiences`.
+    AnnotatedToken {
+        name: String,
+        namespace: Option<String>,
+        audience_annotation: String,
+        default_audience: String,
+        audiences: Vec<String>,
+    },
+}
+
+impl CredentialSource {
+    /// The namespace the reference names, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            CredentialSource::SecretKey { namespace, .. }
+            | CredentialSource::ServiceAccountToken { namespace, .. }
+            | CredentialSource::ServiceAccountAnnotation { namespace, .. }
+            | CredentialSource::AnnotatedToken { namespace, .. } => namespace.as_deref(),
+        }
+    }
 }
 
 impl From<bindings::WitCredentialRequest> for CredentialRequest {
@@ -132,6 +163,20 @@ impl From<bindings::WitCredentialRequest> for CredentialRequest {
                     audiences: s.audiences,
                 }
             }
+            bindings::WitCredentialSource::ServiceAccountAnnotation(s) => {
+                CredentialSource::ServiceAccountAnnotation {
+                    name: s.name,
+                    namespace: s.namespace,
+                    key: s.key,
+                }
+            }
+            bindings::WitCredentialSource::AnnotatedToken(s) => CredentialSource::AnnotatedToken {
+                name: s.name,
+                namespace: s.namespace,
+                audience_annotation: s.audience_annotation,
+                default_audience: s.default_audience,
+                audiences: s.audiences,
+            },
         };
         CredentialRequest {
             name: r.name,

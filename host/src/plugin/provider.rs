@@ -27,10 +27,7 @@ struct Binding {
 
 /// A credential reference that can only be resolved for an ExternalSecret's namespace.
 fn is_referent(ctx: &StoreContext, request: &CredentialRequest) -> bool {
-    let named = match &request.source {
-        super::CredentialSource::SecretKey { namespace, .. } => namespace.is_some(),
-        super::CredentialSource::ServiceAccountToken { namespace, .. } => namespace.is_some(),
-    };
+    let named = request.source.namespace().is_some();
     ctx.kind == StoreKind::ClusterSecretStore && ctx.caller_namespace.is_none() && !named
 }
 
@@ -275,16 +272,17 @@ pub(crate) fn from_wit(e: wit::ProviderError) -> ProviderError {
 
 /// Runs export calls with the deadline (epoch callback + outer tokio timeout) and turns traps
 /// into clear errors.
-struct Runner<'a> {
-    store: &'a mut Store<HostState>,
-    timeout: Duration,
-    metrics: &'a super::metrics::SandboxMetrics,
+/// Runs guest calls under the store's deadline and maps traps to [`SandboxError`]s.
+pub(crate) struct Runner<'a> {
+    pub(crate) store: &'a mut Store<HostState>,
+    pub(crate) timeout: Duration,
+    pub(crate) metrics: &'a super::metrics::SandboxMetrics,
 }
 
 type CallFuture<'s, R> = BoxFuture<'s, wasmtime::Result<R>>;
 
 impl Runner<'_> {
-    async fn run<R>(
+    pub(crate) async fn run<R>(
         &mut self,
         f: impl for<'s> FnOnce(&'s mut Store<HostState>) -> CallFuture<'s, R>,
     ) -> Result<R, SandboxError> {

@@ -75,6 +75,9 @@ fn engine_config(cfg: &SandboxConfig, pooling: bool) -> Result<Config, SandboxEr
     c.strategy(wasmtime::Strategy::Cranelift)
         .wasm_component_model(true)
         .epoch_interruption(true)
+        // Fuel meters transforms (a budget per call); providers run with an unbounded tank and
+        // are bounded by the epoch deadline.
+        .consume_fuel(true)
         .wasm_memory64(false)
         .parallel_compilation(true)
         .max_wasm_stack(1 << 20);
@@ -159,6 +162,10 @@ impl Sandbox {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.linker
     }
 
     /// A component already loaded under `digest`.
@@ -276,6 +283,29 @@ impl Sandbox {
         credentials: std::collections::BTreeMap<String, SecretValue>,
     ) -> Store<HostState> {
         let memory = policy.limits.memory_bytes.min(self.config.max_memory_bytes) as usize;
+        self.new_store(policy, scope, credentials, memory, u64::MAX)
+    }
+
+    /// A fresh store for one transform call: no credentials, the given memory cap; the caller
+    /// sets the fuel budget.
+    pub(crate) fn transform_store(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scope: Arc<Scope>,
+        memory: usize,
+    ) -> Store<HostState> {
+        let memory = memory.min(self.config.max_memory_bytes as usize);
+        self.new_store(policy, scope, Default::default(), memory, 0)
+    }
+
+    fn new_store(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scope: Arc<Scope>,
+        credentials: std::collections::BTreeMap<String, SecretValue>,
+        memory: usize,
+        fuel: u64,
+    ) -> Store<HostState> {
         let hooks = EgressHooks {
             policy,
             budget: Arc::new(Budget::default()),
@@ -286,6 +316,8 @@ impl Sandbox {
         let state = HostState::new(hooks, memory, scope, credentials, self.kv.clone());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Cannot fail: fuel is enabled in the engine config.
+        let _ = store.set_fuel(fuel);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             if Instant::now() >= ctx.data().deadline {

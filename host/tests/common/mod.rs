@@ -227,6 +227,27 @@ impl Drop for Running {
 }
 
 /// Starts a controller for a fresh namespace (`prefix-<random>`) with `settings` adjusted.
+/// The real template component (embedded in the binary), one per test process, compiled once
+/// (with the compiled-code cache under the user's cache folder) before it is handed out, so a
+/// cold compile never counts against a test's wait for a sync.
+pub async fn transformer() -> Arc<ampoule::plugin::WasmTransformer> {
+    static SHARED: std::sync::OnceLock<Arc<ampoule::plugin::WasmTransformer>> =
+        std::sync::OnceLock::new();
+    let t = SHARED
+        .get_or_init(|| {
+            let sandbox = ampoule::plugin::Sandbox::new(ampoule::plugin::SandboxConfig {
+                cache_dir: Some(ampoule::plugin::cache::default_cache_dir()),
+                max_instances: 16,
+                ..ampoule::plugin::SandboxConfig::default()
+            })
+            .expect("sandbox");
+            Arc::new(ampoule::plugin::WasmTransformer::embedded(sandbox))
+        })
+        .clone();
+    t.preload().await.expect("the template component loads");
+    t
+}
+
 pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running {
     let g = ground::ground();
     let client = g.client().await;
@@ -242,10 +263,11 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
     };
     adjust(&mut settings);
     let class = settings.controller_class.clone();
+    let transformer = transformer().await;
     let task = {
         let (client, provider) = (client.clone(), provider.clone());
         tokio::spawn(async move {
-            if let Err(e) = controller::run(client, provider, settings, None).await {
+            if let Err(e) = controller::run(client, provider, transformer, settings, None).await {
                 eprintln!("controller stopped: {e}");
             }
         })
