@@ -136,6 +136,11 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
     ///
     /// [`done`]: WorkQueue::done
     pub async fn next(&self) -> K {
+        self.next_with_priority().await.0
+    }
+
+    /// [`next`](WorkQueue::next), plus the lane the key was taken from.
+    pub async fn next_with_priority(&self) -> (K, Priority) {
         loop {
             let notified = self.notify.notified();
             let wake_at = {
@@ -179,7 +184,7 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 }
 
 /// Pops stale heap entries (superseded or forgotten) and returns the first live due key.
-fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<K> {
+fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<(K, Priority)> {
     for lane in [Priority::Urgent, Priority::Normal] {
         loop {
             let heap = match lane {
@@ -200,7 +205,7 @@ fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<
             inner.by_seq.remove(&seq);
             inner.pending.remove(&key);
             inner.in_flight.insert(key.clone(), ());
-            return Some(key);
+            return Some((key, lane));
         }
     }
     None
@@ -260,6 +265,15 @@ mod tests {
         assert!(q.is_empty(), "not queued twice while processing");
         q.done(&"a");
         assert_eq!(q.next().await, "a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lane_of_a_key_is_reported() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        q.add("refresh", Duration::ZERO, Priority::Normal);
+        q.add("new", Duration::ZERO, Priority::Urgent);
+        assert_eq!(q.next_with_priority().await, ("new", Priority::Urgent));
+        assert_eq!(q.next_with_priority().await, ("refresh", Priority::Normal));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,0 +1,150 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::provider::{StoreInfo, StoreKind};
+
+/// A backend that counts its calls and answers after a short delay.
+#[derive(Default)]
+struct Counting {
+    calls: Arc<AtomicUsize>,
+}
+
+struct CountingClient {
+    calls: Arc<AtomicUsize>,
+}
+
+impl SecretProvider for Counting {
+    fn open<'a>(&'a self, _: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>> {
+        let client = CountingClient {
+            calls: self.calls.clone(),
+        };
+        Box::pin(async move {
+            Ok((
+                Box::new(client) as Box<dyn ProviderClient>,
+                StoreInfo::default(),
+            ))
+        })
+    }
+}
+
+impl ProviderClient for CountingClient {
+    fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
+        Box::pin(async { Ok(Validation::Valid) })
+    }
+    fn get_secret<'a>(
+        &'a self,
+        r: &'a RemoteRef,
+    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
+        Box::pin(async move {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if r.key == "missing" {
+                return Err(ProviderError::NotFound);
+            }
+            Ok(format!("{}#{n}", r.key).into_bytes().into())
+        })
+    }
+    fn get_secret_map<'a>(
+        &'a self,
+        _: &'a RemoteRef,
+    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
+        Box::pin(async { Ok(SecretMap::new()) })
+    }
+    fn get_all_secrets<'a>(
+        &'a self,
+        _: &'a FindRef,
+    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
+        Box::pin(async { Ok(SecretMap::new()) })
+    }
+}
+
+fn store(name: &str, caller: &str) -> StoreContext {
+    StoreContext {
+        kind: StoreKind::SecretStore,
+        name: name.into(),
+        store_namespace: Some(caller.into()),
+        caller_namespace: Some(caller.into()),
+        generation: 1,
+        provider: "test".into(),
+        config: serde_json::json!({}),
+        sandbox: None,
+    }
+}
+
+fn key(k: &str) -> RemoteRef {
+    RemoteRef {
+        key: k.into(),
+        ..Default::default()
+    }
+}
+
+/// Fetches `k` as a reconcile that accepts values fetched at most `age` ago (`None`: urgent).
+async fn get(
+    p: &Shared,
+    s: &StoreContext,
+    k: &str,
+    age: Option<Duration>,
+) -> Result<String, ProviderError> {
+    let (client, _) = p.open(s).await?;
+    let not_before = age.map(|a| Instant::now() - a);
+    let v = NOT_BEFORE
+        .scope(not_before, client.get_secret(&key(k)))
+        .await?;
+    Ok(String::from_utf8(v.expose().clone()).unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_identical_fetches_share_one_call() {
+    let backend = Counting::default();
+    let calls = backend.calls.clone();
+    let p = Shared::new(Arc::new(backend));
+    let s = store("a", "ns");
+    let got = futures::future::join_all((0..20).map(|_| get(&p, &s, "k", None))).await;
+    assert!(got.iter().all(|v| v.as_deref() == Ok("k#0")), "{got:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Urgent reconciles (no window) never take a stored value.
+    assert_eq!(get(&p, &s, "k", None).await.unwrap(), "k#1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refreshes_reuse_a_value_fetched_since_their_last_sync_only() {
+    let backend = Counting::default();
+    let calls = backend.calls.clone();
+    let p = Shared::new(Arc::new(backend));
+    let s = store("a", "ns");
+    let minute = Some(Duration::from_secs(60));
+    assert_eq!(get(&p, &s, "k", minute).await.unwrap(), "k#0");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(get(&p, &s, "k", minute).await.unwrap(), "k#0");
+    assert_eq!(
+        get(&p, &s, "k", Some(Duration::from_secs(10)))
+            .await
+            .unwrap(),
+        "k#1"
+    );
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(get(&p, &s, "k", minute).await.unwrap(), "k#2");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_stores_namespaces_and_errors_are_never_shared() {
+    let backend = Counting::default();
+    let calls = backend.calls.clone();
+    let p = Shared::new(Arc::new(backend));
+    let minute = Some(Duration::from_secs(60));
+    get(&p, &store("a", "ns1"), "k", minute).await.unwrap();
+    get(&p, &store("a", "ns2"), "k", minute).await.unwrap();
+    get(&p, &store("b", "ns1"), "k", minute).await.unwrap();
+    let mut changed = store("a", "ns1");
+    changed.generation = 2;
+    get(&p, &changed, "k", minute).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    for _ in 0..2 {
+        assert_eq!(
+            get(&p, &store("a", "ns1"), "missing", minute).await,
+            Err(ProviderError::NotFound)
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 6, "errors are not stored");
+}
