@@ -109,8 +109,19 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         provider.backend(&format!("{target}/b")).set("k", target);
         apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "b"},
             "spec": {"controller": class, "provider": {"test": {"backend": format!("{target}/b")}}}})).await.unwrap();
+        // templateFrom reads a ConfigMap in the ExternalSecret's namespace (configmaps get).
+        apply(
+            &admin,
+            Some(target),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tpl"},
+            "data": {"greeting": "hello {{ .k }}"}}),
+        )
+        .await
+        .unwrap();
         apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "e"},
-            "spec": {"secretStoreRef": {"name": "b"}, "target": {"deletionPolicy": "Delete"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}})).await.unwrap();
+            "spec": {"secretStoreRef": {"name": "b"}, "target": {"deletionPolicy": "Delete", "template": {"mergePolicy": "Merge",
+                "templateFrom": [{"configMap": {"name": "tpl", "items": [{"key": "greeting"}]}}]}},
+                "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}})).await.unwrap();
     }
     let settings = Settings {
         controller_class: class,
@@ -122,6 +133,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
     let running = tokio::spawn(controller::run(
         as_operator,
         provider,
+        common::transformer().await,
         settings,
         Some(leader),
     ));
@@ -134,6 +146,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         )
         .await;
         assert_eq!(data(&s)["k"], *target);
+        assert_eq!(data(&s)["greeting"], format!("hello {target}"));
     }
     assert!(
         !running.is_finished(),
@@ -147,6 +160,8 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         ("list", "secrets", ""),
         ("patch", "externalsecrets/status", "external-secrets.io"),
         ("create", "serviceaccounts/token", ""),
+        ("get", "serviceaccounts", ""),
+        ("get", "configmaps", ""),
     ] {
         assert!(
             can(&admin, &user, verb, resource, group).await,
@@ -156,7 +171,9 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
     for (verb, resource, group) in [
         ("update", "secrets", ""),
         ("deletecollection", "secrets", ""),
-        ("get", "configmaps", ""),
+        ("list", "configmaps", ""),
+        ("list", "serviceaccounts", ""),
+        ("update", "serviceaccounts", ""),
         ("create", "pods", ""),
         ("delete", "secretstores", "external-secrets.io"),
         ("update", "namespaces", ""),

@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 
 use plugin_common::{Creds, get, rr};
 
+/// Held by the tests that mint OAuth2 tokens at the shared fake, whose counters are global: the
+/// token count of one is not disturbed by another.
+static OAUTH2: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const SA_KEY: &[u8] = include_bytes!("../../plugins/gcp/src/auth/test-key.json");
 
 fn project(prefix: &str) -> String {
@@ -117,6 +121,7 @@ fn the_fake_satisfies_googles_official_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_auth_access_versions_property_metadata_find_and_not_found() {
+    let _oauth2 = OAUTH2.lock().await;
     let pr = project("key");
     setup(
         &pr,
@@ -237,12 +242,15 @@ async fn workload_identity_exchanges_and_impersonates_once_per_token_lifetime() 
         format!(r#"{{"sub":"system:serviceaccount:default:eso","exp":{exp}}}"#).as_bytes(),
     );
     let ksa = format!("eyJhbGciOiJSUzI1NiJ9.{claims}.c2ln");
-    let creds = Creds(HashMap::from([("ksa-token".to_string(), ksa.into_bytes())]));
-    let p = provider(
-        creds,
-        settings(json!({"gcpServiceAccounts": {"default/eso": "eso@p.iam.gserviceaccount.com"}})),
-    )
-    .await;
+    // What the host resolves: the KSA's token and its iam.gke.io/gcp-service-account annotation.
+    let creds = Creds(HashMap::from([
+        ("ksa-token".to_string(), ksa.into_bytes()),
+        (
+            "gcp-service-account".to_string(),
+            b"eso@p.iam.gserviceaccount.com".to_vec(),
+        ),
+    ]));
+    let p = provider(creds, settings(json!({}))).await;
     let cfg = json!({"projectID": pr, "auth": {"workloadIdentity": {"clusterName": "c", "clusterLocation": "europe-west1",
         "serviceAccountRef": {"name": "eso"}}}});
     let s = store(&pr, cfg);
@@ -267,6 +275,7 @@ async fn workload_identity_exchanges_and_impersonates_once_per_token_lifetime() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_denied_for_a_location_outside_the_grant() {
+    let _oauth2 = OAUTH2.lock().await;
     let creds = Creds(HashMap::from([("sa-key".to_string(), SA_KEY.to_vec())]));
     // Only oauth2 points at the fake: the regional Secret Manager host is outside the grant.
     let p = provider(

@@ -1,7 +1,7 @@
-//! Credential material for plugins, resolved by the host with ESO's namespace rules: a
-//! SecretStore's references always resolve in its own namespace; a ClusterSecretStore's in the
-//! namespace the reference names, or — without one — in the ExternalSecret's namespace
-//! (referent authentication).
+//! Credential material for plugins (Secret keys, ServiceAccount tokens and annotations),
+//! resolved by the host with ESO's namespace rules: a SecretStore's references always resolve in
+//! its own namespace; a ClusterSecretStore's in the namespace the reference names, or — without
+//! one — in the ExternalSecret's namespace (referent authentication).
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -13,7 +13,7 @@ use crate::plugin::{CredentialRequest, CredentialResolver, CredentialSource};
 use crate::provider::{ProviderError, SecretValue, StoreContext, StoreKind};
 use crate::redact::Redacted;
 
-/// Resolves Secret keys and ServiceAccount tokens through the Kubernetes API.
+/// Resolves Secret keys, ServiceAccount tokens and annotations through the Kubernetes API.
 #[derive(Clone)]
 pub struct KubeCredentials {
     client: Client,
@@ -56,6 +56,51 @@ fn kube_error(what: String, e: kube::Error) -> ProviderError {
     }
 }
 
+impl KubeCredentials {
+    async fn service_account(&self, ns: &str, name: &str) -> Result<ServiceAccount, ProviderError> {
+        Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+            .get(name)
+            .await
+            .map_err(|e| kube_error(format!("serviceaccount \"{ns}/{name}\""), e))
+    }
+
+    /// A TokenRequest token for the ServiceAccount, valid for ten minutes (as ESO).
+    async fn token(
+        &self,
+        ns: &str,
+        name: &str,
+        audiences: Vec<String>,
+    ) -> Result<SecretValue, ProviderError> {
+        let what = format!("serviceaccount \"{ns}/{name}\"");
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(audiences),
+                expiration_seconds: Some(600),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let issued = Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .map_err(|e| kube_error(what.clone(), e))?;
+        let token = issued.status.and_then(|s| s.token).ok_or_else(|| {
+            ProviderError::Unavailable(format!("{what}: TokenRequest returned no token"))
+        })?;
+        Ok(Redacted::new(token.into_bytes()))
+    }
+}
+
+/// An annotation's value, or `""` when the ServiceAccount does not carry it.
+fn annotation(sa: &ServiceAccount, key: &str) -> String {
+    sa.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .cloned()
+        .unwrap_or_default()
+}
+
 impl CredentialResolver for KubeCredentials {
     fn resolve<'a>(
         &'a self,
@@ -63,13 +108,9 @@ impl CredentialResolver for KubeCredentials {
         request: &'a CredentialRequest,
     ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
         Box::pin(async move {
+            let ns = namespace_for(store, request.source.namespace())?;
             match &request.source {
-                CredentialSource::SecretKey {
-                    name,
-                    key,
-                    namespace,
-                } => {
-                    let ns = namespace_for(store, namespace.as_deref())?;
+                CredentialSource::SecretKey { name, key, .. } => {
                     let what = format!("secret \"{ns}/{name}\"");
                     let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
                         .get(name)
@@ -81,30 +122,27 @@ impl CredentialResolver for KubeCredentials {
                     Ok(Redacted::new(value.0))
                 }
                 CredentialSource::ServiceAccountToken {
+                    name, audiences, ..
+                } => self.token(&ns, name, audiences.clone()).await,
+                CredentialSource::ServiceAccountAnnotation { name, key, .. } => {
+                    let sa = self.service_account(&ns, name).await?;
+                    Ok(Redacted::new(annotation(&sa, key).into_bytes()))
+                }
+                CredentialSource::AnnotatedToken {
                     name,
-                    namespace,
+                    audience_annotation,
+                    default_audience,
                     audiences,
+                    ..
                 } => {
-                    let ns = namespace_for(store, namespace.as_deref())?;
-                    let what = format!("serviceaccount \"{ns}/{name}\"");
-                    let request = TokenRequest {
-                        spec: Some(TokenRequestSpec {
-                            audiences: Some(audiences.clone()),
-                            expiration_seconds: Some(600),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    };
-                    let issued = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
-                        .create_token_request(name, &PostParams::default(), &request)
-                        .await
-                        .map_err(|e| kube_error(what.clone(), e))?;
-                    let token = issued.status.and_then(|s| s.token).ok_or_else(|| {
-                        ProviderError::Unavailable(format!(
-                            "{what}: TokenRequest returned no token"
-                        ))
-                    })?;
-                    Ok(Redacted::new(token.into_bytes()))
+                    let sa = self.service_account(&ns, name).await?;
+                    let first = Some(annotation(&sa, audience_annotation))
+                        .filter(|a| !a.is_empty())
+                        .unwrap_or_else(|| default_audience.clone());
+                    let all = std::iter::once(first)
+                        .chain(audiences.iter().cloned())
+                        .collect();
+                    self.token(&ns, name, all).await
                 }
             }
         })

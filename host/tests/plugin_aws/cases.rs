@@ -282,18 +282,35 @@ async fn web_identity_then_assume_role() {
         "sm.create_secret(Name=P, SecretString='irsa-ok')\nprint('ok')",
     );
     let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDplc28iLCJhdWQiOiJzdHMuYW1hem9uYXdzLmNvbSJ9.c2ln";
-    let creds = Creds(HashMap::from([(
-        "web-identity-token".into(),
-        jwt.as_bytes().to_vec(),
-    )]));
-    let p = provider(creds, endpoints(&ep), &[port_of(&ep)]).await;
-    let cfg = json!({"service": "SecretsManager", "region": "us-east-1", "role": "arn:aws:iam::123456789012:role/irsa",
+    // What the host resolves: the ServiceAccount's role annotation and its token.
+    let creds = |role: &str| {
+        Creds(HashMap::from([
+            ("web-identity-token".into(), jwt.as_bytes().to_vec()),
+            ("role-arn".into(), role.as_bytes().to_vec()),
+        ]))
+    };
+    let cfg = json!({"service": "SecretsManager", "region": "us-east-1", "role": "arn:aws:iam::123456789012:role/on-top",
         "auth": {"jwt": {"serviceAccountRef": {"name": "eso"}}}});
+    let p = provider(
+        creds("arn:aws:iam::123456789012:role/irsa"),
+        endpoints(&ep),
+        &[port_of(&ep)],
+    )
+    .await;
     assert_eq!(
-        get(&p, &store(&n, cfg), rr(&n, None, None, false))
+        get(&p, &store(&n, cfg.clone()), rr(&n, None, None, false))
             .await
             .unwrap(),
         "irsa-ok"
+    );
+    // No eks.amazonaws.com/role-arn annotation (the host hands over an empty value).
+    let p = provider(creds(""), endpoints(&ep), &[port_of(&ep)]).await;
+    let err = get(&p, &store(&n, cfg), rr(&n, None, None, false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::InvalidConfig(m) if m.contains("eks.amazonaws.com/role-arn") && m.contains("\"eso\"")),
+        "{err:?}"
     );
 }
 

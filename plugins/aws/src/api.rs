@@ -1,7 +1,7 @@
 //! AWS wire protocols: JSON 1.1 (Secrets Manager, SSM) and the error shapes of both JSON and
 //! query (STS) APIs, mapped onto the host's error variants.
 
-use ampoule_sdk::http::{Request, Response};
+use ampoule_sdk::http::{HttpError, Request, Response};
 use ampoule_sdk::{ProviderError, RateLimit};
 use serde_json::Value;
 
@@ -116,6 +116,18 @@ fn unescape_xml(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// A request that got no response (egress denied, timeout, connection failure), with the
+/// operation and endpoint in the message so the event says which host was refused.
+pub fn transport_error(op: &str, endpoint: &str, e: HttpError) -> ProviderError {
+    let context = format!("{op} {}", endpoint.trim_end_matches('/'));
+    match ProviderError::from(e) {
+        ProviderError::Forbidden(m) => ProviderError::Forbidden(format!("{context}: {m}")),
+        ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(format!("{context}: {m}")),
+        ProviderError::Unavailable(m) => ProviderError::Unavailable(format!("{context}: {m}")),
+        other => other,
+    }
+}
+
 /// A JSON 1.1 service: endpoint, signing name, target prefix, region and credentials.
 pub struct JsonService<'a> {
     pub endpoint: String,
@@ -152,7 +164,9 @@ impl JsonService<'_> {
             self.signing_name,
             &time::amz_date(time::now()),
         );
-        let resp = req.send().map_err(|e| CallError::Provider(e.into()))?;
+        let resp = req
+            .send()
+            .map_err(|e| CallError::Provider(transport_error(op, &self.endpoint, e)))?;
         if !resp.is_success() {
             return Err(CallError::Aws(error_of(op, &resp)));
         }
@@ -207,5 +221,18 @@ mod tests {
             ),
         );
         assert!(matches!(e.into_provider(), ProviderError::Unauthorized(_)));
+    }
+
+    #[test]
+    fn transport_errors_name_the_endpoint() {
+        let e = transport_error(
+            "GetSecretValue",
+            "https://secretsmanager.eu-west-3.amazonaws.com/",
+            HttpError::Denied,
+        );
+        assert!(
+            matches!(&e, ProviderError::Forbidden(m) if m == "GetSecretValue https://secretsmanager.eu-west-3.amazonaws.com: request denied by the sandbox egress policy"),
+            "{e:?}"
+        );
     }
 }

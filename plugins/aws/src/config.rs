@@ -1,8 +1,10 @@
 //! `spec.provider.aws` (ESO's schema, unchanged) and the ProviderClass settings.
 
-use ampoule_sdk::bindings::ampoule::host::credentials::{SecretKeyRef, ServiceAccountRef};
 use ampoule_sdk::errors::invalid_config;
-use ampoule_sdk::{CredentialRequest, CredentialSource, EgressRule, ProviderError};
+use ampoule_sdk::{
+    AnnotatedTokenRef, CredentialRequest, CredentialSource, EgressRule, ProviderError,
+    SecretKeyRef, ServiceAccountAnnotationRef,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -87,6 +89,12 @@ pub const ACCESS_KEY_ID: &str = "access-key-id";
 pub const SECRET_ACCESS_KEY: &str = "secret-access-key";
 pub const SESSION_TOKEN: &str = "session-token";
 pub const WEB_IDENTITY: &str = "web-identity-token";
+pub const ROLE_ARN: &str = "role-arn";
+
+/// The ServiceAccount annotations ESO's IRSA flow reads.
+pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// ProviderClass `spec.settings`: `{"endpoints": {"secretsmanager"|"ssm"|"sts": URL}}`.
 #[derive(Debug, Default, Deserialize)]
@@ -156,12 +164,6 @@ fn check(cfg: &Config) -> Result<(), ProviderError> {
             {
                 return Err(invalid_config(
                     "aws: auth.jwt.serviceAccountRef.name is required",
-                ));
-            }
-            if cfg.role.is_empty() {
-                return Err(invalid_config(
-                    "aws: auth.jwt needs `role` here: the host cannot read the ServiceAccount's \
-                     eks.amazonaws.com/role-arn annotation yet",
                 ));
             }
         }
@@ -261,16 +263,24 @@ impl Config {
             .as_ref()
             .and_then(|j| j.service_account_ref.as_ref())
         {
-            let mut audiences = sa.audiences.clone();
-            if audiences.is_empty() {
-                audiences.push("sts.amazonaws.com".into());
-            }
+            // As ESO: the role from the ServiceAccount's annotation; the token's audience from
+            // its audience annotation (default sts.amazonaws.com), then the listed audiences.
             out.push(CredentialRequest {
-                name: WEB_IDENTITY.into(),
-                source: CredentialSource::ServiceAccountToken(ServiceAccountRef {
+                name: ROLE_ARN.into(),
+                source: CredentialSource::ServiceAccountAnnotation(ServiceAccountAnnotationRef {
                     name: sa.name.clone(),
                     namespace: sa.namespace.clone(),
-                    audiences,
+                    key: ROLE_ARN_ANNOTATION.into(),
+                }),
+            });
+            out.push(CredentialRequest {
+                name: WEB_IDENTITY.into(),
+                source: CredentialSource::AnnotatedToken(AnnotatedTokenRef {
+                    name: sa.name.clone(),
+                    namespace: sa.namespace.clone(),
+                    audience_annotation: AUDIENCE_ANNOTATION.into(),
+                    default_audience: DEFAULT_AUDIENCE.into(),
+                    audiences: sa.audiences.clone(),
                 }),
             });
         }
@@ -321,6 +331,32 @@ mod tests {
         assert_eq!(rules[0].ports, [5000]);
         assert_eq!(rules[1].host, "127.0.0.1");
         assert_eq!(rules[1].schemes, ["http"]);
+    }
+
+    #[test]
+    fn jwt_reads_the_service_accounts_annotations() {
+        let cfg = parse(
+            r#"{"service":"SecretsManager","region":"us-east-1",
+            "auth":{"jwt":{"serviceAccountRef":{"name":"eso","audiences":["extra"]}}}}"#,
+        )
+        .unwrap();
+        let creds = cfg.credentials();
+        let names: Vec<_> = creds.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, [ROLE_ARN, WEB_IDENTITY]);
+        let CredentialSource::ServiceAccountAnnotation(a) = &creds[0].source else {
+            panic!("{:?}", creds[0].source)
+        };
+        assert_eq!(
+            (a.name.as_str(), a.key.as_str()),
+            ("eso", ROLE_ARN_ANNOTATION)
+        );
+        let CredentialSource::AnnotatedToken(t) = &creds[1].source else {
+            panic!("{:?}", creds[1].source)
+        };
+        assert_eq!(t.audience_annotation, AUDIENCE_ANNOTATION);
+        assert_eq!(t.default_audience, DEFAULT_AUDIENCE);
+        assert_eq!(t.audiences, ["extra"]);
+        assert!(cfg.needs_sts());
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! Parameter Store over their JSON 1.1 APIs, SigV4 signed in the plugin, STS for roles.
 //!
 //! - Auth: `auth.secretRef` (static keys, optional session token) or `auth.jwt.serviceAccountRef`
-//!   (a TokenRequest token → `AssumeRoleWithWebIdentity`); then `additionalRoles` and `role`
-//!   chained with `AssumeRole` (`externalID`, `sessionTags`, `transitiveTagKeys` on `role`).
-//!   With `auth.jwt` the web-identity role is `role` (the host cannot hand the plugin the
-//!   ServiceAccount's `eks.amazonaws.com/role-arn` annotation yet).
+//!   (as ESO's IRSA: the host reads the ServiceAccount's `eks.amazonaws.com/role-arn` annotation
+//!   and requests its token for `eks.amazonaws.com/audience`, default `sts.amazonaws.com`, then
+//!   `AssumeRoleWithWebIdentity`); then `additionalRoles` and `role` chained with `AssumeRole`
+//!   (`externalID`, `sessionTags`, `transitiveTagKeys` on `role`).
 //! - STS results are cached in the host's per-store cache until 5 minutes before expiry.
 //! - Endpoints come only from the ProviderClass settings (`endpoints.{secretsmanager,ssm,sts}`),
 //!   else the regional AWS hosts; the requested egress is exactly those endpoints.
@@ -62,15 +62,8 @@ impl Guest for Aws {
     }
 
     fn validate_config(config: String) -> Result<Vec<String>, ProviderError> {
-        let cfg = config::parse(&config)?;
-        let mut warnings = Vec::new();
-        if cfg.auth.jwt.is_some() {
-            warnings.push(
-                "aws: auth.jwt uses `role` for AssumeRoleWithWebIdentity (ServiceAccount annotations are not read)"
-                    .to_owned(),
-            );
-        }
-        Ok(warnings)
+        config::parse(&config)?;
+        Ok(Vec::new())
     }
 
     fn requested_egress(

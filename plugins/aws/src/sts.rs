@@ -1,4 +1,5 @@
-//! Credential resolution: static keys or a web identity token, then chained `AssumeRole`s
+//! Credential resolution: static keys, or a web identity token exchanged for the role named by
+//! the ServiceAccount's `eks.amazonaws.com/role-arn` annotation; then chained `AssumeRole`s
 //! (`additionalRoles`, then `role` with `externalID` and session tags). STS results are kept in
 //! the host's per-store cache until five minutes before they expire, so STS is called once per
 //! credential lifetime, not once per reconcile.
@@ -10,9 +11,10 @@ use ampoule_sdk::http::Request;
 use ampoule_sdk::{ProviderError, cache, credential};
 use serde_json::json;
 
-use crate::api::{error_of, xml_text};
+use crate::api::{error_of, transport_error, xml_text};
 use crate::config::{
-    ACCESS_KEY_ID, Config, SECRET_ACCESS_KEY, SESSION_TOKEN, Settings, WEB_IDENTITY,
+    ACCESS_KEY_ID, Config, ROLE_ARN, ROLE_ARN_ANNOTATION, SECRET_ACCESS_KEY, SESSION_TOKEN,
+    Settings, WEB_IDENTITY,
 };
 use crate::sigv4::{self, Credentials};
 use crate::time;
@@ -34,6 +36,8 @@ pub fn resolve(cfg: &Config, settings: &Settings) -> Result<Credentials, Provide
     let sts = cfg.sts_endpoint(settings);
     // Roles to assume in order; the last one carries externalID and session tags.
     let mut chain: Vec<&str> = cfg.additional_roles.iter().map(String::as_str).collect();
+    // With web identity: the role from the ServiceAccount's annotation, assumed first.
+    let mut web_role = String::new();
     let (mut creds, identity) = if cfg.auth.secret_ref.is_some() {
         let creds = Credentials {
             access_key_id: text(ACCESS_KEY_ID)?,
@@ -61,12 +65,22 @@ pub fn resolve(cfg: &Config, settings: &Settings) -> Result<Credentials, Provide
             .jwt
             .as_ref()
             .and_then(|j| j.service_account_ref.as_ref());
+        let role = ampoule_sdk::annotation(ROLE_ARN)?.ok_or_else(|| {
+            invalid_config(format!(
+                "aws: an IAM role must be associated with ServiceAccount {:?}: it has no \
+                 {ROLE_ARN_ANNOTATION} annotation",
+                sa.map(|s| s.name.as_str()).unwrap_or_default()
+            ))
+        })?;
+        if !cfg.role.is_empty() {
+            chain.push(&cfg.role);
+        }
         let id = format!(
-            "jwt:{}:{:?}:{}",
-            cfg.role,
+            "jwt:{role}:{:?}:{}",
             sa.map(|s| (&s.name, &s.namespace)),
             sts
         );
+        web_role = role;
         (None, id)
     };
     if creds.is_some() && chain.is_empty() {
@@ -86,7 +100,7 @@ pub fn resolve(cfg: &Config, settings: &Settings) -> Result<Credentials, Provide
     let mut expires = i64::MAX;
     if creds.is_none() {
         let token = text(WEB_IDENTITY)?;
-        let (c, exp) = assume_web_identity(&sts, &cfg.role, &token)?;
+        let (c, exp) = assume_web_identity(&sts, &web_role, &token)?;
         creds = Some(c);
         expires = exp;
     }
@@ -174,7 +188,7 @@ fn assume_role(
         )
         .body(form(&params));
     sigv4::sign(&mut req, base, region, "sts", &time::amz_date(time::now()));
-    send_sts("AssumeRole", &req)
+    send_sts("AssumeRole", sts, &req)
 }
 
 /// `sts:AssumeRoleWithWebIdentity` (unsigned).
@@ -195,11 +209,15 @@ fn assume_web_identity(
         )
         .header("content-length", &body.len().to_string())
         .body(body);
-    send_sts("AssumeRoleWithWebIdentity", &req)
+    send_sts("AssumeRoleWithWebIdentity", sts, &req)
 }
 
-fn send_sts(op: &'static str, req: &Request) -> Result<(Credentials, i64), ProviderError> {
-    let resp = req.send()?;
+fn send_sts(
+    op: &'static str,
+    sts: &str,
+    req: &Request,
+) -> Result<(Credentials, i64), ProviderError> {
+    let resp = req.send().map_err(|e| transport_error(op, sts, e))?;
     if !resp.is_success() {
         return Err(error_of(op, &resp).into_provider());
     }

@@ -1,7 +1,8 @@
 //! Access tokens: a service-account key (RS256 JWT → OAuth2 JWT-bearer grant), GKE workload
-//! identity (KSA token → identity binding token → generateAccessToken for the GSA) and workload
-//! identity federation (KSA token → STS token exchange → optional generateAccessToken). Tokens
-//! are cached in the host's per-store cache until five minutes before they expire.
+//! identity (KSA token → identity binding token → generateAccessToken for the GSA named by the
+//! KSA's `iam.gke.io/gcp-service-account` annotation, or the federated token without one) and
+//! workload identity federation (KSA token → STS token exchange → optional generateAccessToken).
+//! Tokens are cached in the host's per-store cache until five minutes before they expire.
 
 use ampoule_plugin_common::hash::{sha256, sha256_hex};
 use ampoule_plugin_common::url_encode;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::google_error;
-use crate::config::{self, Config, KSA_TOKEN, SA_KEY, Settings};
+use crate::config::{self, Config, GSA, KSA_TOKEN, SA_KEY, Settings};
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 const EARLY: i64 = 300;
@@ -40,18 +41,22 @@ struct SaKey {
 /// An access token for the store, from the cache or freshly minted.
 pub fn token(cfg: &Config, s: &Settings, store_ns: Option<&str>) -> Result<String, ProviderError> {
     let a = &cfg.auth;
+    // Workload identity: the GSA named by the KSA's annotation, if any.
+    let mut gsa = None;
     let identity = if a.secret_ref.is_some() {
         let key = credential(SA_KEY)?;
         let cache_key = format!("gcp-token:key:{}", sha256_hex(&key));
         return cached(&cache_key, || key_token(&key, s));
     } else if let Some(wi) = &a.workload_identity {
+        gsa = ampoule_sdk::annotation(GSA)?;
         json!([
             "wi",
             wi.service_account_ref
                 .as_ref()
                 .map(|r| (&r.name, &r.namespace)),
             store_ns,
-            wi.cluster_name
+            wi.cluster_name,
+            gsa
         ])
     } else {
         let f = a.workload_identity_federation.as_ref();
@@ -77,12 +82,9 @@ pub fn token(cfg: &Config, s: &Settings, store_ns: Option<&str>) -> Result<Strin
             );
             let url = format!("{}/v1/identitybindingtoken", config::securetoken(s));
             let federated = exchange(&url, &ksa, &audience)?;
-            let gsa = wi
-                .service_account_ref
-                .as_ref()
-                .and_then(|r| cfg.gsa(s, r, store_ns));
-            match gsa {
-                Some(gsa) => impersonate(s, &federated.0, &gsa),
+            // As ESO: without the annotation the federated token is used directly.
+            match &gsa {
+                Some(gsa) => impersonate(s, &federated.0, gsa),
                 None => Ok(federated),
             }
         } else {

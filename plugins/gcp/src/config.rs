@@ -1,10 +1,10 @@
 //! `spec.provider.gcpsm` (ESO's schema, unchanged) and the ProviderClass settings.
 
-use std::collections::BTreeMap;
-
-use ampoule_sdk::bindings::ampoule::host::credentials::{SecretKeyRef, ServiceAccountRef};
 use ampoule_sdk::errors::invalid_config;
-use ampoule_sdk::{CredentialRequest, CredentialSource, EgressRule, ProviderError};
+use ampoule_sdk::{
+    CredentialRequest, CredentialSource, EgressRule, ProviderError, SecretKeyRef,
+    ServiceAccountAnnotationRef, ServiceAccountRef,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,10 +84,6 @@ pub struct Federation {
 pub struct Settings {
     #[serde(default)]
     pub endpoints: Endpoints,
-    /// Until the host can read ServiceAccount annotations: the GSA each KSA impersonates
-    /// (`iam.gke.io/gcp-service-account`), keyed `namespace/name`.
-    #[serde(default)]
-    pub gcp_service_accounts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +97,9 @@ pub struct Endpoints {
 
 pub const SA_KEY: &str = "sa-key";
 pub const KSA_TOKEN: &str = "ksa-token";
+pub const GSA: &str = "gcp-service-account";
+/// The KSA annotation naming the GSA workload identity impersonates.
+pub const GSA_ANNOTATION: &str = "iam.gke.io/gcp-service-account";
 
 pub fn parse(config: &str) -> Result<Config, ProviderError> {
     let cfg: Config =
@@ -216,14 +215,6 @@ impl Config {
         or(&s.endpoints.secretmanager, &default)
     }
 
-    /// The GSA a KSA impersonates, from the settings' map.
-    pub fn gsa(&self, s: &Settings, sa: &SaRef, store_ns: Option<&str>) -> Option<String> {
-        let ns = sa.namespace.as_deref().or(store_ns).unwrap_or_default();
-        s.gcp_service_accounts
-            .get(&format!("{ns}/{}", sa.name))
-            .cloned()
-    }
-
     pub fn egress(&self, s: &Settings) -> Result<Vec<EgressRule>, ProviderError> {
         let mut rules = vec![rule(&self.secretmanager(s), "GET")?];
         let a = &self.auth;
@@ -270,7 +261,15 @@ impl Config {
         {
             let mut aud = vec![format!("{}.svc.id.goog", self.cluster_project())];
             aud.extend(r.audiences.iter().cloned());
-            return vec![sa(r, aud)];
+            let gsa = CredentialRequest {
+                name: GSA.into(),
+                source: CredentialSource::ServiceAccountAnnotation(ServiceAccountAnnotationRef {
+                    name: r.name.clone(),
+                    namespace: r.namespace.clone(),
+                    key: GSA_ANNOTATION.into(),
+                }),
+            };
+            return vec![sa(r, aud), gsa];
         }
         if let Some(f) = &a.workload_identity_federation
             && let Some(r) = &f.service_account_ref
@@ -348,6 +347,10 @@ mod tests {
             panic!()
         };
         assert_eq!(sa.audiences, ["p.svc.id.goog"]);
+        let CredentialSource::ServiceAccountAnnotation(a) = &creds[1].source else {
+            panic!()
+        };
+        assert_eq!((a.name.as_str(), a.key.as_str()), ("ksa", GSA_ANNOTATION));
         assert!(parse(r#"{"projectID":"p.evil","auth":{}}"#).is_err());
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! - Auth: `auth.secretRef` (service-account key JSON → RS256 JWT → OAuth2 token endpoint),
 //!   `auth.workloadIdentity` (TokenRequest for the KSA with audience `<project>.svc.id.goog` →
-//!   identity binding token → `generateAccessToken` for the GSA), `auth.workloadIdentityFederation`
-//!   (`serviceAccountRef` + `audience` → STS token exchange → optional `generateAccessToken`).
-//!   The GSA of a KSA comes from the ProviderClass settings `gcpServiceAccounts["ns/name"]` until
-//!   the host can read the `iam.gke.io/gcp-service-account` annotation.
+//!   identity binding token → `generateAccessToken` for the GSA the host read from the KSA's
+//!   `iam.gke.io/gcp-service-account` annotation; without it the federated token, as ESO),
+//!   `auth.workloadIdentityFederation` (`serviceAccountRef` + `audience` → STS token exchange →
+//!   optional `generateAccessToken`).
 //! - Tokens are cached in the host's per-store cache until 5 minutes before expiry.
 //! - Endpoints: ProviderClass settings `endpoints.{secretmanager,sts,securetoken,iamcredentials,
 //!   oauth2}`, else Google's hosts (`secretmanager.<location>.rep.googleapis.com` for `location`).

@@ -23,7 +23,10 @@ pub mod bindings {
     });
 }
 
-pub use bindings::ampoule::host::credentials::{CredentialRequest, CredentialSource};
+pub use bindings::ampoule::host::credentials::{
+    AnnotatedTokenRef, CredentialRequest, CredentialSource, SecretKeyRef,
+    ServiceAccountAnnotationRef, ServiceAccountRef,
+};
 pub use bindings::ampoule::provider::types::{Capabilities, RateLimit, StoreKind};
 pub use bindings::export;
 pub use bindings::exports::ampoule::provider::provider::{
@@ -52,6 +55,17 @@ pub mod log {
 /// Credential material the host resolved for a name from `requested-credentials`.
 pub fn credential(name: &str) -> Result<Vec<u8>, ProviderError> {
     bindings::ampoule::host::credentials::get(name).map_err(ProviderError::InvalidConfig)
+}
+
+/// A ServiceAccount annotation the host resolved for a name from `requested-credentials`
+/// (`service-account-annotation`): `None` when the ServiceAccount does not carry it or it is
+/// empty (ESO treats both alike).
+pub fn annotation(name: &str) -> Result<Option<String>, ProviderError> {
+    let value = String::from_utf8(credential(name)?).map_err(|_| {
+        ProviderError::InvalidConfig(format!("ServiceAccount annotation {name} is not UTF-8"))
+    })?;
+    let value = value.trim();
+    Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
 /// The host's cache, scoped to this store and this plugin's digest (for auth tokens).

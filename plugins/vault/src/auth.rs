@@ -197,6 +197,9 @@ pub fn identity(
                 let ns = s.namespace.unwrap_or_else(|| referent_ns.clone());
                 id.push_str(&format!("|sa:{ns}/{}/{}", s.name, s.audiences.join(",")));
             }
+            // Vault's auth methods request neither (the aws and gcp plugins do).
+            CredentialSource::ServiceAccountAnnotation(_) | CredentialSource::AnnotatedToken(_) => {
+            }
         }
     }
     Ok(id)

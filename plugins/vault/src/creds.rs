@@ -76,6 +76,8 @@ impl Config {
             creds.iter().any(|c| match &c.source {
                 CredentialSource::SecretKey(s) => s.namespace.is_none(),
                 CredentialSource::ServiceAccountToken(s) => s.namespace.is_none(),
+                CredentialSource::ServiceAccountAnnotation(s) => s.namespace.is_none(),
+                CredentialSource::AnnotatedToken(s) => s.namespace.is_none(),
             })
         })
     }
