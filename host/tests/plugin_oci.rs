@@ -1,5 +1,13 @@
 //! OCI round trip against the test ground's registry (plain HTTP on 127.0.0.1): push the fake
-//! component, pull it by tag and by digest, load it; a wrong digest is refused.
+//! component, pull it by tag and by digest, load it; a wrong digest is refused. cosign signatures:
+//! `ampoule plugin sign` and real cosign (built from its Go module) each verify with the other,
+//! and a ProviderClass refuses unsigned, wrongly signed and replayed-signature modules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+#[path = "plugin_oci/cosign.rs"]
+mod cosign;
 
 use ampoule::plugin::oci;
 use ampoule::plugin::{Digest, Sandbox, SandboxConfig};
