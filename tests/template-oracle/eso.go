@@ -12,6 +12,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -139,6 +140,15 @@ func esoFuncs(m template.FuncMap, r *rng) {
 			return fmt.Sprintf("%s:failed to encrypt string with bcrypt: %s", user, err)
 		}
 		return fmt.Sprintf("%s:%s", user, h)
+	}
+	// ESO's vendored sprig (runtime/template/v2/sprig) adds hexdec, which reports a bad
+	// input as the returned text, like b32dec.
+	m["hexdec"] = func(v string) string {
+		data, err := hex.DecodeString(v)
+		if err != nil {
+			return err.Error()
+		}
+		return string(data)
 	}
 	enc := gopkcs12.Modern.WithRand(rngReader{r})
 	keyPass := func(pass, input string) (string, error) {

@@ -154,6 +154,7 @@ pub async fn run(iterations: usize) -> Result<Vec<String>, SandboxError> {
         "throughput, open + get-secret, 8 tasks",
         done.load(Ordering::Relaxed) as f64 / 2.0
     ));
+    out.push(super::bench_http::run(sb.clone(), iterations.min(2000)).await?);
     let _ = std::fs::remove_dir_all(&cache);
     Ok(out)
 }

@@ -7,6 +7,7 @@
 //! reconcile under the effective [`policy::EgressPolicy`].
 
 pub mod bench;
+pub mod bench_http;
 pub mod bench_template;
 mod bindings;
 pub mod cache;

@@ -17,10 +17,11 @@ fn hex(b: &[u8]) -> String {
 pub fn lookup(name: &str) -> Option<Func> {
     use Ty::Str;
     Some(match name {
-        "b64enc" => f(&[Str], |_, a| st(b64_std(s(&a[0]).as_bytes()))),
+        "b64enc" => f(&[Ty::Bin], |_, a| st(b64_std(super::bin(&a[0])))),
         "b64dec" => f(&[Str], |_, a| Ok(b64dec(s(&a[0])))),
         "b32enc" => f(&[Str], |_, a| st(b32enc(s(&a[0]).as_bytes()))),
         "b32dec" => f(&[Str], |_, a| st(b32dec(s(&a[0])))),
+        "hexdec" => f(&[Str], |_, a| Ok(hexdec(s(&a[0]).as_bytes()))),
         "sha1sum" => f(&[Str], |_, a| {
             st(hex(&sha1::Sha1::digest(s(&a[0]).as_bytes())))
         }),
@@ -59,6 +60,35 @@ fn b64dec(s: &str) -> Value {
         }
         Err(_) => format!("illegal base64 data at input byte {}", s.len() / 4 * 4),
     })
+}
+
+/// ESO's vendored sprig `hexdec`: `hex.DecodeString`, the decoded string (binary as
+/// `[]byte`, see [`super::bin_value`]) or the decoding error's text.
+fn hexdec(src: &[u8]) -> Value {
+    let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let bad = |c: u8| {
+        let r = char::from(c);
+        let printable = r == ' ' || r.is_ascii_graphic() || (r > '\u{a0}' && r != '\u{ad}');
+        Value::String(if printable {
+            format!("encoding/hex: invalid byte: U+{:04X} '{r}'", u32::from(c))
+        } else {
+            format!("encoding/hex: invalid byte: U+{:04X}", u32::from(c))
+        })
+    };
+    let mut out = Vec::with_capacity(src.len() / 2);
+    for pair in src.chunks(2) {
+        let Some(hi) = val(pair[0]) else {
+            return bad(pair[0]);
+        };
+        let Some(&lo) = pair.get(1) else {
+            return Value::String("encoding/hex: odd length hex string".into());
+        };
+        let Some(lo) = val(lo) else {
+            return bad(lo);
+        };
+        out.push((hi << 4) | lo);
+    }
+    super::bin_value(out)
 }
 
 const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -15,6 +15,7 @@ mod random;
 mod regexes;
 mod semver;
 mod strings;
+mod url;
 mod yaml;
 
 use crate::Env;
@@ -126,6 +127,7 @@ pub fn lookup(name: &str) -> Option<Func> {
         .or_else(|| collections::lookup(name))
         .or_else(|| dicts::lookup(name))
         .or_else(|| encoding::lookup(name))
+        .or_else(|| url::lookup(name))
         .or_else(|| regexes::lookup(name))
         .or_else(|| dates::lookup(name))
         .or_else(|| random::lookup(name))
