@@ -182,14 +182,29 @@ async fn template_from_configmap_secret_and_literal() {
     let failed = run
         .es_ready("from-missing", "False", "SecretSyncedError")
         .await;
-    let msg = failed.status.unwrap().ready().unwrap().message.clone();
     assert_eq!(
-        msg.as_deref(),
-        Some(
-            "could not apply template: error fetching templateFrom data: error in configmap templates: missing key nope"
-        )
+        ready_message(&failed),
+        "could not apply template: error fetching templateFrom data: error in configmap templates: missing key nope"
     );
     assert!(run.secret("from-missing").await.is_none());
+}
+
+/// The Ready condition's message.
+fn ready_message(es: &ampoule::crd::ExternalSecret) -> String {
+    es.status
+        .as_ref()
+        .and_then(|s| s.ready())
+        .and_then(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+/// An ExternalSecret spec rendering `url` from the `db` secret's keys.
+fn url_template(template: &str) -> serde_json::Value {
+    json!({
+        "secretStoreRef": {"name": "backend"},
+        "target": {"template": {"data": {"url": template}}},
+        "dataFrom": [{"extract": {"key": "db"}}]
+    })
 }
 
 #[tokio::test]
@@ -198,24 +213,10 @@ async fn missing_key_fails_without_touching_the_secret_and_never_quotes_values()
     let backend = run.store("backend").await;
     backend.set("db", r#"{"user":"app","password":"hunter2-secret"}"#);
     // Never synced: a template error leaves no Secret.
-    run.apply(es(
-        "broken",
-        json!({
-            "secretStoreRef": {"name": "backend"},
-            "target": {"template": {"data": {"url": "{{ .user }}:{{ .pasword }}"}}},
-            "dataFrom": [{"extract": {"key": "db"}}]
-        }),
-    ))
-    .await;
+    run.apply(es("broken", url_template("{{ .user }}:{{ .pasword }}")))
+        .await;
     let failed = run.es_ready("broken", "False", "SecretSyncedError").await;
-    let msg = failed
-        .status
-        .unwrap()
-        .ready()
-        .unwrap()
-        .message
-        .clone()
-        .unwrap();
+    let msg = ready_message(&failed);
     assert!(
         msg.contains(r#"map has no entry for key "pasword""#),
         "the condition quotes the template error: {msg}"
@@ -229,35 +230,14 @@ async fn missing_key_fails_without_touching_the_secret_and_never_quotes_values()
     assert!(run.secret("broken").await.is_none(), "no Secret written");
 
     // Synced once, then the template breaks: the Secret keeps its last good data.
-    run.apply(es(
-        "good",
-        json!({
-            "secretStoreRef": {"name": "backend"},
-            "target": {"template": {"data": {"url": "{{ .user }}:{{ .password }}"}}},
-            "dataFrom": [{"extract": {"key": "db"}}]
-        }),
-    ))
-    .await;
+    run.apply(es("good", url_template("{{ .user }}:{{ .password }}")))
+        .await;
     run.es_ready("good", "True", "SecretSynced").await;
     // `fail` quotes a value on purpose: the status and event must not.
-    run.apply(es(
-        "good",
-        json!({
-            "secretStoreRef": {"name": "backend"},
-            "target": {"template": {"data": {"url": "{{ fail .password }}"}}},
-            "dataFrom": [{"extract": {"key": "db"}}]
-        }),
-    ))
-    .await;
+    run.apply(es("good", url_template("{{ fail .password }}")))
+        .await;
     let failed = run.es_ready("good", "False", "SecretSyncedError").await;
-    let msg = failed
-        .status
-        .unwrap()
-        .ready()
-        .unwrap()
-        .message
-        .clone()
-        .unwrap();
+    let msg = ready_message(&failed);
     assert!(msg.contains("<redacted>"), "{msg}");
     for (_, _, note) in run.events("good").await {
         assert!(!note.contains("hunter2-secret"), "a value leaked: {note}");

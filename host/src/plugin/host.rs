@@ -222,3 +222,5 @@ impl cache::Host for HostState {
 }
 
 impl types::Host for HostState {}
+
+impl super::bindings::transformer::wit::Host for HostState {}

@@ -56,6 +56,10 @@ pub struct Loaded {
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Transforms run in an engine of their own with fuel metering (a budget per call);
+    /// providers do not pay for the instrumentation and are bounded by the epoch deadline.
+    transform_engine: Engine,
+    transform_linker: Linker<HostState>,
     config: SandboxConfig,
     stop: Arc<AtomicBool>,
     loaded: Mutex<HashMap<Digest, Arc<Loaded>>>,
@@ -70,14 +74,12 @@ impl Drop for Sandbox {
     }
 }
 
-fn engine_config(cfg: &SandboxConfig, pooling: bool) -> Result<Config, SandboxError> {
+fn engine_config(cfg: &SandboxConfig, pooling: bool, fuel: bool) -> Result<Config, SandboxError> {
     let mut c = Config::new();
     c.strategy(wasmtime::Strategy::Cranelift)
         .wasm_component_model(true)
         .epoch_interruption(true)
-        // Fuel meters transforms (a budget per call); providers run with an unbounded tank and
-        // are bounded by the epoch deadline.
-        .consume_fuel(true)
+        .consume_fuel(fuel)
         .wasm_memory64(false)
         .parallel_compilation(true)
         .max_wasm_stack(1 << 20);
@@ -115,16 +117,22 @@ impl Sandbox {
     /// Builds the engine (pooling, falling back to on-demand when the address space cannot be
     /// reserved), the linker and the epoch ticker.
     pub fn new(config: SandboxConfig) -> Result<Arc<Sandbox>, SandboxError> {
-        let engine = match Engine::new(&engine_config(&config, true)?) {
-            Ok(e) => e,
-            Err(err) => {
-                tracing::warn!("pooling allocator unavailable ({err}); using on-demand allocation");
-                Engine::new(&engine_config(&config, false)?)
-                    .map_err(|e| SandboxError::Engine(e.to_string()))?
+        let new_engine = |fuel: bool| -> Result<Engine, SandboxError> {
+            match Engine::new(&engine_config(&config, true, fuel)?) {
+                Ok(e) => Ok(e),
+                Err(err) => {
+                    tracing::warn!(
+                        "pooling allocator unavailable ({err}); using on-demand allocation"
+                    );
+                    Engine::new(&engine_config(&config, false, fuel)?)
+                        .map_err(|e| SandboxError::Engine(e.to_string()))
+                }
             }
         };
-        let mut linker = Linker::new(&engine);
+        let engine = new_engine(false)?;
+        let transform_engine = new_engine(true)?;
         let link = |r: wasmtime::Result<()>| r.map_err(|e| SandboxError::Engine(e.to_string()));
+        let mut linker = Linker::new(&engine);
         link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
             &mut linker,
@@ -133,16 +141,31 @@ impl Sandbox {
             &mut linker,
             |s| s,
         ))?;
+        // Transforms: WASI with the deny-by-default context and the log; no HTTP.
+        let mut transform_linker = Linker::new(&transform_engine);
+        link(wasmtime_wasi::p2::add_to_linker_async(
+            &mut transform_linker,
+        ))?;
+        link(
+            super::bindings::transformer::Transformer::add_to_linker::<_, HasSelf<HostState>>(
+                &mut transform_linker,
+                |s| s,
+            ),
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let (weak, flag) = (engine.weak(), stop.clone());
+        let weak_transform = transform_engine.weak();
         std::thread::Builder::new()
             .name("ampoule-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(TICK);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+                    match (weak.upgrade(), weak_transform.upgrade()) {
+                        (Some(engine), Some(transform)) => {
+                            engine.increment_epoch();
+                            transform.increment_epoch();
+                        }
+                        _ => break,
                     }
                 }
             })
@@ -151,6 +174,8 @@ impl Sandbox {
         Ok(Arc::new(Sandbox {
             engine,
             linker,
+            transform_engine,
+            transform_linker,
             config,
             stop,
             loaded: Mutex::new(HashMap::new()),
@@ -164,8 +189,9 @@ impl Sandbox {
         &self.engine
     }
 
-    pub(crate) fn linker(&self) -> &Linker<HostState> {
-        &self.linker
+    /// The fuel-metered engine and its linker, for transform components.
+    pub(crate) fn transform_engine(&self) -> (&Engine, &Linker<HostState>) {
+        (&self.transform_engine, &self.transform_linker)
     }
 
     /// A component already loaded under `digest`.
@@ -283,11 +309,11 @@ impl Sandbox {
         credentials: std::collections::BTreeMap<String, SecretValue>,
     ) -> Store<HostState> {
         let memory = policy.limits.memory_bytes.min(self.config.max_memory_bytes) as usize;
-        self.new_store(policy, scope, credentials, memory, u64::MAX)
+        self.new_store(&self.engine, policy, scope, credentials, memory)
     }
 
-    /// A fresh store for one transform call: no credentials, the given memory cap; the caller
-    /// sets the fuel budget.
+    /// A fresh store of the transform engine: no credentials, the given memory cap; the caller
+    /// sets the fuel budget (a new store has none).
     pub(crate) fn transform_store(
         &self,
         policy: Arc<EgressPolicy>,
@@ -295,16 +321,22 @@ impl Sandbox {
         memory: usize,
     ) -> Store<HostState> {
         let memory = memory.min(self.config.max_memory_bytes as usize);
-        self.new_store(policy, scope, Default::default(), memory, 0)
+        self.new_store(
+            &self.transform_engine,
+            policy,
+            scope,
+            Default::default(),
+            memory,
+        )
     }
 
     fn new_store(
         &self,
+        engine: &Engine,
         policy: Arc<EgressPolicy>,
         scope: Arc<Scope>,
         credentials: std::collections::BTreeMap<String, SecretValue>,
         memory: usize,
-        fuel: u64,
     ) -> Store<HostState> {
         let hooks = EgressHooks {
             policy,
@@ -314,10 +346,8 @@ impl Sandbox {
             tls: self.tls.clone(),
         };
         let state = HostState::new(hooks, memory, scope, credentials, self.kv.clone());
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
-        // Cannot fail: fuel is enabled in the engine config.
-        let _ = store.set_fuel(fuel);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             if Instant::now() >= ctx.data().deadline {

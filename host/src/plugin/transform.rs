@@ -83,11 +83,11 @@ impl Sandbox {
     /// exports. CPU-heavy: call from a blocking thread.
     pub fn compile_transform(&self, bytes: &[u8]) -> Result<LoadedTransform, SandboxError> {
         let digest = Digest::of(bytes);
-        let component = Component::new(self.engine(), bytes)
+        let (engine, linker) = self.transform_engine();
+        let component = Component::new(engine, bytes)
             .map_err(|e| SandboxError::Compile(format!("{e:#}")))?;
-        check_transform_imports(self.engine(), &component)?;
-        let pre = self
-            .linker()
+        check_transform_imports(engine, &component)?;
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| SandboxError::Link(format!("{e:#}")))?;
         let pre = TransformerPre::new(pre).map_err(|e| {
