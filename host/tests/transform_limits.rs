@@ -56,7 +56,10 @@ async fn fuel_memory_and_output_caps_end_a_render_clearly() {
         .unwrap_err();
     match &err {
         TransformError::Sandbox(m) => {
-            assert!(m.contains("memory limit") || m.contains("fuel budget"), "{m}")
+            assert!(
+                m.contains("memory limit") || m.contains("fuel budget"),
+                "{m}"
+            )
         }
         other => panic!("expected a sandbox error, got {other:?}"),
     }

@@ -146,12 +146,10 @@ impl Sandbox {
         link(wasmtime_wasi::p2::add_to_linker_async(
             &mut transform_linker,
         ))?;
-        link(
-            super::bindings::transformer::Transformer::add_to_linker::<_, HasSelf<HostState>>(
-                &mut transform_linker,
-                |s| s,
-            ),
-        )?;
+        link(super::bindings::transformer::Transformer::add_to_linker::<
+            _,
+            HasSelf<HostState>,
+        >(&mut transform_linker, |s| s))?;
         let stop = Arc::new(AtomicBool::new(false));
         let (weak, flag) = (engine.weak(), stop.clone());
         let weak_transform = transform_engine.weak();

@@ -84,8 +84,8 @@ impl Sandbox {
     pub fn compile_transform(&self, bytes: &[u8]) -> Result<LoadedTransform, SandboxError> {
         let digest = Digest::of(bytes);
         let (engine, linker) = self.transform_engine();
-        let component = Component::new(engine, bytes)
-            .map_err(|e| SandboxError::Compile(format!("{e:#}")))?;
+        let component =
+            Component::new(engine, bytes).map_err(|e| SandboxError::Compile(format!("{e:#}")))?;
         check_transform_imports(engine, &component)?;
         let pre = linker
             .instantiate_pre(&component)
