@@ -4,15 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-
 use super::context::Context;
 use super::error::Error;
 use super::stores;
 use crate::crd::data::{
-    ConversionStrategy, DecodingStrategy, ExternalSecretDataRemoteRef, ExternalSecretRewrite,
-    MetadataPolicy, NullBytePolicy, StoreGeneratorSourceRef, StoreSourceRef,
+    ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy, StoreGeneratorSourceRef,
+    StoreSourceRef,
 };
 use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
 use crate::provider::{
@@ -312,86 +309,6 @@ pub async fn fetch_from(
     Ok(out)
 }
 
-fn check_null_bytes(
-    v: &[u8],
-    policy: Option<NullBytePolicy>,
-    what: impl Fn() -> String,
-) -> Result<(), Error> {
-    if policy == Some(NullBytePolicy::Fail) && v.contains(&0) {
-        return Err(Error::Decode(format!(
-            "error processing {}: value contains a null byte and nullBytePolicy is Fail",
-            what()
-        )));
-    }
-    Ok(())
-}
-
-fn is_key_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '-' || c == '.' || c == '_'
-}
-
-/// ESO's ConvertKeys: every rune that is not a letter, digit, `-`, `.` or `_` becomes `_`
-/// (Default) or `_U%04x_` (Unicode).
-pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
-    let mut out = String::with_capacity(key.len());
-    for c in key.chars() {
-        if is_key_char(c) {
-            out.push(c);
-        } else {
-            match strategy {
-                ConversionStrategy::Default => out.push('_'),
-                ConversionStrategy::Unicode => out.push_str(&format!("_U{:04x}_", u32::from(c))),
-            }
-        }
-    }
-    out
-}
-
-fn convert_keys<V>(map: BTreeMap<String, V>, strategy: ConversionStrategy) -> BTreeMap<String, V> {
-    map.into_iter()
-        .map(|(k, v)| (convert_key(&k, strategy), v))
-        .collect()
-}
-
-/// Drops empty keys; rejects keys a Secret cannot hold (ESO's message).
-pub fn validate_keys<V>(map: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, Error> {
-    let bad: Vec<&str> = map
-        .keys()
-        .filter(|k| {
-            !k.is_empty()
-                && (k.len() > 253
-                    || !k
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)))
-        })
-        .map(String::as_str)
-        .collect();
-    if !bad.is_empty() {
-        return Err(Error::InvalidKeys {
-            keys: bad.join(", "),
-        });
-    }
-    Ok(map.into_iter().filter(|(k, _)| !k.is_empty()).collect())
-}
-
-/// `decodingStrategy`: Base64 (standard, padded), Base64URL, Auto (standard, then URL, else raw),
-/// None.
-pub fn decode(value: Vec<u8>, strategy: DecodingStrategy) -> Result<Vec<u8>, String> {
-    match strategy {
-        DecodingStrategy::None => Ok(value),
-        DecodingStrategy::Base64 => STANDARD
-            .decode(&value)
-            .map_err(|e| format!("failed to decode base64: {e}")),
-        DecodingStrategy::Base64Url => URL_SAFE
-            .decode(&value)
-            .map_err(|e| format!("failed to decode base64url: {e}")),
-        DecodingStrategy::Auto => Ok(STANDARD
-            .decode(&value)
-            .or_else(|_| URL_SAFE.decode(&value))
-            .unwrap_or(value)),
-    }
-}
-
 /// `dataFrom[].rewrite`, applied in order: `regexp` (Go's `ReplaceAllString`, `$1` expands) and
 /// `transform` (a template per key, rendered by the template component).
 async fn rewrite<V>(
@@ -437,86 +354,10 @@ async fn rewrite<V>(
     Ok(map)
 }
 
-/// One `regexp` rewrite over every key.
-fn rewrite_regexp<V>(
-    map: BTreeMap<String, V>,
-    source: &str,
-    target: &str,
-) -> Result<BTreeMap<String, V>, regex::Error> {
-    let re = regex::Regex::new(source)?;
-    Ok(map
-        .into_iter()
-        .map(|(k, v)| (re.replace_all(&k, target).into_owned(), v))
-        .collect())
-}
+mod keys;
+
+use keys::{check_null_bytes, convert_keys, rewrite_regexp};
+pub use keys::{convert_key, decode, validate_keys};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn converts_keys_like_eso() {
-        assert_eq!(
-            convert_key("a/b c.d", ConversionStrategy::Default),
-            "a_b_c.d"
-        );
-        assert_eq!(convert_key("a/b", ConversionStrategy::Unicode), "a_U002f_b");
-        assert_eq!(
-            convert_key("日本", ConversionStrategy::Default),
-            "日本",
-            "letters of any script are kept"
-        );
-    }
-
-    #[test]
-    fn validates_keys() {
-        let ok = BTreeMap::from([("a-b.c_D9".to_string(), 1), (String::new(), 2)]);
-        assert_eq!(
-            validate_keys(ok).unwrap().len(),
-            1,
-            "empty keys are dropped"
-        );
-        let bad = BTreeMap::from([("a/b".to_string(), 1)]);
-        let err = validate_keys(bad).unwrap_err().to_string();
-        assert!(
-            err.starts_with(
-                "invalid secret keys (TIP: use rewrite or conversionStrategy to change keys)"
-            ),
-            "{err}"
-        );
-        let long = BTreeMap::from([("k".repeat(254), 1)]);
-        assert!(validate_keys(long).is_err());
-    }
-
-    #[test]
-    fn decodes() {
-        assert_eq!(
-            decode(b"aGk=".to_vec(), DecodingStrategy::Base64).unwrap(),
-            b"hi"
-        );
-        assert!(decode(b"not base64!".to_vec(), DecodingStrategy::Base64).is_err());
-        assert_eq!(
-            decode(b"-_8=".to_vec(), DecodingStrategy::Base64Url).unwrap(),
-            vec![0xfb, 0xff]
-        );
-        assert_eq!(
-            decode(b"-_8=".to_vec(), DecodingStrategy::Auto).unwrap(),
-            vec![0xfb, 0xff]
-        );
-        assert_eq!(
-            decode(b"plain text".to_vec(), DecodingStrategy::Auto).unwrap(),
-            b"plain text"
-        );
-        assert_eq!(
-            decode(b"aGk=".to_vec(), DecodingStrategy::None).unwrap(),
-            b"aGk="
-        );
-    }
-
-    #[test]
-    fn rewrites_keys_with_go_style_expansion() {
-        let map = BTreeMap::from([("db/user".to_string(), 1), ("db/pass".to_string(), 2)]);
-        let out = rewrite_regexp(map, "db/(.*)", "DB_$1").unwrap();
-        assert_eq!(out.keys().collect::<Vec<_>>(), vec!["DB_pass", "DB_user"]);
-    }
-}
+mod tests;
