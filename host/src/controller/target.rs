@@ -421,4 +421,30 @@ pub async fn target_valid(ctx: &Context, es: &ExternalSecret) -> Result<bool, Er
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
+
+    use super::*;
+
+    #[test]
+    fn finds_the_data_keys_a_manager_applied() {
+        let entry = |manager: &str, fields: Value| ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some("Apply".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..Default::default()
+        };
+        let managed = vec![
+            entry(
+                "externalsecrets.external-secrets.io/a",
+                json!({"f:data": {"f:x": {}, "f:y": {}}, "f:metadata": {}}),
+            ),
+            entry("kubectl", json!({"f:data": {"f:z": {}}})),
+        ];
+        assert_eq!(
+            keys_owned_by(&managed, "externalsecrets.external-secrets.io/a"),
+            vec!["x", "y"]
+        );
+        assert!(keys_owned_by(&managed, "other").is_empty());
+    }
+}
