@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{WAIT, apply, crds, data, unique};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 
 /// The compiled-component cache the operators of these tests share.
@@ -68,11 +68,7 @@ async fn wait_secret(
     what: &str,
     check: impl Fn(&Secret) -> bool,
 ) -> Secret {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    ground::eventually(WAIT * 2, what, || async {
-        api.get_opt(name).await.unwrap().filter(|s| check(s))
-    })
-    .await
+    common::wait_secret_within(client, ns, name, WAIT * 2, what, check).await
 }
 
 async fn es_reason(client: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
@@ -86,17 +82,6 @@ async fn es_reason(client: &kube::Client, ns: &str, name: &str) -> Option<(Strin
         c["status"].as_str()?.to_string(),
         c["reason"].as_str()?.to_string(),
     ))
-}
-
-async fn annotate(client: &kube::Client, ns: &str, name: &str, value: &str) {
-    let api: Api<ampoule::crd::ExternalSecret> = Api::namespaced(client.clone(), ns);
-    api.patch(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"metadata": {"annotations": {"force-sync": value}}})),
-    )
-    .await
-    .unwrap();
 }
 
 async fn bind_role(
@@ -251,7 +236,7 @@ async fn seed_vault_store_and_externalsecret_sync_rotate_and_retain() {
         &format!("secret/data/{ns}/api-gateway/database"),
         Some(json!({"data": {"password": "db-pass-2"}})),
     );
-    annotate(&client, &ns, "api-gateway-secrets", "1").await;
+    common::force_sync(&client, &ns, "api-gateway-secrets", "1").await;
     wait_secret(
         &client,
         &ns,
@@ -269,7 +254,7 @@ async fn seed_vault_store_and_externalsecret_sync_rotate_and_retain() {
         &format!("secret/metadata/{ns}/api-gateway/external-service"),
         None,
     );
-    annotate(&client, &ns, "api-gateway-secrets", "2").await;
+    common::force_sync(&client, &ns, "api-gateway-secrets", "2").await;
     ground::eventually(WAIT, "Ready=False after the key was deleted", || async {
         (es_reason(&client, &ns, "api-gateway-secrets").await?
             == ("False".into(), "SecretSyncedError".into()))

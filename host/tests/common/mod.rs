@@ -523,3 +523,31 @@ pub fn unique(prefix: &str) -> String {
         .fetch_add(1, Ordering::SeqCst);
     format!("{prefix}-{}-{n}", std::process::id())
 }
+
+/// Waits up to `within` until Secret `name` exists in `ns` and `check` accepts it.
+pub async fn wait_secret_within(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    within: Duration,
+    what: &str,
+    check: impl Fn(&Secret) -> bool,
+) -> Secret {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    ground::eventually(within, what, || async {
+        api.get_opt(name).await.unwrap().filter(|s| check(s))
+    })
+    .await
+}
+
+/// Forces a sync of an ExternalSecret (ESO: any annotation change; `force-sync` by convention).
+pub async fn force_sync(client: &Client, ns: &str, name: &str, value: &str) {
+    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), ns);
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&json!({"metadata": {"annotations": {"force-sync": value}}})),
+    )
+    .await
+    .unwrap();
+}

@@ -7,7 +7,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -242,11 +241,7 @@ pub async fn wait_secret(
     what: &str,
     check: impl Fn(&Secret) -> bool,
 ) -> Secret {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    ground::eventually(WAIT, what, || async {
-        api.get_opt(name).await.unwrap().filter(|s| check(s))
-    })
-    .await
+    common::wait_secret_within(client, ns, name, WAIT, what, check).await
 }
 
 /// Waits until the ExternalSecret's Ready condition has this status and reason.
@@ -358,17 +353,7 @@ pub async fn store_ready(client: &kube::Client, ns: &str, name: &str) {
     .await;
 }
 
-/// Forces a sync of an ExternalSecret (ESO: any annotation change).
-pub async fn force_sync(client: &kube::Client, ns: &str, name: &str, value: &str) {
-    let api: kube::Api<ampoule::crd::ExternalSecret> = kube::Api::namespaced(client.clone(), ns);
-    api.patch(
-        name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&json!({"metadata": {"annotations": {"force-sync": value}}})),
-    )
-    .await
-    .unwrap();
-}
+pub use common::force_sync;
 
 /// The apiserver's `apiserver_request_total` summed over codes for one resource, subresource and
 /// verb (to count the host's TokenRequests and ServiceAccount reads).
