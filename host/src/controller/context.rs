@@ -118,16 +118,7 @@ impl Context {
         reason: &str,
         note: String,
     ) {
-        // The recorder folds repeats of (type, reason, action, object) into one event with a
-        // count: a Warning's action carries a digest of its text, so a new error is a new event
-        // instead of a count bump on an older, different one.
-        let action = match type_ {
-            EventType::Warning => {
-                let digest = super::hash::object_hash(&note);
-                format!("{reason}-{}", digest.get(..8).unwrap_or(&digest))
-            }
-            EventType::Normal => reason.into(),
-        };
+        let action = event_action(&type_, reason, &note);
         let ev = Event {
             type_,
             reason: reason.into(),
@@ -170,6 +161,19 @@ impl Context {
     }
 }
 
+/// The recorder folds repeats of (type, reason, action, object) into one event with a count: a
+/// Warning's action carries a digest of its text, so a new error is a new event instead of a
+/// count bump on an older, different one. Normal events keep their reason as the action.
+fn event_action(type_: &EventType, reason: &str, note: &str) -> String {
+    match type_ {
+        EventType::Warning => {
+            let digest = super::hash::object_hash(note);
+            format!("{reason}-{}", digest.get(..8).unwrap_or(&digest))
+        }
+        EventType::Normal => reason.into(),
+    }
+}
+
 fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;
@@ -179,4 +183,26 @@ fn truncate(mut s: String, max: usize) -> String {
         s.truncate(cut);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_with_different_texts_are_different_events() {
+        let a = event_action(&EventType::Warning, "UpdateFailed", "store not ready");
+        let b = event_action(&EventType::Warning, "UpdateFailed", "SignatureDoesNotMatch");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            event_action(&EventType::Warning, "UpdateFailed", "store not ready"),
+            "the same error repeats as one event"
+        );
+        assert!(a.starts_with("UpdateFailed-") && a.len() == "UpdateFailed-".len() + 8);
+        assert_eq!(
+            event_action(&EventType::Normal, "Created", "secret created"),
+            "Created"
+        );
+    }
 }
