@@ -13,7 +13,8 @@ use crate::crd::data::{
 };
 use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
 use crate::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreInfo,
+    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider, StoreContext,
+    StoreInfo,
 };
 use crate::redact::Redacted;
 use crate::transform::Transformer;
@@ -309,14 +310,15 @@ pub async fn fetch_from(
     Ok(out)
 }
 
-/// `dataFrom[].rewrite`, applied in order: `regexp` (Go's `ReplaceAllString`, `$1` expands) and
-/// `transform` (a template per key, rendered by the template component).
-async fn rewrite<V>(
+/// `dataFrom[].rewrite`, applied in order: `regexp` (Go's `ReplaceAllString`, `$1` expands),
+/// `transform` (a template per key, rendered by the template component) and `merge` (JSON objects
+/// merged, see [`merge`]).
+async fn rewrite(
     transformer: &dyn Transformer,
-    mut map: BTreeMap<String, V>,
+    mut map: SecretMap,
     rules: &[ExternalSecretRewrite],
     i: usize,
-) -> Result<BTreeMap<String, V>, Error> {
+) -> Result<SecretMap, Error> {
     for (j, rule) in rules.iter().enumerate() {
         match rule {
             ExternalSecretRewrite::Regexp(r) => {
@@ -344,17 +346,19 @@ async fn rewrite<V>(
                     }
                 }
             }
-            ExternalSecretRewrite::Merge(_) => {
-                return Err(Error::Unsupported(format!(
-                    "spec.dataFrom[{i}].rewrite[{j}].merge: merge rewrites are not supported by Ampoule yet"
-                )));
+            ExternalSecretRewrite::Merge(m) => {
+                map = merge::merge(m, map).map_err(|e| {
+                    Error::InvalidSpec(format!("spec.dataFrom[{i}].rewrite[{j}].merge: {e}"))
+                })?;
             }
         }
     }
     Ok(map)
 }
 
+mod gojson;
 mod keys;
+mod merge;
 
 use keys::{check_null_bytes, convert_keys, rewrite_regexp};
 pub use keys::{convert_key, decode, validate_keys};
