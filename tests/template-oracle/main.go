@@ -5,7 +5,8 @@
 //
 // Input (stdin): a JSON array of cases {name, template, data, now, seed, left, right}.
 // Output (stdout): a JSON array of results {output} or {error}, in order.
-// With -bench N it renders the first case N times and prints p50/p99.
+// With -bench N it renders the first case N times and prints p50/p99; with -inspect it
+// parses certificates instead (inspect.go).
 package main
 
 import (
@@ -38,7 +39,12 @@ type result struct {
 
 func main() {
 	bench := flag.Int("bench", 0, "render the first case N times and print p50/p99")
+	inspectCerts := flag.Bool("inspect", false, "parse certificates with crypto/x509 (see inspect.go)")
 	flag.Parse()
+	if *inspectCerts {
+		runInspect()
+		return
+	}
 	// ESO runs in UTC containers; the Rust engine has no time zone database.
 	time.Local = time.UTC
 

@@ -459,6 +459,26 @@ impl<'a> State<'a, '_> {
                 let t = Value::Time(*t);
                 self.call(dot, &f, name, At::Arg(node), args, final_, Some(t))
             }
+            Value::Object(o) => {
+                let ty = o.type_name();
+                match crate::funcs::member(o, name) {
+                    crate::funcs::Member::Method(f) => {
+                        let recv = recv.clone();
+                        self.call(dot, &f, name, At::Arg(node), args, final_, Some(recv))
+                    }
+                    crate::funcs::Member::Field(_) if has_args => Err(self.errorf(format!(
+                        "{name} has arguments but cannot be invoked as function"
+                    ))),
+                    crate::funcs::Member::Field(v) => Ok(v),
+                    crate::funcs::Member::Unexported => {
+                        Err(self
+                            .errorf(format!("{name} is an unexported field of struct type {ty}")))
+                    }
+                    crate::funcs::Member::Missing => {
+                        Err(self.errorf(format!("can't evaluate field {name} in type {ty}")))
+                    }
+                }
+            }
             other => {
                 let ty = if from_map {
                     "interface {}"
@@ -556,7 +576,7 @@ impl<'a> State<'a, '_> {
     fn validate_type(&self, v: Value, ty: Ty) -> R<Value> {
         if matches!(v, Value::Nil) {
             return match ty {
-                Ty::Any | Ty::Refl => Ok(Value::Nil),
+                Ty::Any | Ty::Refl | Ty::ListAny | Ty::Semver => Ok(Value::Nil),
                 Ty::MapAny => Ok(Value::map(Default::default())),
                 _ => Err(self.errorf(format!("invalid value; expected {}", ty.go_name()))),
             };
@@ -577,7 +597,9 @@ impl<'a> State<'a, '_> {
             Arg::Dot { .. } => dot.clone(),
             Arg::Nil { .. } => {
                 return match ty {
-                    Ty::Any | Ty::Refl | Ty::MapAny => self.validate_type(Value::Nil, ty),
+                    Ty::Any | Ty::Refl | Ty::MapAny | Ty::ListAny | Ty::Semver => {
+                        self.validate_type(Value::Nil, ty)
+                    }
                     _ => Err(self.errorf(format!("cannot assign nil to {}", ty.go_name()))),
                 };
             }

@@ -268,6 +268,10 @@ pub fn sprint_value(out: &mut String, v: &Value) {
             out.push(']');
         }
         Value::Time(t) => out.push_str(&t.go_string()),
+        Value::Uint64(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Object(o) => out.push_str(&o.go_string()),
     }
 }
 

@@ -147,6 +147,11 @@ fn format_arg(out: &mut String, verb: char, spec: Spec, v: &Value) {
         Value::Float(f) => format_float(out, verb, spec, *f, v),
         Value::String(s) => format_str(out, verb, spec, s.as_bytes(), v),
         Value::Time(t) => format_str(out, verb, spec, t.go_string().as_bytes(), v),
+        Value::Uint64(u) => match i64::try_from(*u) {
+            Ok(i) => format_int(out, verb, spec, i, v),
+            Err(_) => pad(out, &u.to_string(), spec, false),
+        },
+        Value::Object(o) => format_str(out, verb, spec, o.go_string().as_bytes(), v),
         Value::Bytes(b) if matches!(verb, 's' | 'q' | 'x' | 'X') => {
             format_str(out, verb, spec, b, v)
         }

@@ -20,6 +20,7 @@ mod funcs;
 mod gofmt;
 mod gofmt_printf;
 mod lex;
+mod object;
 mod parse;
 mod pki;
 mod rng;
@@ -27,6 +28,7 @@ mod time;
 mod value;
 
 pub use error::Error;
+pub use object::Object;
 pub use time::GoTime;
 pub use value::{Kind, Value};
 

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::object::Object;
 use crate::time::GoTime;
 
 /// A map shared by reference, as Go maps are (`set`/`unset`/`merge` mutate in place).
@@ -32,6 +33,8 @@ pub enum Value {
     Int(i64),
     /// `int64` (sprig arithmetic results).
     Int64(i64),
+    /// `uint64` (`semver`'s `Major`, `Minor`, `Patch`).
+    Uint64(u64),
     /// `float64` (JSON numbers, float literals).
     Float(f64),
     /// `string`.
@@ -44,6 +47,8 @@ pub enum Value {
     Map(MapRef, Kind),
     /// `time.Time`.
     Time(GoTime),
+    /// A Go value with methods or struct fields: a `*semver.Version`, sprig's `certificate`.
+    Object(Object),
 }
 
 impl Value {
@@ -105,6 +110,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::Bytes(_) => "[]uint8",
@@ -114,6 +120,7 @@ impl Value {
             Value::Map(_, Kind::Any) => "map[string]interface {}",
             Value::Map(_, Kind::Str | Kind::Int) => "map[string]string",
             Value::Time(_) => "time.Time",
+            Value::Object(o) => o.type_name(),
         }
     }
 
@@ -124,11 +131,13 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::List(..) => "slice",
             Value::Map(..) => "map",
             Value::Time(_) => "struct",
+            Value::Object(o) => o.kind_name(),
         }
     }
 
@@ -138,12 +147,13 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint64(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m, _) => !m.borrow().is_empty(),
-            Value::Time(_) => true,
+            Value::Time(_) | Value::Object(_) => true,
         }
     }
 
@@ -178,6 +188,7 @@ impl Value {
             Value::Nil => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) | Value::Int64(i) => J::from(*i),
+            Value::Uint64(u) => J::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::String(s) => J::String(s.clone()),
             Value::Bytes(b) => J::String(crate::funcs::b64_std(b)),
@@ -189,6 +200,7 @@ impl Value {
                     .collect(),
             ),
             Value::Time(t) => J::String(t.rfc3339_nano()),
+            Value::Object(o) => o.to_json(),
         }
     }
 }

@@ -148,10 +148,19 @@ enum BasicKind {
 fn basic_kind(v: &Value) -> BasicKind {
     match v {
         Value::Bool(_) => BasicKind::Bool,
-        Value::Int(_) | Value::Int64(_) => BasicKind::Int,
+        // Go compares signed with unsigned integers by value.
+        Value::Int(_) | Value::Int64(_) | Value::Uint64(_) => BasicKind::Int,
         Value::Float(_) => BasicKind::Float,
         Value::String(_) => BasicKind::Str,
         _ => BasicKind::Invalid,
+    }
+}
+
+fn int128(v: &Value) -> i128 {
+    match v {
+        Value::Int(i) | Value::Int64(i) => i128::from(*i),
+        Value::Uint64(u) => i128::from(*u),
+        _ => 0,
     }
 }
 
@@ -176,7 +185,7 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::String(x), Value::String(y)) => x == y,
-                (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
+                (x, y) if k1 == BasicKind::Int => int128(x) == int128(y),
                 (Value::Nil, _) | (_, Value::Nil) => {
                     matches!(a, Value::Nil) == matches!(b, Value::Nil)
                 }
@@ -228,7 +237,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, String> {
     Ok(match (a, b) {
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::String(x), Value::String(y)) => x < y,
-        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
+        (x, y) if k1 == BasicKind::Int => int128(x) < int128(y),
         _ => return Err("invalid type for comparison".into()),
     })
 }

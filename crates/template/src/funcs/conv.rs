@@ -191,6 +191,21 @@ fn write_json(
         Value::String(s) => json_str(out, s, html),
         Value::Bytes(b) => json_str(out, &super::b64_std(b), html),
         Value::Time(t) => json_str(out, &t.rfc3339_nano(), html),
+        Value::Uint64(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Object(o) => match o.json_fields() {
+            // A struct: its exported fields in declaration order (here also sorted).
+            Some(fields) => {
+                let m = fields
+                    .iter()
+                    .map(|(k, x)| ((*k).to_string(), Value::str(*x)))
+                    .collect();
+                write_json(out, &Value::map(m), html, indent)?;
+            }
+            // A `json.Marshaler` writing its string.
+            None => json_str(out, &crate::gofmt::to_v(v), html),
+        },
         Value::List(l, _) => {
             out.push('[');
             for (i, x) in l.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! each with the Go parameter types `text/template` checks arguments against.
 
 mod builtin;
+mod certgen;
 mod collections;
 mod conv;
 mod crypto;
@@ -10,6 +11,7 @@ mod dicts;
 mod encoding;
 mod jwk;
 mod math;
+mod objects;
 mod pkix;
 mod random;
 mod regexes;
@@ -23,6 +25,8 @@ use crate::rng::Rng;
 use crate::value::{Kind, Value};
 
 pub use dates::time_method;
+pub use objects::{Member, member};
+pub use semver::Version as SemVersion;
 
 /// A Go parameter type, as far as argument checking and conversion go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,12 @@ pub enum Ty {
     /// A Go `string` that may hold arbitrary bytes: accepts `string` and the `[]byte`
     /// values this engine uses for non-UTF-8 strings (PKCS#12 input, ciphertexts).
     Bin,
+    /// `[]interface {}` (sprig's certificate functions take IPs and DNS names so).
+    ListAny,
+    /// `*semver.Version`.
+    Semver,
+    /// sprig's `certificate` struct.
+    Cert,
 }
 
 impl Ty {
@@ -54,6 +64,9 @@ impl Ty {
             Ty::MapAny => "map[string]interface {}",
             Ty::Time => "time.Time",
             Ty::Refl => "reflect.Value",
+            Ty::ListAny => "[]interface {}",
+            Ty::Semver => "*semver.Version",
+            Ty::Cert => "sprig.certificate",
         }
     }
 
@@ -69,7 +82,12 @@ impl Ty {
                 | (Ty::Bool, Value::Bool(_))
                 | (Ty::MapAny, Value::Map(_, Kind::Any))
                 | (Ty::Time, Value::Time(_))
-        )
+                | (Ty::ListAny, Value::List(_, Kind::Any))
+        ) || match (self, v) {
+            (Ty::Semver, Value::Object(o)) => o.is_semver_ptr(),
+            (Ty::Cert, Value::Object(o)) => o.as_cert().is_some(),
+            _ => false,
+        }
     }
 }
 
@@ -136,6 +154,7 @@ pub fn lookup(name: &str) -> Option<Func> {
         .or_else(|| crypto::lookup(name))
         .or_else(|| semver::lookup(name))
         .or_else(|| jwk::lookup(name))
+        .or_else(|| certgen::lookup(name))
         .or_else(|| builtin::lookup(name))
 }
 
@@ -197,6 +216,7 @@ pub fn strval(v: &Value) -> String {
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
+        Value::Uint64(u) => *u as i64,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => parse_int0(trim_zero_decimal(s)).unwrap_or(0),
@@ -208,6 +228,7 @@ pub fn to_int64(v: &Value) -> i64 {
 pub fn to_float64(v: &Value) -> f64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i as f64,
+        Value::Uint64(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::String(s) => s.parse().unwrap_or(0.0),

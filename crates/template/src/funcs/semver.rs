@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Func, Ty, f, s};
+use crate::object::Object;
 use crate::value::Value;
 
 const SV: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
@@ -32,13 +33,16 @@ fn get(r: &'static LazyLock<Option<Regex>>) -> Result<&'static Regex, String> {
     r.as_ref().ok_or_else(|| "semver: bad pattern".to_string())
 }
 
+/// Masterminds/semver's `Version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: String,
-    meta: String,
+pub struct Version {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: String,
+    pub meta: String,
+    /// The text it was parsed from (`Original()`).
+    pub original: String,
 }
 
 fn only(s: &str, allowed: impl Fn(char) -> bool) -> bool {
@@ -64,7 +68,7 @@ fn segment(s: &str) -> Result<u64, String> {
 
 impl Version {
     /// `semver.NewVersion`.
-    fn parse(v: &str) -> Result<Version, String> {
+    pub fn parse(v: &str) -> Result<Version, String> {
         let m = get(&VERSION)?
             .captures(v)
             .ok_or("Invalid Semantic Version")?;
@@ -82,23 +86,33 @@ impl Version {
             patch: opt(3)?,
             pre: g(5).to_string(),
             meta: g(8).to_string(),
+            original: v.to_string(),
         };
-        for p in out.pre.split('.').filter(|_| !out.pre.is_empty()) {
-            if only(p, is_num) {
-                if p.len() > 1 && p.starts_with('0') {
-                    return Err("Version segment starts with 0".into());
-                }
-            } else if !only(p, is_allowed) {
-                return Err("Invalid Prerelease string".into());
-            }
+        if !out.pre.is_empty() {
+            validate_pre(&out.pre)?;
         }
-        if !out.meta.is_empty() && out.meta.split('.').any(|p| !only(p, is_allowed)) {
-            return Err("Invalid Metadata string".into());
+        if !out.meta.is_empty() {
+            validate_meta(&out.meta)?;
         }
         Ok(out)
     }
 
-    fn cmp(&self, o: &Version) -> Ordering {
+    /// `Version.String()`: without the `v` prefix.
+    pub fn string(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        if !self.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.pre);
+        }
+        if !self.meta.is_empty() {
+            s.push('+');
+            s.push_str(&self.meta);
+        }
+        s
+    }
+
+    /// `Version.Compare` (metadata ignored).
+    pub fn cmp(&self, o: &Version) -> Ordering {
         (self.major, self.minor, self.patch)
             .cmp(&(o.major, o.minor, o.patch))
             .then_with(|| match (self.pre.is_empty(), o.pre.is_empty()) {
@@ -108,6 +122,28 @@ impl Version {
                 (false, false) => cmp_pre(&self.pre, &o.pre),
             })
     }
+}
+
+/// semver's `validatePrerelease`.
+pub fn validate_pre(pre: &str) -> Result<(), String> {
+    for p in pre.split('.') {
+        if only(p, is_num) {
+            if p.len() > 1 && p.starts_with('0') {
+                return Err("Version segment starts with 0".into());
+            }
+        } else if !only(p, is_allowed) {
+            return Err("Invalid Prerelease string".into());
+        }
+    }
+    Ok(())
+}
+
+/// semver's `validateMetadata`.
+pub fn validate_meta(meta: &str) -> Result<(), String> {
+    if meta.split('.').any(|p| !only(p, is_allowed)) {
+        return Err("Invalid Metadata string".into());
+    }
+    Ok(())
 }
 
 fn cmp_pre(a: &str, b: &str) -> Ordering {
@@ -329,6 +365,9 @@ pub fn lookup(name: &str) -> Option<Func> {
     Some(match name {
         "semverCompare" => f(&[Str, Str], |_, a| {
             semver_compare(s(&a[0]), s(&a[1])).map(Value::Bool)
+        }),
+        "semver" => f(&[Str], |_, a| {
+            Version::parse(s(&a[0])).map(|v| Value::Object(Object::semver(v, true)))
         }),
         _ => return None,
     })

@@ -248,3 +248,24 @@ pub fn compare(
         )
     })
 }
+
+/// Parses certificates with Go's `crypto/x509` through the oracle's `-inspect` mode:
+/// `inputs` is a JSON array of `{cert, parent}` PEM texts; one JSON object per input.
+pub fn inspect_certs(inputs: &J) -> Vec<J> {
+    let mut child = Command::new(oracle())
+        .arg("-inspect")
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn oracle");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(inputs.to_string().as_bytes())
+        .expect("write certificates");
+    let out = child.wait_with_output().expect("oracle output");
+    assert!(out.status.success(), "oracle -inspect failed");
+    serde_json::from_slice(&out.stdout).expect("inspect JSON")
+}
