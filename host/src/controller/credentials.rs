@@ -1,11 +1,12 @@
-//! Credential material for plugins (Secret keys, ServiceAccount tokens and annotations),
+//! Credential material for plugins (Secret and ConfigMap keys, ServiceAccount tokens and
+//! annotations),
 //! resolved by the host with ESO's namespace rules: a SecretStore's references always resolve in
 //! its own namespace; a ClusterSecretStore's in the namespace the reference names, or — without
 //! one — in the ExternalSecret's namespace (referent authentication).
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, PostParams};
 
@@ -120,6 +121,22 @@ impl CredentialResolver for KubeCredentials {
                         ProviderError::InvalidConfig(format!("{what} has no key \"{key}\""))
                     })?;
                     Ok(Redacted::new(value.0))
+                }
+                CredentialSource::ConfigMapKey { name, key, .. } => {
+                    let what = format!("configmap \"{ns}/{name}\"");
+                    let cm = Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
+                        .get(name)
+                        .await
+                        .map_err(|e| kube_error(what.clone(), e))?;
+                    let text = cm
+                        .data
+                        .and_then(|mut d| d.remove(key))
+                        .map(String::into_bytes);
+                    let binary = || cm.binary_data.and_then(|mut d| d.remove(key)).map(|b| b.0);
+                    let value = text.or_else(binary).ok_or_else(|| {
+                        ProviderError::InvalidConfig(format!("{what} has no key \"{key}\""))
+                    })?;
+                    Ok(Redacted::new(value))
                 }
                 CredentialSource::ServiceAccountToken {
                     name, audiences, ..

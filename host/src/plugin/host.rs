@@ -9,16 +9,19 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::ampoule::host::{cache, credentials, log};
+use super::bindings::ampoule::host::{cache, credentials, log, tls};
 use super::bindings::ampoule::provider::types;
 use super::http::EgressHooks;
 use super::kv::KvCache;
+use super::{CredentialRequest, CredentialSource};
 use crate::provider::SecretValue;
 
 /// Captured stdout/stderr per store, and log bytes per store.
 pub const STDIO_CAP: usize = 64 * 1024;
 pub const LOG_BUDGET: usize = 64 * 1024;
 const LOG_LINE_MAX: usize = 2048;
+/// ConfigMap keys one `requested-credentials` call may add.
+const CONFIG_MAP_REQUESTS_MAX: usize = 16;
 
 /// Who a store belongs to, for logs and cache scoping.
 #[derive(Debug, Clone)]
@@ -72,6 +75,9 @@ pub struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) scope: Arc<Scope>,
     pub(crate) credentials: BTreeMap<String, SecretValue>,
+    /// `Some` only while the host runs `requested-credentials`: the ConfigMap keys the plugin
+    /// adds with `credentials.request-config-map`.
+    pub(crate) config_map_requests: Option<Vec<CredentialRequest>>,
     pub(crate) kv: Arc<KvCache>,
     pub(crate) log_budget: usize,
     pub(crate) stdout: MemoryOutputPipe,
@@ -112,6 +118,7 @@ impl HostState {
             },
             scope,
             credentials,
+            config_map_requests: None,
             kv,
             log_budget: LOG_BUDGET,
             stdout,
@@ -199,6 +206,46 @@ impl credentials::Host for HostState {
                     "credential {name:?} was not requested by requested-credentials for this config"
                 )
             })
+    }
+
+    fn request_config_map(
+        &mut self,
+        name: String,
+        source: credentials::ConfigMapKeyRef,
+    ) -> Result<(), String> {
+        let Some(requests) = self.config_map_requests.as_mut() else {
+            return Err(
+                "request-config-map may only be called from requested-credentials".to_owned(),
+            );
+        };
+        if requests.len() >= CONFIG_MAP_REQUESTS_MAX {
+            return Err(format!(
+                "at most {CONFIG_MAP_REQUESTS_MAX} ConfigMap keys per config"
+            ));
+        }
+        if source.name.is_empty() || source.key.is_empty() {
+            return Err("a ConfigMap reference needs a name and a key".to_owned());
+        }
+        requests.push(CredentialRequest {
+            name,
+            source: CredentialSource::ConfigMapKey {
+                name: source.name,
+                key: source.key,
+                namespace: source.namespace,
+            },
+        });
+        Ok(())
+    }
+}
+
+impl tls::Host for HostState {
+    fn set_trust(&mut self, ca_pem: Vec<u8>) -> Result<(), String> {
+        self.hooks.tls.set_trust(&ca_pem)
+    }
+
+    fn set_client_identity(&mut self, cert_pem: Vec<u8>, key_pem: Vec<u8>) -> Result<(), String> {
+        let key = SecretValue::new(key_pem);
+        self.hooks.tls.set_identity(&cert_pem, key.expose())
     }
 }
 

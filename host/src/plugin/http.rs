@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use super::host::Scope;
 use super::metrics::SandboxMetrics;
 use super::policy::{Denial, EgressPolicy, FORBIDDEN_HEADERS, Host, Target};
+use super::tls::InstanceTls;
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendResult = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
@@ -36,7 +37,8 @@ pub struct EgressHooks {
     pub(crate) budget: Arc<Budget>,
     pub(crate) scope: Arc<Scope>,
     pub(crate) metrics: Arc<SandboxMetrics>,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// The instance's TLS settings (`ampoule:host/tls`).
+    pub(crate) tls: InstanceTls,
 }
 
 /// A TLS client config on ring with the webpki roots.
@@ -52,14 +54,33 @@ pub fn tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     Ok(Arc::new(config))
 }
 
+fn deny(metrics: &SandboxMetrics, scope: &Scope, denial: &Denial) -> HttpError {
+    metrics.deny(denial.category());
+    tracing::warn!(
+        store = %scope.store, provider = %scope.provider, digest = %scope.digest,
+        rule = denial.category(), "egress denied: {denial}"
+    );
+    HttpError::HttpRequestDenied
+}
+
+/// A handshake failure as the guest sees it: a rejected server certificate names the reason
+/// (e.g. `UnknownIssuer`), an alert keeps its description.
+fn tls_error(e: &std::io::Error) -> HttpError {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(err @ rustls::Error::InvalidCertificate(_)) => {
+            HttpError::InternalError(Some(format!("TLS handshake failed: {err}")))
+        }
+        Some(rustls::Error::AlertReceived(alert)) => HttpError::TlsAlertReceived {
+            alert_id: Some(u8::from(*alert)),
+            alert_message: Some(format!("{alert:?}")),
+        },
+        _ => HttpError::TlsProtocolError,
+    }
+}
+
 impl EgressHooks {
     fn deny(&self, denial: &Denial) -> HttpError {
-        self.metrics.deny(denial.category());
-        tracing::warn!(
-            store = %self.scope.store, provider = %self.scope.provider, digest = %self.scope.digest,
-            rule = denial.category(), "egress denied: {denial}"
-        );
-        HttpError::HttpRequestDenied
+        deny(&self.metrics, &self.scope, denial)
     }
 
     fn admit(&self, request: &http::Request<WasiBody>) -> Result<Target, Denial> {
@@ -103,12 +124,23 @@ impl WasiHttpHooks for EgressHooks {
                 return Box::new(async move { Err(err) });
             }
         };
+        let tls = if target.scheme == "https" {
+            match self.tls.config() {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    let err = HttpError::InternalError(Some(format!("TLS settings: {why}")));
+                    return Box::new(async move { Err(err) });
+                }
+            }
+        } else {
+            None
+        };
         let sender = Sender {
             policy: self.policy.clone(),
             budget: self.budget.clone(),
             scope: self.scope.clone(),
             metrics: self.metrics.clone(),
-            tls: self.tls.clone(),
+            tls,
         };
         Box::new(async move { sender.send(target, request, options).await })
     }
@@ -119,19 +151,13 @@ struct Sender {
     budget: Arc<Budget>,
     scope: Arc<Scope>,
     metrics: Arc<SandboxMetrics>,
-    tls: Arc<rustls::ClientConfig>,
+    /// Set for https targets.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Sender {
     fn deny(&self, denial: &Denial) -> HttpError {
-        EgressHooks {
-            policy: self.policy.clone(),
-            budget: self.budget.clone(),
-            scope: self.scope.clone(),
-            metrics: self.metrics.clone(),
-            tls: self.tls.clone(),
-        }
-        .deny(denial)
+        deny(&self.metrics, &self.scope, denial)
     }
 
     async fn resolve(&self, target: &Target, timeout: Duration) -> Result<Vec<IpAddr>, HttpError> {
@@ -208,17 +234,17 @@ impl Sender {
         let request =
             request.map(|b| http_body_util::Limited::new(b, limits.request_bytes as usize));
 
-        if target.scheme == "https" {
+        if let Some(config) = self.tls.clone() {
             let name = match &target.host {
                 Host::Name(n) => rustls::pki_types::ServerName::try_from(n.clone())
                     .map_err(|_| HttpError::HttpRequestUriInvalid)?,
                 Host::Ip(ip) => rustls::pki_types::ServerName::from(*ip),
             };
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let tls = tokio_rustls::TlsConnector::from(config);
             let stream = tokio::time::timeout(connect_timeout, tls.connect(name, stream))
                 .await
                 .map_err(|_| HttpError::ConnectionTimeout)?
-                .map_err(|_| HttpError::TlsProtocolError)?;
+                .map_err(|e| tls_error(&e))?;
             exchange(
                 TokioIo::new(stream),
                 request,

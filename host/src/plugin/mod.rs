@@ -22,6 +22,7 @@ pub mod oci;
 pub mod policy;
 mod provider;
 pub mod sandbox;
+pub mod tls;
 pub mod transform;
 
 use std::time::Duration;
@@ -126,6 +127,13 @@ pub enum CredentialSource {
         namespace: Option<String>,
         key: String,
     },
+    /// A key of a ConfigMap (requested with `credentials.request-config-map`); `namespace` as
+    /// for a Secret key.
+    ConfigMapKey {
+        name: String,
+        key: String,
+        namespace: Option<String>,
+    },
     /// A ServiceAccount token whose first audience is an annotation's value (or the default),
     /// followed by `audiences`.
     AnnotatedToken {
@@ -142,6 +150,7 @@ impl CredentialSource {
     pub fn namespace(&self) -> Option<&str> {
         match self {
             CredentialSource::SecretKey { namespace, .. }
+            | CredentialSource::ConfigMapKey { namespace, .. }
             | CredentialSource::ServiceAccountToken { namespace, .. }
             | CredentialSource::ServiceAccountAnnotation { namespace, .. }
             | CredentialSource::AnnotatedToken { namespace, .. } => namespace.as_deref(),

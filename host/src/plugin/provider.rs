@@ -173,10 +173,17 @@ impl WasmProvider {
             .run(|s| Box::pin(async move { g2.call_requested_egress(s, &c2, &settings).await }))
             .await?
             .map_err(from_wit)?;
+        runner.store.data_mut().config_map_requests = Some(Vec::new());
         let wanted = runner
             .run(|s| Box::pin(async move { g3.call_requested_credentials(s, &c3).await }))
             .await?
             .map_err(from_wit)?;
+        let config_maps = runner
+            .store
+            .data_mut()
+            .config_map_requests
+            .take()
+            .unwrap_or_default();
 
         let rules = requested.iter().map(rule_from_wit).collect();
         let policy = EgressPolicy::new(rules, ceiling, store_sandbox.as_ref())
@@ -184,8 +191,8 @@ impl WasmProvider {
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;
         let mut creds = BTreeMap::new();
-        for req in wanted {
-            let request = CredentialRequest::from(req);
+        let requests = wanted.into_iter().map(CredentialRequest::from);
+        for request in requests.chain(config_maps) {
             if is_referent(ctx, &request) {
                 // ESO's referent authentication: a ClusterSecretStore reference without a
                 // namespace resolves in each ExternalSecret's namespace; while the store itself

@@ -20,6 +20,7 @@ use super::http::{Budget, EgressHooks, tls_config};
 use super::kv::KvCache;
 use super::metrics::SandboxMetrics;
 use super::policy::EgressPolicy;
+use super::tls::{InstanceTls, TlsCache};
 use super::{ProviderInfo, SandboxError};
 use crate::provider::SecretValue;
 
@@ -64,7 +65,10 @@ pub struct Sandbox {
     stop: Arc<AtomicBool>,
     loaded: Mutex<HashMap<Digest, Arc<Loaded>>>,
     pub(crate) kv: Arc<KvCache>,
+    /// The default TLS config (web PKI roots, no client certificate).
     pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// Configs built from plugins' own trust anchors and client identities.
+    pub tls_cache: Arc<TlsCache>,
     pub metrics: Arc<SandboxMetrics>,
 }
 
@@ -179,6 +183,7 @@ impl Sandbox {
             loaded: Mutex::new(HashMap::new()),
             kv: Arc::default(),
             tls,
+            tls_cache: Arc::default(),
             metrics: Arc::default(),
         }))
     }
@@ -341,7 +346,7 @@ impl Sandbox {
             budget: Arc::new(Budget::default()),
             scope: scope.clone(),
             metrics: self.metrics.clone(),
-            tls: self.tls.clone(),
+            tls: InstanceTls::new(self.tls.clone(), self.tls_cache.clone()),
         };
         let state = HostState::new(hooks, memory, scope, credentials, self.kv.clone());
         let mut store = Store::new(engine, state);
@@ -374,6 +379,7 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), Sandb
         "ampoule:host/log@",
         "ampoule:host/credentials@",
         "ampoule:host/cache@",
+        "ampoule:host/tls@",
         "ampoule:provider/types@",
     ];
     for (name, item) in component.component_type().imports(engine) {

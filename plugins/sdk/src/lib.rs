@@ -7,6 +7,7 @@
 //!   through the host's egress policy; a denial is [`http::HttpError::Denied`].
 //! - [`errors`]: constructors for [`ProviderError`] and a mapping of HTTP statuses to it.
 //! - [`log`]: the host's log sink.
+//! - [`tls`]: this store's trust anchors and client certificate for HTTPS egress.
 
 pub mod errors;
 pub mod http;
@@ -24,7 +25,7 @@ pub mod bindings {
 }
 
 pub use bindings::ampoule::host::credentials::{
-    AnnotatedTokenRef, CredentialRequest, CredentialSource, SecretKeyRef,
+    AnnotatedTokenRef, ConfigMapKeyRef, CredentialRequest, CredentialSource, SecretKeyRef,
     ServiceAccountAnnotationRef, ServiceAccountRef,
 };
 pub use bindings::ampoule::provider::types::{Capabilities, RateLimit, StoreKind};
@@ -57,6 +58,13 @@ pub fn credential(name: &str) -> Result<Vec<u8>, ProviderError> {
     bindings::ampoule::host::credentials::get(name).map_err(ProviderError::InvalidConfig)
 }
 
+/// Asks the host to resolve a ConfigMap key under `name` as well (read it with [`credential`]).
+/// Call it only from `requested-credentials`; anywhere else the host refuses.
+pub fn request_config_map(name: &str, source: &ConfigMapKeyRef) -> Result<(), ProviderError> {
+    bindings::ampoule::host::credentials::request_config_map(name, source)
+        .map_err(ProviderError::InvalidConfig)
+}
+
 /// A ServiceAccount annotation the host resolved for a name from `requested-credentials`
 /// (`service-account-annotation`): `None` when the ServiceAccount does not carry it or it is
 /// empty (ESO treats both alike).
@@ -80,5 +88,22 @@ pub mod cache {
     }
     pub fn delete(key: &str) {
         host::delete(key)
+    }
+}
+
+/// TLS settings of this store's HTTPS egress (`ampoule:host/tls`); they never widen the egress
+/// the host granted.
+pub mod tls {
+    use crate::ProviderError;
+    use crate::bindings::ampoule::host::tls as host;
+
+    /// Trust exactly these PEM CA certificates (instead of the web PKI roots).
+    pub fn set_trust(ca_pem: &[u8]) -> Result<(), ProviderError> {
+        host::set_trust(ca_pem).map_err(ProviderError::InvalidConfig)
+    }
+
+    /// Present this PEM client certificate chain and PEM private key.
+    pub fn set_client_identity(cert_pem: &[u8], key_pem: &[u8]) -> Result<(), ProviderError> {
+        host::set_client_identity(cert_pem, key_pem).map_err(ProviderError::InvalidConfig)
     }
 }

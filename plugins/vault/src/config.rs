@@ -21,7 +21,7 @@ pub struct Config {
     #[serde(default)]
     pub ca_bundle: Option<String>,
     #[serde(default)]
-    pub ca_provider: Option<serde_json::Value>,
+    pub ca_provider: Option<crate::tls::CaProvider>,
     #[serde(default)]
     pub tls: Option<ClientTls>,
     #[serde(default)]
@@ -92,7 +92,7 @@ pub struct Auth {
     #[serde(default)]
     pub jwt: Option<Jwt>,
     #[serde(default)]
-    pub cert: Option<serde_json::Value>,
+    pub cert: Option<crate::tls::CertAuth>,
     #[serde(default)]
     pub iam: Option<serde_json::Value>,
     #[serde(default)]
@@ -207,28 +207,8 @@ fn need_key(r: &KeyRef, what: &str) -> Result<(), ProviderError> {
 impl Config {
     /// ESO's ValidateStore rules plus what this sandbox cannot do. Returns warnings.
     pub fn check(&self) -> Result<Vec<String>, ProviderError> {
-        let origin = crate::paths::Origin::parse(&self.server)?;
-        let mut warnings = Vec::new();
-        let custom_ca =
-            self.ca_bundle.as_deref().is_some_and(|s| !s.is_empty()) || self.ca_provider.is_some();
-        if custom_ca && origin.scheme == "https" {
-            return Err(invalid_config(
-                "caBundle/caProvider: the sandbox's HTTP client verifies servers against the public \
-                 web PKI roots only and cannot take a per-store CA yet; use a server certificate from a \
-                 public CA or plain http on a trusted network",
-            ));
-        }
-        if custom_ca {
-            warnings.push("caBundle/caProvider ignored: the server uses plain http".to_owned());
-        }
-        if let Some(tls) = &self.tls
-            && (tls.cert_secret_ref.is_some() || tls.key_secret_ref.is_some())
-        {
-            return Err(invalid_config(
-                "tls.certSecretRef/keySecretRef: client certificates (mTLS) are not supported by the \
-                 sandbox's HTTP client (wasi:http cannot present one)",
-            ));
-        }
+        crate::paths::Origin::parse(&self.server)?;
+        let mut warnings = crate::tls::check(self)?;
         if self.version == Version::V1 && self.path.as_deref().is_none_or(str::is_empty) {
             warnings.push("version v1 without path: keys must include the mount".to_owned());
         }
@@ -346,11 +326,19 @@ impl Config {
                 secrets: vec![("jwt", cred::JWT)],
             });
         }
-        if auth.cert.is_some() {
-            return Err(invalid_config(
-                "auth.cert: TLS certificate auth needs a client certificate on the connection, which \
-                 the sandbox's HTTP client (wasi:http) cannot present; use appRole, kubernetes, jwt or userPass",
-            ));
+        if let Some(c) = &auth.cert {
+            c.refs()?;
+            let mut fields = Vec::new();
+            if let Some(role) = c.vault_role.as_ref().filter(|r| !r.is_empty()) {
+                fields.push(("name", role.clone()));
+            }
+            return Ok(Login::Mount {
+                method: "cert",
+                mount: or_default(&c.path, "cert"),
+                suffix: "login".into(),
+                fields,
+                secrets: Vec::new(),
+            });
         }
         if auth.iam.is_some() {
             return Err(unsupported("iam"));
@@ -360,7 +348,7 @@ impl Config {
         }
         Err(invalid_config(
             "auth: no authentication method is configured (expected one of tokenSecretRef, appRole, \
-             kubernetes, userPass, jwt)",
+             kubernetes, userPass, jwt, cert)",
         ))
     }
 
@@ -380,7 +368,7 @@ impl Config {
 fn unsupported(method: &str) -> ProviderError {
     invalid_config(format!(
         "auth.{method}: the {method} auth method is not supported by the Ampoule vault plugin \
-         (OpenBao does not ship it); use appRole, kubernetes, jwt, userPass or tokenSecretRef"
+         (OpenBao does not ship it); use appRole, kubernetes, jwt, userPass, cert or tokenSecretRef"
     ))
 }
 

@@ -113,20 +113,40 @@ fn refuses_what_the_sandbox_or_openbao_cannot_do() {
         );
     }
     assert!(
-        err(json!({"server": "http://v", "auth": {"cert": {"clientCert": {"name": "c"}}}}))
-            .contains("client certificate")
+        err(json!({"server": "https://v", "auth": {"cert": {"clientCert": {"name": "c"}}}}))
+            .contains("auth.cert.clientCert: name and key")
+    );
+    let cert = json!({"clientCert": {"name": "c", "key": "tls.crt"},
+        "secretRef": {"name": "c", "key": "tls.key"}});
+    assert!(
+        err(json!({"server": "http://v", "auth": {"cert": cert}})).contains("https"),
+        "the certificate is presented in the TLS handshake"
     );
     assert!(err(json!({"server": "https://v", "caBundle": "LS0t"})).contains("caBundle"));
+    // base64 of "-----BEGIN CERTIFICATE-----"
+    let pem_b64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t";
+    assert!(
+        cfg(json!({"server": "https://v", "caBundle": pem_b64}))
+            .check()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        cfg(json!({"server": "http://v", "caBundle": "LS0t"}))
+        cfg(json!({"server": "http://v", "caBundle": pem_b64}))
             .check()
             .unwrap()
             .len(),
         1
     );
     assert!(
+        err(
+            json!({"server": "https://v", "caProvider": {"type": "Other", "name": "c", "key": "k"}})
+        )
+        .contains("Secret or ConfigMap")
+    );
+    assert!(
         err(json!({"server": "https://v", "tls": {"certSecretRef": {"name": "c"}}}))
-            .contains("mTLS")
+            .contains("both ClientTLS.ClientCert and ClientTLS.SecretRef")
     );
     assert!(
         err(json!({"server": "http://v", "auth": {"kubernetes": {"role": "r"}}}))
@@ -169,4 +189,65 @@ fn referent_only_without_namespaces() {
         json!({"server": "http://v", "auth": {"tokenSecretRef": {"name": "t", "key": "k", "namespace": "x"}}}),
     );
     assert!(!fixed.is_referent());
+}
+
+#[test]
+fn cert_login_and_tls_material() {
+    let c = cfg(
+        json!({"server": "https://v", "caProvider": {"type": "Secret", "name": "ca", "key": "ca.crt"},
+        "tls": {"certSecretRef": {"name": "mtls"}, "keySecretRef": {"name": "mtls"}},
+        "auth": {"cert": {"vaultRole": "web", "clientCert": {"name": "c", "key": "crt"},
+            "secretRef": {"name": "c", "key": "key"}}}}),
+    );
+    assert!(c.check().unwrap().is_empty());
+    assert_eq!(
+        c.login().unwrap(),
+        Login::Mount {
+            method: "cert",
+            mount: "cert".into(),
+            suffix: "login".into(),
+            fields: vec![("name", "web".into())],
+            secrets: Vec::new(),
+        }
+    );
+    let names: Vec<String> = c
+        .credentials()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ca-provider",
+            "cert-auth-client-cert",
+            "cert-auth-client-key"
+        ],
+        "cert auth's certificate wins over tls.certSecretRef, as ESO"
+    );
+    let mtls = cfg(json!({"server": "https://v",
+        "tls": {"certSecretRef": {"name": "mtls"}, "keySecretRef": {"name": "mtls"}}}));
+    let keys: Vec<(String, String)> = mtls
+        .credentials()
+        .unwrap()
+        .into_iter()
+        .map(|r| match r.source {
+            CredentialSource::SecretKey(s) => (r.name, s.key),
+            _ => panic!("a Secret key"),
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("tls-cert".to_owned(), "tls.crt".to_owned()),
+            ("tls-key".to_owned(), "tls.key".to_owned())
+        ]
+    );
+    let plain = cfg(
+        json!({"server": "http://v", "caProvider": {"type": "Secret", "name": "ca", "key": "k"}}),
+    );
+    assert!(
+        plain.credentials().unwrap().is_empty(),
+        "plain http needs no CA"
+    );
 }

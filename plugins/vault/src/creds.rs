@@ -8,10 +8,10 @@ use crate::config::{Config, KeyRef, Login, SaRef, cred};
 impl Config {
     /// The credentials this config references, by the names the auth module asks for.
     pub fn credentials(&self) -> Result<Vec<CredentialRequest>, ProviderError> {
+        let mut out = crate::tls::credentials(self)?;
         let Some(auth) = &self.auth else {
-            return Ok(Vec::new());
+            return Ok(out);
         };
-        let mut out = Vec::new();
         match self.login()? {
             Login::Anonymous => {}
             Login::Token => {

@@ -2,8 +2,11 @@
 //! against Vault and OpenBao.
 //!
 //! - Auth: tokenSecretRef, appRole, kubernetes (serviceAccountRef → host TokenRequest, or
-//!   secretRef), userPass, jwt (secretRef or kubernetesServiceAccountToken). ldap, iam, gcp and cert
-//!   are refused with an invalid-config message (see `config`).
+//!   secretRef), userPass, jwt (secretRef or kubernetesServiceAccountToken), cert (the client
+//!   certificate is presented by the host, `ampoule:host/tls`). ldap, iam and gcp are refused
+//!   with an invalid-config message (see `config`).
+//! - TLS: `caBundle`/`caProvider` (Secret or ConfigMap) replace the trusted roots, as ESO;
+//!   `tls.certSecretRef`/`keySecretRef` give a client certificate (see `tls`).
 //! - A login's token is kept in the host cache (scoped to store + plugin digest) until shortly
 //!   before its lease ends, so consecutive reconciles reuse it.
 //! - KV v1/v2 reads with ESO's path rules, property lookup (exact key, then gjson), version,
@@ -17,6 +20,7 @@ mod config;
 mod creds;
 mod find;
 mod paths;
+mod tls;
 
 use ampoule_sdk::{
     Capabilities, Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient,
@@ -52,7 +56,9 @@ impl Guest for Vault {
     }
 
     fn requested_credentials(config: String) -> Result<Vec<CredentialRequest>, ProviderError> {
-        config::parse(&config)?.credentials()
+        let config = config::parse(&config)?;
+        tls::request_config_maps(&config)?;
+        config.credentials()
     }
 }
 
@@ -63,7 +69,9 @@ fn read_only() -> ProviderError {
 impl GuestClient for VaultClient {
     fn open(config: String, ctx: StoreContext) -> Result<Client, ProviderError> {
         let config = config::parse(&config)?;
-        Ok(Client::new(VaultClient::new(&config, &ctx)?))
+        let client = VaultClient::new(&config, &ctx)?;
+        tls::apply(&config, &ctx)?;
+        Ok(Client::new(client))
     }
 
     fn validate(&self) -> Result<Validation, ProviderError> {
