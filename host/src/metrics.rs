@@ -72,6 +72,19 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.00005, 2.0, 20)
 }
 
+/// `ampoule_workqueue_wait_seconds{lane}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LaneLabel {
+    /// `urgent` (new or changed objects) or `normal` (refreshes and retries).
+    pub lane: &'static str,
+}
+
+/// `ampoule_reconcile_phase_seconds{phase}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabel {
+    pub phase: &'static str,
+}
+
 /// `controller_runtime_reconcile_total{controller, result}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -112,6 +125,12 @@ pub struct Metrics {
     pub provider_call_duration: Family<CallLabels, Histogram>,
     /// `ampoule_transform_fuel_consumed`: wasm fuel (≈ instructions) one template call used.
     pub transform_fuel: Histogram,
+    /// `ampoule_workqueue_wait_seconds{lane}`: from when an ExternalSecret was due until a worker
+    /// took it.
+    pub queue_wait: Family<LaneLabel, Histogram>,
+    /// `ampoule_reconcile_phase_seconds{phase}`: time spent in each step of an ExternalSecret
+    /// reconcile.
+    pub reconcile_phase: Family<PhaseLabel, Histogram>,
     /// `external_secrets_sync_calls_error`: ExternalSecrets whose last sync failed (seed alert:
     /// `> 0 for 5m` fires while something keeps failing, and clears when it recovers).
     pub seed_failing: Gauge,
@@ -139,6 +158,8 @@ impl Metrics {
                 Histogram::new(latency_buckets())
             }),
             transform_fuel: Histogram::new(exponential_buckets(10_000.0, 4.0, 12)),
+            queue_wait: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            reconcile_phase: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
             registry: Mutex::new(Registry::default()),
         };
         // prometheus-client appends `_total` to counters: counters are registered by bare name.
@@ -216,6 +237,16 @@ impl Metrics {
             "ampoule_transform_fuel_consumed",
             "Wasm fuel (about one unit per instruction) used by one template component call",
             m.transform_fuel.clone(),
+        );
+        r.register(
+            "ampoule_workqueue_wait_seconds",
+            "Time an ExternalSecret waited in the work queue after it was due, by lane",
+            m.queue_wait.clone(),
+        );
+        r.register(
+            "ampoule_reconcile_phase_seconds",
+            "Time spent in each step of an ExternalSecret reconcile",
+            m.reconcile_phase.clone(),
         );
         Metrics {
             registry: Mutex::new(r),

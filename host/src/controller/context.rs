@@ -87,7 +87,12 @@ pub struct Context {
     pub targets: Mutex<HashMap<(String, String), BTreeSet<String>>>,
     /// ExternalSecrets whose last sync failed (the `external_secrets_sync_calls_error` gauge).
     pub failing: Mutex<HashSet<ObjectRef<ExternalSecret>>>,
+    /// Bounds the Normal events being published in the background ([`Context::event_later`]).
+    pub event_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Normal events published in the background at once, at most.
+pub const EVENTS_IN_FLIGHT: usize = 64;
 
 /// A SecretStore (namespaced) or ClusterSecretStore (namespace `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,6 +134,36 @@ impl Context {
         if let Err(e) = recorder.publish(&ev, obj).await {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
+    }
+
+    /// Publishes a Normal event without holding up the reconcile: it is sent by a task of its own
+    /// (at most [`EVENTS_IN_FLIGHT`] at once; beyond that this waits for a free slot, so a slow
+    /// apiserver slows reconciles down instead of piling up tasks). Warning events are published
+    /// in line with [`Context::event`].
+    pub async fn event_later(
+        &self,
+        recorder: &Recorder,
+        obj: &k8s_openapi::api::core::v1::ObjectReference,
+        reason: &'static str,
+        note: String,
+    ) {
+        let Ok(slot) = self.event_slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (recorder, obj) = (recorder.clone(), obj.clone());
+        tokio::spawn(async move {
+            let ev = Event {
+                type_: EventType::Normal,
+                reason: reason.into(),
+                action: event_action(&EventType::Normal, reason, &note),
+                note: Some(truncate(note, 1024)),
+                secondary: None,
+            };
+            if let Err(e) = recorder.publish(&ev, &obj).await {
+                tracing::warn!(error = %e, reason, "could not publish event");
+            }
+            drop(slot);
+        });
     }
 
     pub fn synced(&self, key: &ObjectRef<ExternalSecret>) -> Synced {

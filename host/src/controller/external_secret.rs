@@ -37,7 +37,11 @@ pub type Requeue = Option<(Duration, Priority)>;
 
 /// Reconciles one ExternalSecret.
 #[tracing::instrument(skip(ctx), fields(es = %key))]
-pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeue {
+///
+/// `lane` is the queue lane the key was taken from: a periodic refresh that falls due while the
+/// object waits in the urgent lane (say, for a Secret event) is handed back to the normal lane,
+/// so new and changed objects never wait behind refreshes.
+pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>, lane: Priority) -> Requeue {
     let Some(es) = ctx.external_secrets.get(key) else {
         forget(ctx, key);
         return None;
@@ -51,7 +55,7 @@ pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>) -> Requeu
         namespace: namespace.clone(),
     };
     metrics.sync_calls.get_or_create(&labels).inc();
-    let result = sync(ctx, &es, started).await;
+    let result = sync(ctx, &es, started, lane).await;
     let ok = result.is_ok();
     let requeue = match result {
         Ok(requeue) => {
@@ -103,7 +107,12 @@ pub fn forget(ctx: &Context, key: &ObjectRef<ExternalSecret>) {
     });
 }
 
-async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<Requeue, Error> {
+async fn sync(
+    ctx: &Context,
+    es: &ExternalSecret,
+    started: Timestamp,
+    lane: Priority,
+) -> Result<Requeue, Error> {
     let key = ObjectRef::from_obj(es);
     let ns = es.namespace().unwrap_or_default();
     if es.meta().deletion_timestamp.is_some() {
@@ -118,7 +127,7 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
     {
         return Ok(None);
     }
-    ensure_finalizer(ctx, es).await?;
+    timed("finalizer", ensure_finalizer(ctx, es)).await?;
     let target = target::target_name(es);
     ctx.lock_targets()
         .entry((ns.clone(), target.clone()))
@@ -138,11 +147,17 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
     }
 
     let memory = ctx.synced(&key);
-    if !refresh::should_refresh(es, &memory, started) && target::target_valid(ctx, es).await? {
+    let due = refresh::should_refresh(es, &memory, started);
+    let periodic_only =
+        due && lane == Priority::Urgent && refresh::only_periodic_due(es, &memory, started);
+    if (!due || periodic_only) && timed("check", target::target_valid(ctx, es)).await? {
+        if periodic_only {
+            return Ok(Some((Duration::ZERO, Priority::Normal)));
+        }
         return Ok(next_refresh(es, &ctx.synced(&key), started));
     }
 
-    let fetched = data::fetch(ctx, es).await?;
+    let fetched = timed("fetch", data::fetch(ctx, es)).await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
         ctx.event(
@@ -177,26 +192,20 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
                 _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
             }
         } else {
-            let shape = template::shape(ctx, es, fetched.data).await?;
-            let written = target::write(ctx, es, &shape).await?;
+            let shape = timed("template", template::shape(ctx, es, fetched.data)).await?;
+            let written = timed("write", target::write(ctx, es, &shape)).await?;
             match written.outcome {
                 Outcome::Created => {
-                    ctx.event(
-                        &ctx.recorder,
-                        &obj,
-                        EventType::Normal,
-                        "Created",
-                        "secret created".into(),
+                    timed(
+                        "event",
+                        ctx.event_later(&ctx.recorder, &obj, "Created", "secret created".into()),
                     )
                     .await
                 }
                 Outcome::Updated => {
-                    ctx.event(
-                        &ctx.recorder,
-                        &obj,
-                        EventType::Normal,
-                        "Updated",
-                        "secret updated".into(),
+                    timed(
+                        "event",
+                        ctx.event_later(&ctx.recorder, &obj, "Updated", "secret updated".into()),
                     )
                     .await
                 }
@@ -229,7 +238,7 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
     ));
     status.synced_resource_version = Some(synced_rv.clone());
     status.binding = Some(SecretBinding { name: target });
-    write_status(ctx, es, &status).await?;
+    timed("status", write_status(ctx, es, &status)).await?;
     {
         let mut synced = ctx.lock_synced();
         let entry = synced.entry(key.clone()).or_default();
@@ -237,6 +246,17 @@ async fn sync(ctx: &Context, es: &ExternalSecret, started: Timestamp) -> Result<
         entry.synced_resource_version = Some(synced_rv);
     }
     Ok(next_refresh(es, &ctx.synced(&key), started))
+}
+
+/// Awaits one step of a reconcile and records its time in `ampoule_reconcile_phase_seconds`.
+async fn timed<T>(phase: &'static str, step: impl std::future::Future<Output = T>) -> T {
+    let start = std::time::Instant::now();
+    let out = step.await;
+    crate::metrics::global()
+        .reconcile_phase
+        .get_or_create(&crate::metrics::PhaseLabel { phase })
+        .observe(start.elapsed().as_secs_f64());
+    out
 }
 
 fn next_refresh(es: &ExternalSecret, memory: &super::context::Synced, now: Timestamp) -> Requeue {

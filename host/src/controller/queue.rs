@@ -3,7 +3,9 @@
 //!
 //! Objects that were never synced or whose spec/metadata changed go in the urgent lane and are
 //! taken before refreshes and retries, so new ExternalSecrets are synced promptly even while
-//! thousands of refreshes are due.
+//! thousands of refreshes are due. Workers that take only urgent keys
+//! ([`WorkQueue::next_urgent_timed`]) are never busy with a refresh, so a new object does not wait
+//! for one to finish either.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -47,7 +49,10 @@ struct Inner<K> {
 #[derive(Debug)]
 pub struct WorkQueue<K> {
     inner: Mutex<Inner<K>>,
+    /// Wakes workers that take from both lanes.
     notify: Notify,
+    /// Wakes workers that take only urgent keys.
+    notify_urgent: Notify,
 }
 
 impl<K: Clone + Eq + Hash> Default for WorkQueue<K> {
@@ -63,6 +68,7 @@ impl<K: Clone + Eq + Hash> Default for WorkQueue<K> {
                 seq: 0,
             }),
             notify: Notify::new(),
+            notify_urgent: Notify::new(),
         }
     }
 }
@@ -111,6 +117,9 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         }
         drop(inner);
         self.notify.notify_one();
+        if priority == Priority::Urgent {
+            self.notify_urgent.notify_one();
+        }
     }
 
     /// Forgets a key that is waiting (its object is gone).
@@ -141,18 +150,36 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 
     /// [`next`](WorkQueue::next), plus the lane the key was taken from.
     pub async fn next_with_priority(&self) -> (K, Priority) {
+        let (key, lane, _) = self.next_timed().await;
+        (key, lane)
+    }
+
+    /// [`next_with_priority`](WorkQueue::next_with_priority), plus how long the key waited
+    /// after it was due (time spent behind other work).
+    pub async fn next_timed(&self) -> (K, Priority, Duration) {
+        self.next_in(&[Priority::Urgent, Priority::Normal], &self.notify)
+            .await
+    }
+
+    /// Like [`next_timed`](WorkQueue::next_timed), but waits for an urgent key only.
+    pub async fn next_urgent_timed(&self) -> (K, Duration) {
+        let (key, _, waited) = self.next_in(&[Priority::Urgent], &self.notify_urgent).await;
+        (key, waited)
+    }
+
+    async fn next_in(&self, lanes: &[Priority], notify: &Notify) -> (K, Priority, Duration) {
         loop {
-            let notified = self.notify.notified();
+            let notified = notify.notified();
             let wake_at = {
                 let mut inner = self.lock();
                 let now = Instant::now();
-                if let Some(key) = take_due(&mut inner, now) {
+                if let Some((key, lane, due)) = take_due(&mut inner, lanes, now) {
                     drop(inner);
                     // Another worker may also find work.
-                    self.notify.notify_one();
-                    return key;
+                    notify.notify_one();
+                    return (key, lane, now.saturating_duration_since(due));
                 }
-                earliest(&inner)
+                earliest(&inner, lanes)
             };
             match wake_at {
                 Some(at) => {
@@ -184,8 +211,12 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 }
 
 /// Pops stale heap entries (superseded or forgotten) and returns the first live due key.
-fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<(K, Priority)> {
-    for lane in [Priority::Urgent, Priority::Normal] {
+fn take_due<K: Clone + Eq + Hash>(
+    inner: &mut Inner<K>,
+    lanes: &[Priority],
+    now: Instant,
+) -> Option<(K, Priority, Instant)> {
+    for &lane in lanes {
         loop {
             let heap = match lane {
                 Priority::Urgent => &mut inner.urgent,
@@ -205,7 +236,7 @@ fn take_due<K: Clone + Eq + Hash>(inner: &mut Inner<K>, now: Instant) -> Option<
             inner.by_seq.remove(&seq);
             inner.pending.remove(&key);
             inner.in_flight.insert(key.clone(), ());
-            return Some((key, lane));
+            return Some((key, lane, due));
         }
     }
     None
@@ -218,13 +249,15 @@ fn heap_pop<K>(inner: &mut Inner<K>, lane: Priority) {
     };
 }
 
-fn earliest<K>(inner: &Inner<K>) -> Option<Instant> {
-    let a = inner.urgent.peek().map(|Reverse((d, _))| *d);
-    let b = inner.normal.peek().map(|Reverse((d, _))| *d);
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+fn earliest<K>(inner: &Inner<K>, lanes: &[Priority]) -> Option<Instant> {
+    lanes
+        .iter()
+        .filter_map(|lane| match lane {
+            Priority::Urgent => inner.urgent.peek(),
+            Priority::Normal => inner.normal.peek(),
+        })
+        .map(|Reverse((d, _))| *d)
+        .min()
 }
 
 #[cfg(test)]
@@ -274,6 +307,48 @@ mod tests {
         q.add("new", Duration::ZERO, Priority::Urgent);
         assert_eq!(q.next_with_priority().await, ("new", Priority::Urgent));
         assert_eq!(q.next_with_priority().await, ("refresh", Priority::Normal));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_only_workers_leave_refreshes_alone() {
+        let q: std::sync::Arc<WorkQueue<&str>> = std::sync::Arc::default();
+        q.add("refresh", Duration::ZERO, Priority::Normal);
+        let urgent = tokio::spawn({
+            let q = q.clone();
+            async move { q.next_urgent_timed().await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(
+            !urgent.is_finished(),
+            "a refresh is not taken by an urgent-only worker"
+        );
+        q.add("new", Duration::ZERO, Priority::Urgent);
+        let (key, waited) = urgent.await.unwrap();
+        assert_eq!(key, "new");
+        assert_eq!(waited, Duration::ZERO);
+        assert_eq!(q.next_timed().await.0, "refresh");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_added_while_only_urgent_workers_wait_still_wakes_a_worker() {
+        let q: std::sync::Arc<WorkQueue<&str>> = std::sync::Arc::default();
+        let general = tokio::spawn({
+            let q = q.clone();
+            async move { q.next_timed().await }
+        });
+        let urgent = tokio::spawn({
+            let q = q.clone();
+            async move { q.next_urgent_timed().await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        q.add("refresh", Duration::ZERO, Priority::Normal);
+        let (key, lane, _) = tokio::time::timeout(Duration::from_secs(1), general)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((key, lane), ("refresh", Priority::Normal));
+        assert!(!urgent.is_finished());
+        urgent.abort();
     }
 
     #[tokio::test(start_paused = true)]

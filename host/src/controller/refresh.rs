@@ -71,6 +71,20 @@ pub fn should_refresh(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> b
     }
 }
 
+/// Whether a refresh is due only because the refresh interval has passed: the object was synced
+/// in its current version and nothing else asks for a sync. Such a refresh waits behind new and
+/// changed objects.
+pub fn only_periodic_due(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> bool {
+    let (refresh_time, synced) = last_sync(es, memory);
+    let (Some(refresh_time), Some(synced)) = (refresh_time, synced) else {
+        return false;
+    };
+    es.spec.refresh_policy.unwrap_or_default() == RefreshPolicy::Periodic
+        && synced == current_version(es)
+        && refresh_time <= now
+        && should_refresh(es, memory, now)
+}
+
 fn next_due(refresh_time: Timestamp, every: Duration) -> Timestamp {
     let every = k8s_openapi::jiff::SignedDuration::try_from(every)
         .unwrap_or(k8s_openapi::jiff::SignedDuration::MAX);
@@ -171,6 +185,25 @@ mod tests {
             &m,
             now
         ));
+    }
+
+    #[test]
+    fn only_an_elapsed_interval_is_a_periodic_refresh() {
+        let now = Timestamp::now();
+        let m = Synced::default();
+        let periodic = |e: &ExternalSecret| only_periodic_due(e, &m, now);
+        assert!(periodic(&es(None, "1h", Some((3601, "current")))));
+        assert!(!periodic(&es(None, "1h", None)), "never synced");
+        assert!(
+            !periodic(&es(None, "1h", Some((3601, "1-old")))),
+            "changed since"
+        );
+        assert!(!periodic(&es(None, "1h", Some((60, "current")))), "not due");
+        assert!(!periodic(&es(
+            Some(RefreshPolicy::OnChange),
+            "1m",
+            Some((1, "1-old"))
+        )));
     }
 
     #[test]

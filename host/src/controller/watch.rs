@@ -75,6 +75,9 @@ pub fn start(
         synced: Mutex::default(),
         targets: Mutex::default(),
         failing: Mutex::default(),
+        event_slots: Arc::new(tokio::sync::Semaphore::new(
+            super::context::EVENTS_IN_FLIGHT,
+        )),
     });
 
     let mut tasks = JoinSet::new();
@@ -330,8 +333,9 @@ async fn on_secrets(
 ) {
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
-        let secret = match event {
-            Ok(Event::Apply(s) | Event::InitApply(s) | Event::Delete(s)) => s,
+        let (secret, deleted) = match event {
+            Ok(Event::Apply(s) | Event::InitApply(s)) => (s, false),
+            Ok(Event::Delete(s)) => (s, true),
             Ok(Event::Init | Event::InitDone) => continue,
             Err(e) => {
                 tracing::warn!(error = %e, "Secret metadata watch failed; retrying");
@@ -349,11 +353,15 @@ async fn on_secrets(
             names.extend(writers.iter().cloned());
         }
         for name in names {
-            ctx.queue.add(
-                ObjectRef::new(&name).within(&ns),
-                Duration::ZERO,
-                Priority::Urgent,
-            );
+            // The echo of this controller's own write: nothing to look at.
+            let key = ObjectRef::new(&name).within(&ns);
+            if !deleted
+                && secret.resource_version().is_some()
+                && secret.resource_version() == ctx.synced(&key).secret_resource_version
+            {
+                continue;
+            }
+            ctx.queue.add(key, Duration::ZERO, Priority::Urgent);
         }
     }
 }
@@ -376,7 +384,8 @@ fn refresh_not_before(
     Some(now.checked_sub(age).map_or(now, |synced| synced + half))
 }
 
-/// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets, two for stores.
+/// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
+/// them only for new or changed objects), two for stores.
 pub async fn workers(ctx: Arc<Context>) {
     // Stores first: the flood gate needs their readiness, and the ExternalSecret cache must be
     // complete before store events fan out.
@@ -387,16 +396,35 @@ pub async fn workers(ctx: Arc<Context>) {
     let _ = ctx.external_secrets.wait_until_ready().await;
     let _ = ctx.secrets.wait_until_ready().await;
     let mut set = JoinSet::new();
-    for _ in 0..ctx.settings.concurrent.max(1) {
+    // A quarter of the workers take only new or changed objects, so those never wait for a
+    // refresh to finish; the rest take both lanes, urgent first.
+    let total = ctx.settings.concurrent.max(1);
+    let urgent_only = total / 4;
+    for i in 0..total {
         let ctx = ctx.clone();
+        let only_urgent = i < urgent_only;
         set.spawn(async move {
             loop {
-                let (key, lane) = ctx.queue.next_with_priority().await;
+                let (key, lane, waited) = if only_urgent {
+                    let (key, waited) = ctx.queue.next_urgent_timed().await;
+                    (key, Priority::Urgent, waited)
+                } else {
+                    ctx.queue.next_timed().await
+                };
+                crate::metrics::global()
+                    .queue_wait
+                    .get_or_create(&crate::metrics::LaneLabel {
+                        lane: match lane {
+                            Priority::Urgent => "urgent",
+                            Priority::Normal => "normal",
+                        },
+                    })
+                    .observe(waited.as_secs_f64());
                 let not_before = (lane == Priority::Normal)
                     .then(|| refresh_not_before(&ctx, &key))
                     .flatten();
                 let next = shared::NOT_BEFORE
-                    .scope(not_before, external_secret::reconcile(&ctx, &key))
+                    .scope(not_before, external_secret::reconcile(&ctx, &key, lane))
                     .await;
                 ctx.queue.done(&key);
                 if let Some((delay, priority)) = next {
