@@ -46,7 +46,13 @@ async fn fuel_memory_and_output_caps_end_a_render_clearly() {
         .await
         .unwrap_err();
     match &err {
-        TransformError::Sandbox(m) => assert!(m.contains("fuel budget"), "{m}"),
+        TransformError::Sandbox(m) => {
+            assert!(m.contains("fuel budget"), "{m}");
+            assert!(
+                !m.contains("backtrace"),
+                "a clear message, no wasm backtrace: {m}"
+            );
+        }
         other => panic!("expected a fuel error, got {other:?}"),
     }
 

@@ -78,12 +78,22 @@ impl Drop for Sandbox {
     }
 }
 
-fn engine_config(cfg: &SandboxConfig, pooling: bool, fuel: bool) -> Result<Config, SandboxError> {
+/// Transforms are fuel-metered, and their pool slots are reset by scanning for the pages the
+/// last instance wrote (`PAGEMAP_SCAN`) and restoring those in place, up to this many bytes:
+/// the default reset (memset the lowest MiB, `madvise` the rest, fault it back in) cost a
+/// render more than the render itself. Resident memory per warm slot, at most.
+const TRANSFORM_KEEP_RESIDENT: usize = 8 << 20;
+
+fn engine_config(
+    cfg: &SandboxConfig,
+    pooling: bool,
+    transform: bool,
+) -> Result<Config, SandboxError> {
     let mut c = Config::new();
     c.strategy(wasmtime::Strategy::Cranelift)
         .wasm_component_model(true)
         .epoch_interruption(true)
-        .consume_fuel(fuel)
+        .consume_fuel(transform)
         .wasm_memory64(false)
         .parallel_compilation(true)
         .max_wasm_stack(1 << 20);
@@ -112,6 +122,12 @@ fn engine_config(cfg: &SandboxConfig, pooling: bool, fuel: bool) -> Result<Confi
             .max_memory_size(cfg.max_memory_bytes as usize)
             .linear_memory_keep_resident(1 << 20)
             .table_keep_resident(64 << 10);
+        if transform {
+            // `Auto`: kernels without the ioctl (< 6.7) keep the default reset.
+            pool.pagemap_scan(wasmtime::Enabled::Auto)
+                .linear_memory_keep_resident(TRANSFORM_KEEP_RESIDENT)
+                .table_keep_resident(1 << 20);
+        }
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Ok(c)
@@ -121,14 +137,14 @@ impl Sandbox {
     /// Builds the engine (pooling, falling back to on-demand when the address space cannot be
     /// reserved), the linker and the epoch ticker.
     pub fn new(config: SandboxConfig) -> Result<Arc<Sandbox>, SandboxError> {
-        let new_engine = |fuel: bool| -> Result<Engine, SandboxError> {
-            match Engine::new(&engine_config(&config, true, fuel)?) {
+        let new_engine = |transform: bool| -> Result<Engine, SandboxError> {
+            match Engine::new(&engine_config(&config, true, transform)?) {
                 Ok(e) => Ok(e),
                 Err(err) => {
                     tracing::warn!(
                         "pooling allocator unavailable ({err}); using on-demand allocation"
                     );
-                    Engine::new(&engine_config(&config, false, fuel)?)
+                    Engine::new(&engine_config(&config, false, transform)?)
                         .map_err(|e| SandboxError::Engine(e.to_string()))
                 }
             }
