@@ -177,6 +177,14 @@ impl Context {
     }
 
     /// Records whether an ExternalSecret is failing and updates the gauge.
+    /// Whether the last sync of this ExternalSecret failed.
+    pub fn is_failing(&self, key: &ObjectRef<ExternalSecret>) -> bool {
+        self.failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
     pub fn set_failing(&self, key: &ObjectRef<ExternalSecret>, failing: bool) {
         let mut set = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         if failing {

@@ -148,8 +148,12 @@ async fn sync(
 
     let memory = ctx.synced(&key);
     let due = refresh::should_refresh(es, &memory, started);
-    let periodic_only =
-        due && lane == Priority::Urgent && refresh::only_periodic_due(es, &memory, started);
+    // A failing object is never handed off: the hand-off would count as a success and reset its
+    // backoff.
+    let periodic_only = due
+        && lane == Priority::Urgent
+        && !ctx.is_failing(&key)
+        && refresh::only_periodic_due(es, &memory, started);
     if (!due || periodic_only) && timed("check", target::target_valid(ctx, es)).await? {
         if periodic_only {
             return Ok(Some((Duration::ZERO, Priority::Normal)));
@@ -194,6 +198,13 @@ async fn sync(
         } else {
             let shape = timed("template", template::shape(ctx, es, fetched.data)).await?;
             let written = timed("write", target::write(ctx, es, &shape)).await?;
+            // Recorded at once, so the Secret watch recognises the echo of this write.
+            {
+                let mut synced = ctx.lock_synced();
+                let entry = synced.entry(key.clone()).or_default();
+                entry.secret_resource_version = written.resource_version.clone();
+                entry.fingerprint = written.fingerprint.clone();
+            }
             match written.outcome {
                 Outcome::Created => {
                     timed(
@@ -210,12 +221,6 @@ async fn sync(
                     .await
                 }
                 Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => {}
-            }
-            {
-                let mut synced = ctx.lock_synced();
-                let entry = synced.entry(key.clone()).or_default();
-                entry.secret_resource_version = written.resource_version.clone();
-                entry.fingerprint = written.fingerprint.clone();
             }
             if written.outcome == Outcome::Missing {
                 (reason::SECRET_MISSING, message::SECRET_MISSING)

@@ -242,9 +242,19 @@ pub fn apply(config: &Config, ctx: &StoreContext) -> Result<(), ProviderError> {
     } else {
         None
     };
+    // A ClusterSecretStore whose references resolve in each caller's namespace (ESO's referent
+    // authentication) has no client certificate while the store itself is validated: the host
+    // resolves it per ExternalSecret, and validation then reports `unknown`.
+    let validating_referent = ctx.kind == StoreKind::ClusterSecretStore
+        && ctx.caller_namespace.is_none()
+        && config.is_referent();
     if let Some((cert, key, what)) = names {
-        let (cert, key) = (credential(cert)?, credential(key)?);
-        ampoule_sdk::tls::set_client_identity(&cert, &key).map_err(|e| with_prefix(e, what))?;
+        match (credential(cert), credential(key)) {
+            (Ok(cert), Ok(key)) => ampoule_sdk::tls::set_client_identity(&cert, &key)
+                .map_err(|e| with_prefix(e, what))?,
+            _ if validating_referent => {}
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        }
     }
     Ok(())
 }
