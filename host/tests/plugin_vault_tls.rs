@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ampoule::controller::credentials::KubeCredentials;
 use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
 use ampoule::provider::{
-    ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
+    ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind, Validation,
 };
 use base64::Engine as _;
 use ground::ground;
@@ -312,6 +312,20 @@ async fn cert_auth_logs_in_once_and_a_foreign_certificate_is_unauthorized() {
     assert!(m.contains(&format!("auth/{mount}")), "{m}");
     assert!(!m.contains("PRIVATE KEY"), "{m}");
     assert_eq!(e.bao.logins_at(&mount), 1);
+
+    // A ClusterSecretStore whose certificate references name no namespace (referent): validating
+    // the store itself has no certificate to present and reports unknown; each ExternalSecret's
+    // reconcile reads the certificate from its own namespace.
+    let mut ctx = e.ctx(store("client"));
+    ctx.kind = StoreKind::ClusterSecretStore;
+    ctx.store_namespace = None;
+    ctx.caller_namespace = None;
+    let (client, _) = e.p.open(&ctx).await.unwrap();
+    assert_eq!(client.validate().await.unwrap(), Validation::Unknown);
+    ctx.caller_namespace = Some(e.ns.clone());
+    let (client, _) = e.p.open(&ctx).await.unwrap();
+    let value = client.get_secret(&password(&e.ns)).await.unwrap();
+    assert_eq!(value.expose().as_slice(), b"over-tls");
 
     // A key that does not belong to the certificate is refused by the host, by name.
     e.secret(
