@@ -155,4 +155,26 @@ mod tests {
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn template_limits_come_from_the_run_flags() {
+        use clap::Parser;
+        let parse = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
+            super::Command::Run(run) => run.template_limits(),
+            _ => panic!("not run"),
+        };
+        let default = parse(&["ampoule", "run"]);
+        assert_eq!(default, crate::plugin::TransformLimits::default());
+        let raised = parse(&[
+            "ampoule",
+            "run",
+            "--template-fuel",
+            "50000000000",
+            "--template-timeout",
+            "1m30s",
+        ]);
+        assert_eq!(raised.fuel, 50_000_000_000);
+        assert_eq!(raised.timeout, std::time::Duration::from_secs(90));
+        assert_eq!(raised.memory_bytes, default.memory_bytes);
+    }
 }

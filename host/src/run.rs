@@ -9,6 +9,7 @@ use clap::{ArgAction, Args};
 use crate::controller::credentials::KubeCredentials;
 use crate::controller::shared_credentials::{self, SharedCredentials};
 use crate::controller::{self, Settings, leader::LeaderElection};
+use crate::plugin::TransformLimits;
 use crate::provider::SecretProvider;
 
 /// Flags of `ampoule run`.
@@ -60,6 +61,13 @@ pub struct RunArgs {
     /// Right delimiter of template actions (ESO: --template-right-delimiter).
     #[arg(long, default_value = "}}")]
     pub template_right_delimiter: String,
+    /// Wasm fuel one template render may use (about one unit per instruction). sprig's RSA
+    /// generators need more than the default: genCA about 2e10, genPrivateKey "rsa" over 1.2e11.
+    #[arg(long, env = "AMPOULE_TEMPLATE_FUEL", default_value_t = TransformLimits::default().fuel)]
+    pub template_fuel: u64,
+    /// Wall-clock limit of one template render (Go duration).
+    #[arg(long, env = "AMPOULE_TEMPLATE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub template_timeout: Duration,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -68,6 +76,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
+    /// Limits of one template render: `--template-fuel` and `--template-timeout`, the rest as
+    /// [`TransformLimits::default`].
+    pub fn template_limits(&self) -> TransformLimits {
+        TransformLimits {
+            fuel: self.template_fuel,
+            timeout: self.template_timeout,
+            ..TransformLimits::default()
+        }
+    }
+
     pub fn settings(&self) -> Settings {
         Settings {
             controller_class: self.controller_class.clone(),
@@ -124,7 +142,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
     let wasm =
         Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
-    let transformer = Arc::new(crate::plugin::WasmTransformer::embedded(sandbox.clone()));
+    let transformer = Arc::new(
+        crate::plugin::WasmTransformer::embedded(sandbox.clone())
+            .with_limits(args.template_limits()),
+    );
     {
         // Compile the template component off the reconcile path; a failure here is reported
         // by the first template render that needs it.

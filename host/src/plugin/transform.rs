@@ -23,7 +23,7 @@ use crate::transform::{
 };
 
 /// Limits of one transform call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransformLimits {
     /// Wasm fuel per call (about one unit per instruction).
     pub fuel: u64,

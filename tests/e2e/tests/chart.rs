@@ -118,7 +118,7 @@ fn installs_and_upgrades_from_the_oci_registry() {
         "-o",
         "jsonpath={.spec.template.spec.containers[0].args}",
     ]));
-    assert!(deploy.contains("--concurrent=8"), "{deploy}");
+    assert!(deploy.contains("--concurrent=32"), "{deploy}");
     run(helm().args([
         "upgrade",
         release,
