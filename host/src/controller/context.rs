@@ -113,6 +113,27 @@ pub fn reporter(controller: &str) -> Reporter {
     }
 }
 
+/// Builds an event (note truncated, action from [`event_action`]) and publishes it; a failure is
+/// logged, never fatal.
+async fn publish(
+    recorder: &Recorder,
+    obj: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let ev = Event {
+        action: event_action(&type_, reason, &note),
+        type_,
+        reason: reason.into(),
+        note: Some(truncate(note, 1024)),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&ev, obj).await {
+        tracing::warn!(error = %e, reason, "could not publish event");
+    }
+}
+
 impl Context {
     /// Publishes an event; failures are logged, never fatal.
     pub async fn event(
@@ -123,17 +144,7 @@ impl Context {
         reason: &str,
         note: String,
     ) {
-        let action = event_action(&type_, reason, &note);
-        let ev = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(truncate(note, 1024)),
-            action,
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&ev, obj).await {
-            tracing::warn!(error = %e, reason, "could not publish event");
-        }
+        publish(recorder, obj, type_, reason, note).await;
     }
 
     /// Publishes a Normal event without holding up the reconcile: it is sent by a task of its own
@@ -152,16 +163,7 @@ impl Context {
         };
         let (recorder, obj) = (recorder.clone(), obj.clone());
         tokio::spawn(async move {
-            let ev = Event {
-                type_: EventType::Normal,
-                reason: reason.into(),
-                action: event_action(&EventType::Normal, reason, &note),
-                note: Some(truncate(note, 1024)),
-                secondary: None,
-            };
-            if let Err(e) = recorder.publish(&ev, &obj).await {
-                tracing::warn!(error = %e, reason, "could not publish event");
-            }
+            publish(&recorder, &obj, EventType::Normal, reason, note).await;
             drop(slot);
         });
     }
@@ -176,7 +178,6 @@ impl Context {
         self.synced.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records whether an ExternalSecret is failing and updates the gauge.
     /// Whether the last sync of this ExternalSecret failed.
     pub fn is_failing(&self, key: &ObjectRef<ExternalSecret>) -> bool {
         self.failing
@@ -185,6 +186,7 @@ impl Context {
             .contains(key)
     }
 
+    /// Records whether an ExternalSecret is failing and updates the gauge.
     pub fn set_failing(&self, key: &ObjectRef<ExternalSecret>, failing: bool) {
         let mut set = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         if failing {
