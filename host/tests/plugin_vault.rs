@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use ampoule::controller::credentials::KubeCredentials;
@@ -14,7 +12,7 @@ use ampoule::provider::{
     FindRef, ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
     Validation,
 };
-use ground::{ground, run};
+use ground::{ground, run, run_with_input};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::{Value, json};
@@ -30,27 +28,12 @@ fn bao(args: &[&str]) -> String {
 
 /// `bao write PATH -` with a JSON body on stdin.
 fn bao_write(path: &str, body: Value) -> String {
-    let mut child = ground()
-        .command("bao")
-        .args(["write", "-format=json", path, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "bao write {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    run_with_input(
+        ground()
+            .command("bao")
+            .args(["write", "-format=json", path, "-"]),
+        body.to_string().as_bytes(),
+    )
 }
 
 fn port() -> u16 {

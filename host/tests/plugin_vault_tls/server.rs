@@ -1,12 +1,11 @@
 //! A TLS OpenBao of the test's own (`bao server -dev -dev-tls` on an ephemeral loopback port,
 //! killed by PID on drop) and client certificates made with the `openssl` CLI.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ground::{ground, run};
+use ground::{ground, run, run_with_input};
 use serde_json::Value;
 
 pub struct TlsBao {
@@ -106,27 +105,10 @@ impl TlsBao {
 
     /// `bao write -format=json PATH -` with a JSON body on stdin.
     pub fn write(&self, path: &str, body: Value) -> String {
-        let mut child = self
-            .command()
-            .args(["write", "-format=json", path, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(body.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "bao write {path}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_with_input(
+            self.command().args(["write", "-format=json", path, "-"]),
+            body.to_string().as_bytes(),
+        )
     }
 
     /// Accessors of the live tokens issued by a login at `auth/<mount>/login`.
