@@ -18,6 +18,15 @@ pub enum Command {
     Crd,
     /// Run the controllers against the cluster of KUBECONFIG (or the in-cluster config).
     Run(crate::run::RunArgs),
+    /// Compile the embedded components into the module cache and exit (`ampoule run` runs this
+    /// in a child process first, so the compiler's memory leaves with the child). The cache is
+    /// $AMPOULE_CACHE_DIR/modules, else $XDG_CACHE_HOME/ampoule/modules, else
+    /// ~/.cache/ampoule/modules.
+    Compile {
+        /// The module cache directory (default: the one `ampoule run` uses).
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
     /// Print the Secret the operator would write for an ExternalSecret, with no cluster: data
     /// from ESO's fake provider (--data or --store), templates rendered by the template
     /// component exactly as the controller does.
@@ -68,6 +77,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(args))),
+        Command::Compile { cache_dir } => compile(cache_dir),
         Command::Render(args) => runtime().and_then(|rt| {
             let yaml = rt.block_on(crate::render::render(&args))?;
             print!("{yaml}");
@@ -81,6 +91,25 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `ampoule compile`: one line per component, `<name> <digest> <seconds>`.
+fn compile(cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let mut config = crate::run::sandbox_config();
+    if cache_dir.is_some() {
+        config.cache_dir = cache_dir;
+    }
+    let dir = config.cache_dir.clone().unwrap_or_default();
+    crate::plugin::warm::fill_cache(config, |warmed| {
+        println!(
+            "{} {} {:.2}s",
+            warmed.name,
+            warmed.digest,
+            warmed.elapsed.as_secs_f64()
+        );
+    })?;
+    println!("module cache: {}", dir.display());
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -176,5 +205,22 @@ mod tests {
         assert_eq!(raised.fuel, 50_000_000_000);
         assert_eq!(raised.timeout, std::time::Duration::from_secs(90));
         assert_eq!(raised.memory_bytes, default.memory_bytes);
+    }
+
+    #[test]
+    fn compile_in_child_is_on_unless_turned_off() {
+        use clap::Parser;
+        let parse = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
+            super::Command::Run(run) => run.compile_in_child,
+            _ => panic!("not run"),
+        };
+        assert!(parse(&["ampoule", "run"]));
+        assert!(!parse(&["ampoule", "run", "--compile-in-child=false"]));
+        assert!(matches!(
+            super::Cli::try_parse_from(["ampoule", "compile"])
+                .unwrap()
+                .command,
+            super::Command::Compile { cache_dir: None }
+        ));
     }
 }

@@ -68,6 +68,20 @@ pub struct RunArgs {
     /// Wall-clock limit of one template render (Go duration).
     #[arg(long, env = "AMPOULE_TEMPLATE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub template_timeout: Duration,
+    /// Compile the embedded components in a short-lived child process (`ampoule compile`) that
+    /// fills the module cache, then load them from it: the compiler's memory (about 80 MiB on a
+    /// cold cache) leaves with the child. false: compile in this process.
+    #[arg(long, env = "AMPOULE_COMPILE_IN_CHILD", action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub compile_in_child: bool,
+}
+
+/// The sandbox settings of `ampoule run`, which `ampoule compile` shares so that what it caches
+/// is what `run` looks up (the cache key covers the engine configuration).
+pub fn sandbox_config() -> crate::plugin::SandboxConfig {
+    crate::plugin::SandboxConfig {
+        cache_dir: Some(crate::plugin::cache::default_cache_dir()),
+        ..Default::default()
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -103,6 +117,37 @@ impl RunArgs {
     }
 }
 
+/// Starts this binary's `compile` in a child process. `None` (logged) when it cannot start: the
+/// sandbox then compiles in this process, as it does with no cache.
+fn compile_in_child(cache_dir: &std::path::Path) -> Option<crate::plugin::warm::ChildCompile> {
+    let started = std::env::current_exe()
+        .map_err(|e| format!("cannot find this executable: {e}"))
+        .and_then(|exe| {
+            crate::plugin::warm::compile_in_child(&exe, cache_dir).map_err(|e| e.to_string())
+        });
+    match started {
+        Ok(child) => Some(child),
+        Err(e) => {
+            tracing::warn!("{e}; compiling in process");
+            None
+        }
+    }
+}
+
+/// Waits for the child's end and logs it.
+async fn child_finished(
+    finished: tokio::task::JoinHandle<Result<Duration, crate::plugin::warm::ChildError>>,
+) {
+    match finished.await {
+        Ok(Ok(elapsed)) => tracing::info!(
+            seconds = elapsed.as_secs_f64(),
+            "module cache filled by a child process"
+        ),
+        Ok(Err(e)) => tracing::warn!("{e}; compiling in process"),
+        Err(e) => tracing::warn!("compile child task: {e}; compiling in process"),
+    }
+}
+
 /// Initialises JSON logs at `level` (RUST_LOG overrides).
 pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -127,12 +172,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     })?;
     let client = kube::Client::try_from(config)
         .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
+    // The child compiles while the preflight checks run; the providers are loaded once it has
+    // cached them, the template component once it has exited.
+    let sandbox_config = sandbox_config();
+    let child = match (&sandbox_config.cache_dir, args.compile_in_child) {
+        (Some(dir), true) => compile_in_child(dir),
+        _ => None,
+    };
     controller::preflight(&client, args.namespace.as_deref()).await?;
+    let template_ready: futures::future::BoxFuture<'static, ()> = match child {
+        Some(child) => {
+            let _ = child.providers.await;
+            Box::pin(child_finished(child.finished))
+        }
+        None => Box::pin(std::future::ready(())),
+    };
 
-    let sandbox = crate::plugin::Sandbox::new(crate::plugin::SandboxConfig {
-        cache_dir: Some(crate::plugin::cache::default_cache_dir()),
-        ..Default::default()
-    })?;
+    let sandbox = crate::plugin::Sandbox::new(sandbox_config)?;
     crate::metrics::register_sandbox(sandbox.metrics.clone());
     // Identical credential look-ups (every reconcile opens a fresh plugin instance) share one
     // Kubernetes call for a few seconds.
@@ -144,7 +200,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
     let transformer = Arc::new(
         crate::plugin::WasmTransformer::embedded(sandbox.clone())
-            .with_limits(args.template_limits()),
+            .with_limits(args.template_limits())
+            .compile_after(template_ready),
     );
     {
         // Compile the template component off the reconcile path; a failure here is reported

@@ -24,6 +24,7 @@ mod provider;
 pub mod sandbox;
 pub mod tls;
 pub mod transform;
+pub mod warm;
 
 use std::time::Duration;
 

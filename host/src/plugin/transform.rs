@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
 use tokio::sync::OnceCell;
 use wasmtime::component::Component;
 
@@ -106,6 +107,9 @@ pub struct WasmTransformer {
     bytes: &'static [u8],
     loaded: OnceCell<Arc<LoadedTransform>>,
     limits: TransformLimits,
+    /// Awaited before compiling: another process may be filling the module cache with this
+    /// component (`ampoule compile`), and loading it from there keeps the compiler's memory out.
+    wait_before_compile: Option<Shared<BoxFuture<'static, ()>>>,
 }
 
 impl WasmTransformer {
@@ -116,7 +120,14 @@ impl WasmTransformer {
             bytes: embedded::TRANSFORM.bytes,
             loaded: OnceCell::new(),
             limits: TransformLimits::default(),
+            wait_before_compile: None,
         }
+    }
+
+    /// Compiles (on first use or [`Self::preload`]) only once `ready` has resolved.
+    pub fn compile_after(mut self, ready: BoxFuture<'static, ()>) -> Self {
+        self.wait_before_compile = Some(ready.shared());
+        self
     }
 
     pub fn with_limits(mut self, limits: TransformLimits) -> Self {
@@ -128,6 +139,9 @@ impl WasmTransformer {
     pub async fn preload(&self) -> Result<Arc<LoadedTransform>, SandboxError> {
         self.loaded
             .get_or_try_init(|| async {
+                if let Some(ready) = self.wait_before_compile.clone() {
+                    ready.await;
+                }
                 let sandbox = self.sandbox.clone();
                 let bytes = self.bytes;
                 let started = Instant::now();
