@@ -1,24 +1,27 @@
 //! [`WasmProvider`]: the controller's [`SecretProvider`] backed by sandboxed components.
 
+mod client;
+mod runner;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use wasmtime::Store;
-use wasmtime::component::ResourceAny;
 
 use super::bindings::ampoule::provider::types as wit;
-use super::bindings::{SecretProviderCore, guest};
 use super::config::{ProviderClassConfig, SandboxSpec};
-use super::host::{HostState, Scope};
+use super::host::Scope;
 use super::policy::{EgressPolicy, Rule};
-use super::sandbox::{Loaded, Sandbox, TICK};
+use super::sandbox::{Loaded, Sandbox};
 use super::{CredentialRequest, CredentialResolver, SandboxError};
 use crate::provider::{
-    Capabilities, FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider,
-    SecretValue, StoreContext, StoreInfo, StoreKind, Validation,
+    Capabilities, ProviderClient, ProviderError, SecretProvider, StoreContext, StoreInfo, StoreKind,
 };
+
+use client::Inner;
+pub use client::WasmClient;
+pub(crate) use client::from_wit;
+pub(crate) use runner::Runner;
 
 struct Binding {
     loaded: Arc<Loaded>,
@@ -260,191 +263,6 @@ fn rule_from_wit(r: &wit::EgressRule) -> Rule {
         methods: r.methods.clone(),
         path_prefixes: r.path_prefixes.clone(),
     })
-}
-
-pub(crate) fn from_wit(e: wit::ProviderError) -> ProviderError {
-    match e {
-        wit::ProviderError::NotFound(_) => ProviderError::NotFound,
-        wit::ProviderError::Unauthorized(m) => ProviderError::Unauthorized(m),
-        wit::ProviderError::Forbidden(m) => ProviderError::Forbidden(m),
-        wit::ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(m),
-        wit::ProviderError::RateLimited(r) => ProviderError::RateLimited {
-            message: r.message,
-            retry_after_secs: r.retry_after_secs.map(u64::from),
-        },
-        wit::ProviderError::Unavailable(m) => ProviderError::Unavailable(m),
-        wit::ProviderError::Internal(m) => ProviderError::Internal(m),
-    }
-}
-
-/// Runs export calls with the deadline (epoch callback + outer tokio timeout) and turns traps
-/// into clear errors.
-/// Runs guest calls under the store's deadline and maps traps to [`SandboxError`]s.
-pub(crate) struct Runner<'a> {
-    pub(crate) store: &'a mut Store<HostState>,
-    pub(crate) timeout: Duration,
-    pub(crate) metrics: &'a super::metrics::SandboxMetrics,
-}
-
-type CallFuture<'s, R> = BoxFuture<'s, wasmtime::Result<R>>;
-
-impl Runner<'_> {
-    pub(crate) async fn run<R>(
-        &mut self,
-        f: impl for<'s> FnOnce(&'s mut Store<HostState>) -> CallFuture<'s, R>,
-    ) -> Result<R, SandboxError> {
-        use super::metrics::SandboxMetrics as M;
-        M::inc(&self.metrics.calls);
-        let state = self.store.data_mut();
-        state.deadline = Instant::now() + self.timeout;
-        state.deadline_hit = false;
-        let outcome = tokio::time::timeout(self.timeout + TICK * 2, f(&mut *self.store)).await;
-        self.store.data_mut().flush_stdio();
-        let state = self.store.data();
-        let err = match outcome {
-            Ok(Ok(value)) => return Ok(value),
-            Err(_) => SandboxError::Deadline(self.timeout),
-            Ok(Err(_)) if state.limiter.hit => SandboxError::MemoryLimit(state.limiter.cap as u64),
-            Ok(Err(_)) if state.deadline_hit => SandboxError::Deadline(self.timeout),
-            Ok(Err(e)) => SandboxError::Trap(format!("{e:#}")),
-        };
-        M::inc(&self.metrics.call_errors);
-        M::inc(match err {
-            SandboxError::Deadline(_) => &self.metrics.deadline_exceeded,
-            SandboxError::MemoryLimit(_) => &self.metrics.memory_limit,
-            _ => &self.metrics.traps,
-        });
-        tracing::warn!(store = %state.scope.store, digest = %state.scope.digest, "plugin call failed: {err}");
-        Err(err)
-    }
-}
-
-struct Inner {
-    store: Store<HostState>,
-    instance: SecretProviderCore,
-    client: ResourceAny,
-    /// Set after a trap: the instance is poisoned and the client must be reopened.
-    dead: Option<String>,
-}
-
-/// One opened client: a Store, an instance and the guest's `client` resource.
-pub struct WasmClient {
-    inner: tokio::sync::Mutex<Inner>,
-    timeout: Duration,
-    metrics: Arc<super::metrics::SandboxMetrics>,
-}
-
-impl WasmClient {
-    async fn call<R: Send>(
-        &self,
-        f: impl for<'s> FnOnce(
-            &'s mut Store<HostState>,
-            guest::Guest,
-            ResourceAny,
-        ) -> CallFuture<'s, Result<R, wit::ProviderError>>
-        + Send,
-    ) -> Result<R, ProviderError> {
-        let mut guard = self.inner.lock().await;
-        let inner = &mut *guard;
-        if let Some(why) = &inner.dead {
-            return Err(ProviderError::Unavailable(format!(
-                "plugin instance failed earlier: {why}"
-            )));
-        }
-        let g = inner.instance.ampoule_provider_provider().clone();
-        let client = inner.client;
-        let outcome = {
-            let mut runner = Runner {
-                store: &mut inner.store,
-                timeout: self.timeout,
-                metrics: &self.metrics,
-            };
-            runner.run(|s| f(s, g, client)).await
-        };
-        match outcome {
-            Ok(r) => r.map_err(from_wit),
-            Err(e) => {
-                inner.dead = Some(e.to_string());
-                Err(e.into())
-            }
-        }
-    }
-}
-
-fn wit_ref(r: &RemoteRef) -> wit::SecretRef {
-    wit::SecretRef {
-        key: r.key.clone(),
-        property: r.property.clone(),
-        version: r.version.clone(),
-        fetch_metadata: r.fetch_metadata,
-    }
-}
-
-fn to_map(pairs: Vec<(String, Vec<u8>)>) -> SecretMap {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k, SecretValue::new(v)))
-        .collect()
-}
-
-impl ProviderClient for WasmClient {
-    fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
-        Box::pin(async move {
-            let v = self
-                .call(|s, g, c| Box::pin(async move { g.client().call_validate(s, c).await }))
-                .await?;
-            Ok(match v {
-                wit::Validation::Valid => Validation::Valid,
-                wit::Validation::Unknown => Validation::Unknown,
-            })
-        })
-    }
-
-    fn get_secret<'a>(
-        &'a self,
-        r: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        let req = wit_ref(r);
-        Box::pin(async move {
-            self.call(move |s, g, c| {
-                Box::pin(async move { g.client().call_get_secret(s, c, &req).await })
-            })
-            .await
-            .map(SecretValue::new)
-        })
-    }
-
-    fn get_secret_map<'a>(
-        &'a self,
-        r: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        let req = wit_ref(r);
-        Box::pin(async move {
-            self.call(move |s, g, c| {
-                Box::pin(async move { g.client().call_get_secret_map(s, c, &req).await })
-            })
-            .await
-            .map(to_map)
-        })
-    }
-
-    fn get_all_secrets<'a>(
-        &'a self,
-        f: &'a FindRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        let query = wit::FindQuery {
-            path: f.path.clone(),
-            name_regexp: f.name_regexp.clone(),
-            tags: f.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
-        Box::pin(async move {
-            self.call(move |s, g, c| {
-                Box::pin(async move { g.client().call_get_all_secrets(s, c, &query).await })
-            })
-            .await
-            .map(to_map)
-        })
-    }
 }
 
 impl SecretProvider for WasmProvider {

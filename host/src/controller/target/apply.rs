@@ -1,195 +1,22 @@
-//! Writing the target Secret (eso-api.md §2.6–§2.7): ownership, managed label, data-hash,
-//! created-by, copied labels and annotations, creationPolicy — by server-side apply with ESO's
-//! field manager, and no write at all when nothing changed.
+//! Talking to the API server: applying the target, deleting it or its orphans, checking it.
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, OwnerReference};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use super::context::Context;
-use super::error::Error;
-use super::hash;
+use super::desired::{desired, fingerprint};
+use super::{
+    CREATED_BY, DATA_HASH, MANAGED_LABEL, Outcome, Shape, Written, check_ownership, is_es_owner,
+    target_name,
+};
+use crate::controller::context::Context;
+use crate::controller::error::Error;
+use crate::controller::hash;
 use crate::crd::{CreationPolicy, ExternalSecret};
-use crate::redact::Redacted;
-
-pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
-pub const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
-pub const CREATED_BY: &str = "reconcile.external-secrets.io/created-by";
-
-/// What a write did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-    /// creationPolicy Merge and the Secret does not exist.
-    Missing,
-    /// creationPolicy None: nothing is written.
-    NotManaged,
-}
-
-/// The result of a write: what happened, the Secret's resourceVersion afterwards, and a
-/// fingerprint of what was applied (to skip identical applies later).
-#[derive(Debug, Clone)]
-pub struct Written {
-    pub outcome: Outcome,
-    pub resource_version: Option<String>,
-    pub fingerprint: Option<String>,
-}
-
-/// What the target Secret should hold: its data and the metadata this ExternalSecret sets
-/// (its own labels and annotations, or the template's).
-#[derive(Debug, Clone, Default)]
-pub struct Shape {
-    pub data: BTreeMap<String, Redacted<Vec<u8>>>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    /// `template.type`; `None` keeps the Secret's type (Opaque when created).
-    pub type_: Option<String>,
-    /// `template.metadata.finalizers`.
-    pub finalizers: Vec<String>,
-}
-
-/// The target Secret's name.
-pub fn target_name(es: &ExternalSecret) -> String {
-    es.spec
-        .target
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| es.name_any())
-}
-
-fn is_es_owner(r: &OwnerReference) -> bool {
-    r.kind == "ExternalSecret" && r.api_version.starts_with("external-secrets.io/")
-}
-
-/// Refuses to touch a Secret another ExternalSecret or another controller owns.
-pub fn check_ownership(
-    es: &ExternalSecret,
-    owners: &[OwnerReference],
-    policy: CreationPolicy,
-) -> Result<(), Error> {
-    let uid = es.meta().uid.as_deref().unwrap_or_default();
-    if let Some(c) = owners.iter().find(|r| r.controller == Some(true)) {
-        if is_es_owner(c) && c.uid != uid {
-            return Err(Error::OwnedByAnother);
-        }
-        if !is_es_owner(c) && policy == CreationPolicy::Owner {
-            return Err(Error::ForeignController(format!(
-                "{} \"{}\"",
-                c.kind, c.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Data keys a field manager set by server-side apply (`f:data` in its managedFields entry).
-pub fn keys_owned_by(managed: &[ManagedFieldsEntry], manager: &str) -> Vec<String> {
-    managed
-        .iter()
-        .filter(|m| m.manager.as_deref() == Some(manager))
-        .filter_map(|m| m.fields_v1.as_ref())
-        .filter_map(|f| f.0.get("f:data").and_then(Value::as_object))
-        .flat_map(|data| {
-            data.keys()
-                .filter_map(|k| k.strip_prefix("f:"))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-fn owner_reference(es: &ExternalSecret) -> Option<OwnerReference> {
-    let mut r = es.controller_owner_ref(&())?;
-    r.block_owner_deletion = Some(true);
-    Some(r)
-}
-
-/// The object applied to the target, and the final `.data` the data-hash covers.
-fn desired(
-    es: &ExternalSecret,
-    name: &str,
-    shape: &Shape,
-    existing: Option<&Secret>,
-    manager: &str,
-) -> (Value, BTreeMap<String, Vec<u8>>) {
-    let policy = es.spec.target.creation_policy;
-    let merging = matches!(
-        policy,
-        CreationPolicy::Merge | CreationPolicy::CreateOrMerge
-    );
-    let mut final_data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    if let (true, Some(secret)) = (merging, existing) {
-        let ours = keys_owned_by(
-            secret
-                .metadata
-                .managed_fields
-                .as_deref()
-                .unwrap_or_default(),
-            manager,
-        );
-        for (k, v) in secret.data.iter().flatten() {
-            if !ours.contains(k) {
-                final_data.insert(k.clone(), v.0.clone());
-            }
-        }
-    }
-    let data = &shape.data;
-    for (k, v) in data {
-        final_data.insert(k.clone(), v.expose().clone());
-    }
-
-    let mut labels = shape.labels.clone();
-    let mut annotations = shape.annotations.clone();
-    labels.insert(MANAGED_LABEL.into(), "true".into());
-    annotations.insert(DATA_HASH.into(), hash::data_hash(&final_data));
-    let mut metadata = json!({"name": name, "namespace": es.namespace()});
-    if policy == CreationPolicy::Owner {
-        labels.insert(
-            CREATED_BY.into(),
-            hash::created_by(&es.namespace().unwrap_or_default(), &es.name_any()),
-        );
-        if let Some(owner) = owner_reference(es) {
-            metadata["ownerReferences"] = json!([owner]);
-        }
-    }
-    metadata["labels"] = json!(labels);
-    metadata["annotations"] = json!(annotations);
-    if !shape.finalizers.is_empty() {
-        metadata["finalizers"] = json!(shape.finalizers);
-    }
-    let encoded: BTreeMap<&String, String> = data
-        .iter()
-        .map(|(k, v)| (k, STANDARD.encode(v.expose())))
-        .collect();
-    let mut obj =
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded});
-    if es.spec.target.immutable {
-        obj["immutable"] = json!(true);
-    }
-    if let Some(t) = &shape.type_ {
-        obj["type"] = json!(t);
-    }
-    (obj, final_data)
-}
-
-/// The Secret `es` would create from `shape` when no Secret exists yet (`ampoule render`).
-pub fn rendered(es: &ExternalSecret, shape: &Shape) -> Value {
-    let manager = hash::field_manager(&es.name_any());
-    desired(es, &target_name(es), shape, None, &manager).0
-}
-
-fn fingerprint(obj: &Value) -> String {
-    hash::object_hash(&obj.to_string())
-}
 
 /// Writes `shape` to the target of `es` according to its creationPolicy.
 pub async fn write(ctx: &Context, es: &ExternalSecret, shape: &Shape) -> Result<Written, Error> {
@@ -418,33 +245,4 @@ pub async fn target_valid(ctx: &Context, es: &ExternalSecret) -> Result<bool, Er
             .secret_resource_version = secret.resource_version();
     }
     Ok(valid)
-}
-
-#[cfg(test)]
-mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
-
-    use super::*;
-
-    #[test]
-    fn finds_the_data_keys_a_manager_applied() {
-        let entry = |manager: &str, fields: Value| ManagedFieldsEntry {
-            manager: Some(manager.into()),
-            operation: Some("Apply".into()),
-            fields_v1: Some(FieldsV1(fields)),
-            ..Default::default()
-        };
-        let managed = vec![
-            entry(
-                "externalsecrets.external-secrets.io/a",
-                json!({"f:data": {"f:x": {}, "f:y": {}}, "f:metadata": {}}),
-            ),
-            entry("kubectl", json!({"f:data": {"f:z": {}}})),
-        ];
-        assert_eq!(
-            keys_owned_by(&managed, "externalsecrets.external-secrets.io/a"),
-            vec!["x", "y"]
-        );
-        assert!(keys_owned_by(&managed, "other").is_empty());
-    }
 }
