@@ -438,4 +438,27 @@ mod tests {
         m.forget("a", "b");
         assert!(!m.encode().contains(r#"name="a""#));
     }
+
+    #[test]
+    fn exposes_the_queue_wait_and_reconcile_phase_histograms() {
+        let m = Metrics::new();
+        m.queue_wait
+            .get_or_create(&LaneLabel { lane: "urgent" })
+            .observe(0.25);
+        m.reconcile_phase
+            .get_or_create(&PhaseLabel { phase: "fetch" })
+            .observe(0.5);
+        let text = m.encode();
+        for line in [
+            "# TYPE ampoule_workqueue_wait_seconds histogram",
+            r#"ampoule_workqueue_wait_seconds_sum{lane="urgent"} 0.25"#,
+            r#"ampoule_workqueue_wait_seconds_count{lane="urgent"} 1"#,
+            r#"ampoule_workqueue_wait_seconds_bucket{le="0.4096",lane="urgent"} 1"#,
+            "# TYPE ampoule_reconcile_phase_seconds histogram",
+            r#"ampoule_reconcile_phase_seconds_sum{phase="fetch"} 0.5"#,
+            r#"ampoule_reconcile_phase_seconds_count{phase="fetch"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
 }

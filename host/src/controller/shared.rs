@@ -3,7 +3,7 @@
 //! [`Shared`] wraps the [`SecretProvider`] the controller uses. Two reconciles asking the same
 //! store (same [`StoreContext`]: kind, name, namespaces, generation, config) for the same
 //! [`RemoteRef`] at the same time share one call. A periodic refresh also reuses a value another
-//! reconcile fetched in the second half of its refresh window (see `watch::refresh_not_before`):
+//! reconcile fetched in the second half of its refresh window (see `watch::workers::refresh_not_before`):
 //! a thousand ExternalSecrets reading fifty keys cost fifty backend requests per window, not a
 //! thousand. New and changed objects (the urgent lane) never take a stored value,
 //! only an in-flight one. Errors are shared with the callers already waiting but never stored.

@@ -1,27 +1,35 @@
 //! Watches (reflectors) and the workers that drain the queues.
+//!
+//! This module starts the watches and fills the caches; `events` turns watch events into queued
+//! keys, `workers` takes keys from the queues and reconciles them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod events;
+#[cfg(test)]
+mod tests;
+mod workers;
+
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
-use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, StoreKey, reporter};
-use super::queue::{Priority, WorkQueue};
+use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, reporter};
+use super::queue::WorkQueue;
+use super::shared;
 use super::target::MANAGED_LABEL;
-use super::{external_secret, secret_store, shared, stores};
-use crate::crd::{ClusterSecretStore, ExternalSecret, GenericStore, SecretStore};
+use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
+
+pub use workers::workers;
 
 /// Handles of the watch tasks; dropping it does not stop them, [`Watches::abort`] does.
 pub struct Watches(JoinSet<()>);
@@ -42,15 +50,21 @@ where
     }
 }
 
-/// Starts every watch and returns the shared context.
-pub fn start(
+/// What fills the context's caches: one writer per watch.
+struct Writers {
+    external_secrets: Writer<ExternalSecret>,
+    stores: Writer<SecretStore>,
+    cluster_stores: Writer<ClusterSecretStore>,
+    secrets: Writer<PartialObjectMeta<Secret>>,
+}
+
+/// The shared context with empty caches and queues, and the writers of its caches.
+fn context(
     client: Client,
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
     settings: Settings,
-    provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
-) -> (Arc<Context>, Watches) {
-    let ns = settings.namespace.clone();
+) -> (Arc<Context>, Writers) {
     let (es_store, es_writer) = reflector::store();
     let (ss_store, ss_writer) = reflector::store();
     let (css_store, css_writer) = reflector::store();
@@ -60,10 +74,7 @@ pub fn start(
         provider: Arc::new(shared::Shared::new(provider)),
         transformer,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
-        store_recorder: kube::runtime::events::Recorder::new(
-            client.clone(),
-            reporter(STORE_REPORTER),
-        ),
+        store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
         settings,
         backoff: Backoff::default(),
         external_secrets: es_store,
@@ -79,17 +90,36 @@ pub fn start(
             super::context::EVENTS_IN_FLIGHT,
         )),
     });
+    let writers = Writers {
+        external_secrets: es_writer,
+        stores: ss_writer,
+        cluster_stores: css_writer,
+        secrets: secret_writer,
+    };
+    (ctx, writers)
+}
+
+/// Starts every watch and returns the shared context.
+pub fn start(
+    client: Client,
+    provider: Arc<dyn SecretProvider>,
+    transformer: Arc<dyn Transformer>,
+    settings: Settings,
+    provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> (Arc<Context>, Watches) {
+    let ns = settings.namespace.clone();
+    let (ctx, writers) = context(client.clone(), provider, transformer, settings);
 
     let mut tasks = JoinSet::new();
-    let es = guarded::<ExternalSecret>(&client, ns.as_deref()).reflect(es_writer);
-    tasks.spawn(on_external_secrets(ctx.clone(), es));
-    let ss = guarded::<SecretStore>(&client, ns.as_deref()).reflect(ss_writer);
-    tasks.spawn(on_stores(ctx.clone(), ss));
+    let es = guarded::<ExternalSecret>(&client, ns.as_deref()).reflect(writers.external_secrets);
+    tasks.spawn(events::on_external_secrets(ctx.clone(), es));
+    let ss = guarded::<SecretStore>(&client, ns.as_deref()).reflect(writers.stores);
+    tasks.spawn(events::on_stores(ctx.clone(), ss));
     if ctx.settings.cluster_stores {
-        let css = guarded::<ClusterSecretStore>(&client, None).reflect(css_writer);
-        tasks.spawn(on_stores(ctx.clone(), css));
+        let css = guarded::<ClusterSecretStore>(&client, None).reflect(writers.cluster_stores);
+        tasks.spawn(events::on_stores(ctx.clone(), css));
     } else {
-        drop(css_writer);
+        drop(writers.cluster_stores);
     }
     let managed = watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true"));
     let secrets = watcher(
@@ -98,15 +128,13 @@ pub fn start(
     )
     .default_backoff()
     .modify(|s| s.metadata.managed_fields = None)
-    .reflect(secret_writer);
-    tasks.spawn(on_secrets(ctx.clone(), secrets));
+    .reflect(writers.secrets);
+    tasks.spawn(events::on_secrets(ctx.clone(), secrets));
     if let Some(changes) = provider_changes {
-        tasks.spawn(on_provider_changes(ctx.clone(), changes));
+        tasks.spawn(events::on_provider_changes(ctx.clone(), changes));
     }
     (ctx, Watches(tasks))
 }
-
-use kube::runtime::watcher::watcher;
 
 /// Watches `K` as untyped objects and converts each one: an object that does not decode is
 /// reported (log line with its name and the decoding error) and skipped, so one bad object never
@@ -164,314 +192,5 @@ pub fn decode<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(
             tracing::error!(kind = %K::kind(&()), %name, ?namespace, error = %e, "skipping a malformed object");
             None
         }
-    }
-}
-
-/// What makes an ExternalSecret event worth a reconcile (ESO's predicate): generation, labels,
-/// annotations, finalizers or deletion — never a status-only update (such as our own).
-#[derive(Debug, PartialEq, Eq)]
-struct EsFingerprint {
-    generation: Option<i64>,
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
-    finalizers: Vec<String>,
-    deleting: bool,
-}
-
-fn es_fingerprint(es: &ExternalSecret) -> EsFingerprint {
-    EsFingerprint {
-        generation: es.metadata.generation,
-        labels: es.labels().clone(),
-        annotations: es.annotations().clone(),
-        finalizers: es.finalizers().to_vec(),
-        deleting: es.metadata.deletion_timestamp.is_some(),
-    }
-}
-
-fn never_synced(es: &ExternalSecret) -> bool {
-    es.status
-        .as_ref()
-        .and_then(|s| s.synced_resource_version.as_deref())
-        .is_none_or(str::is_empty)
-}
-
-async fn on_external_secrets(
-    ctx: Arc<Context>,
-    stream: impl Stream<Item = Result<Event<ExternalSecret>, watcher::Error>>,
-) {
-    let mut seen = HashMap::new();
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Apply(es) | Event::InitApply(es)) => {
-                let key = ObjectRef::from_obj(&es);
-                let print = es_fingerprint(&es);
-                let first = !seen.contains_key(&key);
-                if seen.get(&key) == Some(&print) {
-                    continue;
-                }
-                seen.insert(key.clone(), print);
-                let priority = if !first || never_synced(&es) {
-                    Priority::Urgent
-                } else {
-                    Priority::Normal
-                };
-                ctx.queue.add(key, Duration::ZERO, priority);
-            }
-            Ok(Event::Delete(es)) => {
-                let key = ObjectRef::from_obj(&es);
-                seen.remove(&key);
-                ctx.queue.forget(&key);
-                external_secret::forget(&ctx, &key);
-            }
-            Ok(Event::Init | Event::InitDone) => {}
-            Err(e) => tracing::warn!(error = %e, "ExternalSecret watch failed; retrying"),
-        }
-    }
-}
-
-fn store_fingerprint<S: GenericStore + Resource>(s: &S) -> (Option<i64>, bool) {
-    (s.meta().generation, stores::is_ready(s))
-}
-
-async fn on_stores<S>(
-    ctx: Arc<Context>,
-    stream: impl Stream<Item = Result<Event<S>, watcher::Error>>,
-) where
-    S: GenericStore + Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
-{
-    let mut seen = HashMap::new();
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        let (store, deleted) = match event {
-            Ok(Event::Apply(s) | Event::InitApply(s)) => (s, false),
-            Ok(Event::Delete(s)) => (s, true),
-            Ok(Event::Init | Event::InitDone) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, kind = S::KIND.as_str(), "store watch failed; retrying");
-                continue;
-            }
-        };
-        let key = StoreKey {
-            namespace: store.namespace(),
-            name: store.name_any(),
-        };
-        let print = store_fingerprint(&store);
-        if !deleted && seen.get(&key) == Some(&print) {
-            continue;
-        }
-        let spec_changed = seen.get(&key).map(|p: &(Option<i64>, bool)| p.0) != Some(print.0);
-        if deleted {
-            seen.remove(&key);
-            ctx.store_queue.forget(&key);
-        } else {
-            seen.insert(key.clone(), print);
-            if spec_changed {
-                ctx.store_queue
-                    .add(key.clone(), Duration::ZERO, Priority::Urgent);
-            }
-        }
-        requeue_users(&ctx, S::KIND, &key);
-    }
-}
-
-/// A provider key got another component or ceiling: validate the stores using it again.
-async fn on_provider_changes(
-    ctx: Arc<Context>,
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<String>,
-) {
-    while let Some(key) = changes.recv().await {
-        for s in ctx.stores.state() {
-            if s.spec.provider.name() == Some(key.as_str()) {
-                ctx.store_queue.add(
-                    StoreKey {
-                        namespace: s.namespace(),
-                        name: s.name_any(),
-                    },
-                    Duration::ZERO,
-                    Priority::Urgent,
-                );
-            }
-        }
-        for s in ctx.cluster_stores.state() {
-            if s.spec.provider.name() == Some(key.as_str()) {
-                ctx.store_queue.add(
-                    StoreKey {
-                        namespace: None,
-                        name: s.name_any(),
-                    },
-                    Duration::ZERO,
-                    Priority::Urgent,
-                );
-            }
-        }
-    }
-}
-
-/// A store changed (spec, readiness) or went away: the ExternalSecrets using it are looked at now.
-fn requeue_users(ctx: &Context, kind: crate::crd::StoreKind, store: &StoreKey) {
-    for es in ctx.external_secrets.state() {
-        let ns = es.namespace().unwrap_or_default();
-        let uses = stores::referenced(&es).iter().any(|r| {
-            r.effective_kind() == kind
-                && r.name == store.name
-                && (store.namespace.is_none() || store.namespace.as_deref() == Some(ns.as_str()))
-        });
-        if uses {
-            ctx.queue.add(
-                ObjectRef::from_obj(es.as_ref()),
-                Duration::ZERO,
-                Priority::Urgent,
-            );
-        }
-    }
-}
-
-async fn on_secrets(
-    ctx: Arc<Context>,
-    stream: impl Stream<Item = Result<Event<kube::core::PartialObjectMeta<Secret>>, watcher::Error>>,
-) {
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        let (secret, deleted) = match event {
-            Ok(Event::Apply(s) | Event::InitApply(s)) => (s, false),
-            Ok(Event::Delete(s)) => (s, true),
-            Ok(Event::Init | Event::InitDone) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "Secret metadata watch failed; retrying");
-                continue;
-            }
-        };
-        let ns = secret.namespace().unwrap_or_default();
-        let mut names: HashSet<String> = secret
-            .owner_references()
-            .iter()
-            .filter(|r| r.kind == "ExternalSecret" && r.controller == Some(true))
-            .map(|r| r.name.clone())
-            .collect();
-        if let Some(writers) = ctx.lock_targets().get(&(ns.clone(), secret.name_any())) {
-            names.extend(writers.iter().cloned());
-        }
-        for name in names {
-            // The echo of this controller's own write: nothing to look at.
-            let key = ObjectRef::new(&name).within(&ns);
-            if !deleted
-                && secret.resource_version().is_some()
-                && secret.resource_version() == ctx.synced(&key).secret_resource_version
-            {
-                continue;
-            }
-            ctx.queue.add(key, Duration::ZERO, Priority::Urgent);
-        }
-    }
-}
-
-/// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
-/// half its refresh interval had passed since its last sync. That is never its own previous
-/// fetch, and a value at most about half an interval old when the refresh is due.
-fn refresh_not_before(
-    ctx: &Context,
-    key: &ObjectRef<ExternalSecret>,
-) -> Option<tokio::time::Instant> {
-    let es = ctx.external_secrets.get(key)?;
-    let half = super::refresh::interval(&es) / 2;
-    if half.is_zero() {
-        return None;
-    }
-    let (at, _) = super::refresh::last_sync(&es, &ctx.synced(key));
-    let age = Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(at?)).ok()?;
-    let now = tokio::time::Instant::now();
-    Some(now.checked_sub(age).map_or(now, |synced| synced + half))
-}
-
-/// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
-/// them only for new or changed objects), two for stores.
-pub async fn workers(ctx: Arc<Context>) {
-    // Stores first: the flood gate needs their readiness, and the ExternalSecret cache must be
-    // complete before store events fan out.
-    let _ = ctx.stores.wait_until_ready().await;
-    if ctx.settings.cluster_stores {
-        let _ = ctx.cluster_stores.wait_until_ready().await;
-    }
-    let _ = ctx.external_secrets.wait_until_ready().await;
-    let _ = ctx.secrets.wait_until_ready().await;
-    let mut set = JoinSet::new();
-    // A quarter of the workers take only new or changed objects, so those never wait for a
-    // refresh to finish; the rest take both lanes, urgent first.
-    let total = ctx.settings.concurrent.max(1);
-    let urgent_only = total / 4;
-    for i in 0..total {
-        let ctx = ctx.clone();
-        let only_urgent = i < urgent_only;
-        set.spawn(async move {
-            loop {
-                let (key, lane, waited) = if only_urgent {
-                    let (key, waited) = ctx.queue.next_urgent_timed().await;
-                    (key, Priority::Urgent, waited)
-                } else {
-                    ctx.queue.next_timed().await
-                };
-                crate::metrics::global()
-                    .queue_wait
-                    .get_or_create(&crate::metrics::LaneLabel {
-                        lane: match lane {
-                            Priority::Urgent => "urgent",
-                            Priority::Normal => "normal",
-                        },
-                    })
-                    .observe(waited.as_secs_f64());
-                let not_before = (lane == Priority::Normal)
-                    .then(|| refresh_not_before(&ctx, &key))
-                    .flatten();
-                let next = shared::NOT_BEFORE
-                    .scope(not_before, external_secret::reconcile(&ctx, &key, lane))
-                    .await;
-                ctx.queue.done(&key);
-                if let Some((delay, priority)) = next {
-                    ctx.queue.add(key, delay, priority);
-                }
-            }
-        });
-    }
-    for _ in 0..2 {
-        let ctx = ctx.clone();
-        set.spawn(async move {
-            loop {
-                let key = ctx.store_queue.next().await;
-                let next = secret_store::reconcile(&ctx, &key).await;
-                ctx.store_queue.done(&key);
-                if let Some((delay, priority)) = next {
-                    ctx.store_queue.add(key, delay, priority);
-                }
-            }
-        });
-    }
-    while set.join_next().await.is_some() {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn malformed_objects_are_skipped_not_fatal() {
-        let good: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": "ok", "namespace": "a", "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]},
-            "spec": {"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "k", "remoteRef": {"key": "x"}}]}
-        }))
-        .unwrap();
-        let es = decode::<ExternalSecret>(good).unwrap();
-        assert_eq!(
-            es.metadata.managed_fields, None,
-            "caches never keep managedFields"
-        );
-        let bad: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": "bad", "namespace": "a"},
-            "spec": {"data": [{"secretKey": 42}]}
-        }))
-        .unwrap();
-        assert!(decode::<ExternalSecret>(bad).is_none());
     }
 }

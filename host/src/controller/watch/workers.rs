@@ -1,0 +1,104 @@
+//! The workers that drain the queues: ExternalSecret workers (some only for urgent keys) and
+//! store workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use tokio::task::JoinSet;
+
+use crate::controller::context::Context;
+use crate::controller::queue::Priority;
+use crate::controller::{external_secret, refresh, secret_store, shared};
+use crate::crd::ExternalSecret;
+
+/// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
+/// half its refresh interval had passed since its last sync. That is never its own previous
+/// fetch, and a value at most about half an interval old when the refresh is due.
+fn refresh_not_before(
+    ctx: &Context,
+    key: &ObjectRef<ExternalSecret>,
+) -> Option<tokio::time::Instant> {
+    let es = ctx.external_secrets.get(key)?;
+    let half = refresh::interval(&es) / 2;
+    if half.is_zero() {
+        return None;
+    }
+    let (at, _) = refresh::last_sync(&es, &ctx.synced(key));
+    let age = Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(at?)).ok()?;
+    let now = tokio::time::Instant::now();
+    Some(now.checked_sub(age).map_or(now, |synced| synced + half))
+}
+
+/// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
+/// them only for new or changed objects), two for stores.
+pub async fn workers(ctx: Arc<Context>) {
+    // Stores first: the flood gate needs their readiness, and the ExternalSecret cache must be
+    // complete before store events fan out.
+    let _ = ctx.stores.wait_until_ready().await;
+    if ctx.settings.cluster_stores {
+        let _ = ctx.cluster_stores.wait_until_ready().await;
+    }
+    let _ = ctx.external_secrets.wait_until_ready().await;
+    let _ = ctx.secrets.wait_until_ready().await;
+    let mut set = JoinSet::new();
+    // A quarter of the workers take only new or changed objects, so those never wait for a
+    // refresh to finish; the rest take both lanes, urgent first.
+    let total = ctx.settings.concurrent.max(1);
+    let urgent_only = total / 4;
+    for i in 0..total {
+        let ctx = ctx.clone();
+        let only_urgent = i < urgent_only;
+        set.spawn(async move {
+            loop {
+                work_once(&ctx, only_urgent).await;
+            }
+        });
+    }
+    for _ in 0..2 {
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            loop {
+                let key = ctx.store_queue.next().await;
+                let next = secret_store::reconcile(&ctx, &key).await;
+                ctx.store_queue.done(&key);
+                if let Some((delay, priority)) = next {
+                    ctx.store_queue.add(key, delay, priority);
+                }
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// One turn of an ExternalSecret worker: waits for a due key (an urgent key only, when
+/// `only_urgent`), records how long it waited in `ampoule_workqueue_wait_seconds{lane}`,
+/// reconciles it and queues it again as the reconcile asks — a periodic refresh that the urgent
+/// lane hands off comes back here in the normal lane.
+pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
+    let (key, lane, waited) = if only_urgent {
+        let (key, waited) = ctx.queue.next_urgent_timed().await;
+        (key, Priority::Urgent, waited)
+    } else {
+        ctx.queue.next_timed().await
+    };
+    crate::metrics::global()
+        .queue_wait
+        .get_or_create(&crate::metrics::LaneLabel {
+            lane: match lane {
+                Priority::Urgent => "urgent",
+                Priority::Normal => "normal",
+            },
+        })
+        .observe(waited.as_secs_f64());
+    let not_before = (lane == Priority::Normal)
+        .then(|| refresh_not_before(ctx, &key))
+        .flatten();
+    let next = shared::NOT_BEFORE
+        .scope(not_before, external_secret::reconcile(ctx, &key, lane))
+        .await;
+    ctx.queue.done(&key);
+    if let Some((delay, priority)) = next {
+        ctx.queue.add(key, delay, priority);
+    }
+}
