@@ -239,11 +239,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let admin = crate::admin::serve(&args.metrics_addr).await?;
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
     let provider: Arc<dyn SecretProvider> = wasm;
-    tokio::select! {
-        result = controller::run_with(client, provider, transformer, args.settings(), leader, Some(changes)) => result.map_err(Into::into),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
+    let parts = controller::Parts {
+        client,
+        provider,
+        transformer,
+        settings: args.settings(),
+        leader,
+        provider_changes: Some(changes),
+    };
+    controller::run_until(parts, stop_signal())
+        .await
+        .map_err(Into::into)
+}
+
+/// SIGTERM (what Kubernetes sends a pod it stops) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops cleanly");
+                std::future::pending::<()>().await;
+            }
         }
-    }
+    };
+    let which = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        () = terminate => "SIGTERM",
+    };
+    tracing::info!(signal = which, "stopping");
 }

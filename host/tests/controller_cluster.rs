@@ -322,7 +322,7 @@ async fn leader_election_hands_over_when_the_leader_stops() {
         ..LeaderElection::new(ns.clone(), lease.clone(), id.into())
     };
     let first = quick("first").acquire(&client).await.unwrap();
-    let holding = tokio::spawn(first.hold());
+    let holding = tokio::spawn(async move { first.hold().await });
     let second = tokio::spawn({
         let client = client.clone();
         let election = quick("second");

@@ -94,6 +94,16 @@ pub struct Context {
 /// Normal events published in the background at once, at most.
 pub const EVENTS_IN_FLIGHT: usize = 64;
 
+/// Waits until no background event is in flight (every slot of `slots` free), at most `limit`.
+/// Returns how many were still in flight when it gave up (0: all sent).
+pub async fn drain_events(slots: &tokio::sync::Semaphore, limit: std::time::Duration) -> usize {
+    let all = u32::try_from(EVENTS_IN_FLIGHT).unwrap_or(u32::MAX);
+    match tokio::time::timeout(limit, slots.acquire_many(all)).await {
+        Ok(_) => 0,
+        Err(_) => EVENTS_IN_FLIGHT.saturating_sub(slots.available_permits()),
+    }
+}
+
 /// A SecretStore (namespaced) or ClusterSecretStore (namespace `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StoreKey {
@@ -249,5 +259,38 @@ mod tests {
             event_action(&EventType::Normal, "Created", "secret created"),
             "Created"
         );
+    }
+
+    #[tokio::test]
+    async fn draining_waits_for_the_events_in_flight() {
+        use std::sync::Arc;
+        use std::time::Duration;
+        let slots = Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT));
+        // Nothing in flight: done at once.
+        assert_eq!(drain_events(&slots, Duration::from_millis(10)).await, 0);
+        assert_eq!(
+            slots.available_permits(),
+            EVENTS_IN_FLIGHT,
+            "the slots are given back"
+        );
+
+        // Two events in flight, sent after 50 ms: the drain waits for them.
+        let (a, b) = (
+            slots.clone().acquire_owned().await.unwrap(),
+            slots.clone().acquire_owned().await.unwrap(),
+        );
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = sent.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop((a, b));
+        });
+        assert_eq!(drain_events(&slots, Duration::from_secs(5)).await, 0);
+        assert!(sent.load(std::sync::atomic::Ordering::SeqCst));
+
+        // One that never finishes: the drain gives up at its limit and says how many are left.
+        let _stuck = slots.clone().acquire_owned().await.unwrap();
+        assert_eq!(drain_events(&slots, Duration::from_millis(50)).await, 1);
     }
 }

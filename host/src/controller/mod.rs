@@ -88,6 +88,45 @@ pub async fn run_with(
     leader: Option<leader::LeaderElection>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), RunError> {
+    let parts = Parts {
+        client,
+        provider,
+        transformer,
+        settings,
+        leader,
+        provider_changes,
+    };
+    run_until(parts, std::future::pending()).await
+}
+
+/// What the controllers run with (the arguments of [`run_with`]).
+pub struct Parts {
+    pub client: Client,
+    pub provider: Arc<dyn SecretProvider>,
+    pub transformer: Arc<dyn Transformer>,
+    pub settings: Settings,
+    pub leader: Option<leader::LeaderElection>,
+    pub provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+}
+
+/// How long a clean stop waits for Normal events still being sent.
+pub const EVENT_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`run_with`] until `stop` resolves; then a clean stop: no new reconciles, the Normal events in
+/// flight sent (at most [`EVENT_DRAIN`]), the leader lease released so another replica takes
+/// over at once.
+pub async fn run_until(
+    parts: Parts,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    let Parts {
+        client,
+        provider,
+        transformer,
+        settings,
+        leader,
+        provider_changes,
+    } = parts;
     let (ctx, watches) = watch::start(
         client.clone(),
         provider,
@@ -95,31 +134,53 @@ pub async fn run_with(
         settings,
         provider_changes,
     );
+    let mut stop = std::pin::pin!(stop);
     let lease = match leader {
-        Some(election) => Some(election.acquire(&client).await.map_err(RunError::Leader)?),
+        Some(election) => tokio::select! {
+            held = election.acquire(&client) => Some(held.map_err(RunError::Leader)?),
+            () = &mut stop => {
+                watches.abort();
+                return Ok(());
+            }
+        },
         None => None,
     };
-    let workers = watch::workers(ctx.clone());
     let ces = if ctx.settings.cluster_external_secrets {
         Some(tokio::spawn(cluster_external_secret::run(ctx.clone())))
     } else {
         None
     };
-    let result = match lease {
-        Some(lease) => {
-            tokio::select! {
+    let work = async {
+        let workers = watch::workers(ctx.clone());
+        match &lease {
+            Some(lease) => tokio::select! {
                 lost = lease.hold() => lost,
-                _ = workers => Ok(()),
+                () = workers => Ok(()),
+            },
+            None => {
+                workers.await;
+                Ok(())
             }
         }
-        None => {
-            workers.await;
-            Ok(())
-        }
+    };
+    let (result, stopped) = tokio::select! {
+        result = work => (result, false),
+        () = &mut stop => (Ok(()), true),
     };
     watches.abort();
     if let Some(ces) = ces {
         ces.abort();
+    }
+    if stopped {
+        let unsent = context::drain_events(&ctx.event_slots, EVENT_DRAIN).await;
+        if unsent > 0 {
+            tracing::warn!(unsent, "stopping with Normal events still unsent");
+        }
+        if let Some(lease) = &lease
+            && let Err(e) = lease.release().await
+        {
+            tracing::warn!(error = %e, "could not release the leader lease");
+        }
     }
     result
 }
