@@ -6,20 +6,53 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ampoule::controller::hash;
 use ampoule::provider::ProviderError;
-use common::{WAIT, data, start};
+
+use common::{Backend, Running, WAIT, data, start};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
-fn es(name: &str, spec: serde_json::Value) -> serde_json::Value {
+fn es(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": name}, "spec": spec})
 }
 
-async fn annotate(run: &common::Running, name: &str, key: &str, value: &str) {
+/// A controller for a fresh namespace (`prefix-<random>`) and its store `backend` holding these
+/// keys and values.
+async fn with_backend(prefix: &str, values: &[(&str, &str)]) -> (Running, Arc<Backend>) {
+    let run = start(prefix, |_| {}).await;
+    let backend = run.store("backend").await;
+    for (k, v) in values {
+        backend.set(k, v);
+    }
+    (run, backend)
+}
+
+/// An ExternalSecret reading key `k` of store `backend` into `k`, with `extra` in its spec.
+fn read_k(name: &str, extra: Value) -> Value {
+    let mut spec = json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]});
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    es(name, spec)
+}
+
+/// Applies [`read_k`] and waits for the ExternalSecret to sync.
+async fn synced(run: &Running, name: &str, extra: Value) {
+    run.apply(read_k(name, extra)).await;
+    run.es_ready(name, "True", "SecretSynced").await;
+}
+
+/// The data-hash the controller writes for this Secret's data.
+fn data_hash(s: &Secret) -> String {
+    hash::data_hash(s.data.iter().flatten().map(|(k, v)| (k, &v.0)))
+}
+
+async fn annotate(run: &Running, name: &str, key: &str, value: &str) {
     let api = run.api::<ampoule::crd::ExternalSecret>();
     let patch = json!({"metadata": {"annotations": {key: value}}});
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -29,10 +62,14 @@ async fn annotate(run: &common::Running, name: &str, key: &str, value: &str) {
 
 #[tokio::test]
 async fn owner_target_carries_eso_labels_annotations_owner_and_status() {
-    let run = start("es-owner", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("db", r#"{"user":"app","password":"s3cr3t"}"#);
-    backend.set("plain", "v1");
+    let (run, _) = with_backend(
+        "es-owner",
+        &[
+            ("db", r#"{"user":"app","password":"s3cr3t"}"#),
+            ("plain", "v1"),
+        ],
+    )
+    .await;
     let mut obj = es(
         "app",
         json!({
@@ -71,16 +108,9 @@ async fn owner_target_carries_eso_labels_annotations_owner_and_status() {
         "copied",
         "ES annotations are copied"
     );
-    let raw: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .clone()
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
     assert_eq!(
         secret.annotations()["reconcile.external-secrets.io/data-hash"],
-        hash::data_hash(&raw)
+        data_hash(&secret)
     );
     let owner = &secret.owner_references()[0];
     assert_eq!(
@@ -121,11 +151,8 @@ async fn owner_target_carries_eso_labels_annotations_owner_and_status() {
 
 #[tokio::test]
 async fn drift_is_repaired_at_once_and_deleted_targets_come_back() {
-    let run = start("es-drift", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "good");
-    run.apply(es("drift", json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("drift", "True", "SecretSynced").await;
+    let (run, _) = with_backend("es-drift", &[("k", "good")]).await;
+    synced(&run, "drift", json!({})).await;
     let secrets = run.api::<Secret>();
     // An edit by someone else (refreshInterval is 1h: only the Secret watch can notice).
     secrets
@@ -154,11 +181,8 @@ async fn drift_is_repaired_at_once_and_deleted_targets_come_back() {
 
 #[tokio::test]
 async fn a_failed_fetch_leaves_the_secret_byte_identical() {
-    let run = start("es-fail", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v1");
-    run.apply(es("keep", json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("keep", "True", "SecretSynced").await;
+    let (run, backend) = with_backend("es-fail", &[("k", "v1")]).await;
+    synced(&run, "keep", json!({})).await;
     let before = run.secret("keep").await.unwrap();
 
     backend.set("k", "v2");
@@ -235,9 +259,7 @@ async fn force_sync_picks_up_rotation_and_interval_zero_or_created_once_do_not()
 
 #[tokio::test]
 async fn merge_keeps_foreign_keys_and_waits_for_a_missing_secret() {
-    let run = start("es-merge", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("mine", "m");
+    let (run, backend) = with_backend("es-merge", &[("mine", "m")]).await;
     run.apply(es("merge-missing", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "absent", "creationPolicy": "Merge"}, "data": [{"secretKey": "mine", "remoteRef": {"key": "mine"}}]}))).await;
     let es_missing = run.es_ready("merge-missing", "True", "SecretMissing").await;
     assert_eq!(
@@ -282,16 +304,9 @@ async fn merge_keeps_foreign_keys_and_waits_for_a_missing_secret() {
         !s.labels()
             .contains_key("reconcile.external-secrets.io/created-by")
     );
-    let raw: BTreeMap<String, Vec<u8>> = s
-        .data
-        .clone()
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
     assert_eq!(
         s.annotations()["reconcile.external-secrets.io/data-hash"],
-        hash::data_hash(&raw),
+        data_hash(&s),
         "hash covers the merged data"
     );
 
@@ -309,11 +324,11 @@ async fn merge_keeps_foreign_keys_and_waits_for_a_missing_secret() {
 
 #[tokio::test]
 async fn orphan_and_none_policies() {
-    let run = start("es-orphan", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v");
-    run.apply(es("orphan", json!({"secretStoreRef": {"name": "backend"}, "target": {"creationPolicy": "Orphan"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.apply(es("none", json!({"secretStoreRef": {"name": "backend"}, "target": {"creationPolicy": "None"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
+    let (run, _) = with_backend("es-orphan", &[("k", "v")]).await;
+    for (name, policy) in [("orphan", "Orphan"), ("none", "None")] {
+        run.apply(read_k(name, json!({"target": {"creationPolicy": policy}})))
+            .await;
+    }
     run.es_ready("orphan", "True", "SecretSynced").await;
     run.es_ready("none", "True", "SecretSynced").await;
     let s = run.secret("orphan").await.unwrap();
@@ -346,10 +361,7 @@ async fn orphan_and_none_policies() {
 
 #[tokio::test]
 async fn deletion_policies_when_the_remote_secret_disappears() {
-    let run = start("es-deletion", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("a", "1");
-    backend.set("b", "2");
+    let (run, backend) = with_backend("es-deletion", &[("a", "1"), ("b", "2")]).await;
     run.apply(es("del", json!({"secretStoreRef": {"name": "backend"}, "target": {"deletionPolicy": "Delete"}, "data": [{"secretKey": "a", "remoteRef": {"key": "a"}}]}))).await;
     run.apply(es("ret", json!({"secretStoreRef": {"name": "backend"}, "target": {"deletionPolicy": "Retain"}, "data": [{"secretKey": "b", "remoteRef": {"key": "b"}}]}))).await;
     run.es_ready("del", "True", "SecretSynced").await;
@@ -401,11 +413,8 @@ async fn deletion_policies_when_the_remote_secret_disappears() {
 
 #[tokio::test]
 async fn owner_targets_are_garbage_collected_with_their_externalsecret() {
-    let run = start("es-gc", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v");
-    run.apply(es("gc", json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("gc", "True", "SecretSynced").await;
+    let (run, _) = with_backend("es-gc", &[("k", "v")]).await;
+    synced(&run, "gc", json!({})).await;
     run.api::<ampoule::crd::ExternalSecret>()
         .delete("gc", &DeleteParams::foreground())
         .await
@@ -418,11 +427,8 @@ async fn owner_targets_are_garbage_collected_with_their_externalsecret() {
 
 #[tokio::test]
 async fn immutable_targets_are_never_rewritten() {
-    let run = start("es-immutable", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v1");
-    run.apply(es("imm", json!({"secretStoreRef": {"name": "backend"}, "target": {"immutable": true}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("imm", "True", "SecretSynced").await;
+    let (run, backend) = with_backend("es-immutable", &[("k", "v1")]).await;
+    synced(&run, "imm", json!({"target": {"immutable": true}})).await;
     let before = run.secret("imm").await.unwrap();
     assert_eq!(before.immutable, Some(true));
     backend.set("k", "v2");
@@ -437,11 +443,8 @@ async fn immutable_targets_are_never_rewritten() {
 
 #[tokio::test]
 async fn a_secret_owned_by_another_externalsecret_is_refused() {
-    let run = start("es-foreign", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v");
-    run.apply(es("first", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "contested"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("first", "True", "SecretSynced").await;
+    let (run, _) = with_backend("es-foreign", &[("k", "v")]).await;
+    synced(&run, "first", json!({"target": {"name": "contested"}})).await;
     run.apply(es("second", json!({"secretStoreRef": {"name": "backend"}, "target": {"name": "contested"}, "data": [{"secretKey": "other", "remoteRef": {"key": "k"}}]}))).await;
     let es = run.es_ready("second", "False", "SecretSyncedError").await;
     assert_eq!(
@@ -453,9 +456,7 @@ async fn a_secret_owned_by_another_externalsecret_is_refused() {
 
 #[tokio::test]
 async fn v1beta1_objects_work_like_v1() {
-    let run = start("es-beta", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "beta");
+    let (run, _) = with_backend("es-beta", &[("k", "beta")]).await;
     run.apply(json!({
         "apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "metadata": {"name": "beta"},
         "spec": {"secretStoreRef": {"name": "backend", "kind": "SecretStore"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}
@@ -467,12 +468,10 @@ async fn v1beta1_objects_work_like_v1() {
 
 #[tokio::test]
 async fn a_bad_object_is_reported_and_others_keep_syncing() {
-    let run = start("es-bad", |_| {}).await;
-    let backend = run.store("backend").await;
-    backend.set("k", "v");
-    run.apply(es("bad", json!({"refreshInterval": "banana", "secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.apply(es("good", json!({"secretStoreRef": {"name": "backend"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}))).await;
-    run.es_ready("good", "True", "SecretSynced").await;
+    let (run, _) = with_backend("es-bad", &[("k", "v")]).await;
+    run.apply(read_k("bad", json!({"refreshInterval": "banana"})))
+        .await;
+    synced(&run, "good", json!({})).await;
     run.es_ready("bad", "False", "SecretSyncedError").await;
     let event = run.wait_event("bad", "UpdateFailed").await;
     assert!(event.2.contains("refreshInterval"), "{event:?}");

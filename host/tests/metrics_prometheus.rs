@@ -69,15 +69,19 @@ async fn query(http: &reqwest::Client, prom: &str, q: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-async fn alert_state(http: &reqwest::Client, prom: &str, name: &str) -> Option<String> {
-    let body: Value = http
-        .get(format!("{prom}/api/v1/alerts"))
+/// A Prometheus API answer (`None` while it cannot answer).
+async fn api(http: &reqwest::Client, prom: &str, path: &str) -> Option<Value> {
+    http.get(format!("{prom}/api/v1/{path}"))
         .send()
         .await
         .ok()?
         .json()
         .await
-        .ok()?;
+        .ok()
+}
+
+async fn alert_state(http: &reqwest::Client, prom: &str, name: &str) -> Option<String> {
+    let body = api(http, prom, "alerts").await?;
     body["data"]["alerts"]
         .as_array()?
         .iter()
@@ -87,14 +91,7 @@ async fn alert_state(http: &reqwest::Client, prom: &str, name: &str) -> Option<S
 
 /// Time of the last rule evaluation (RFC 3339), to know an evaluation happened after a change.
 async fn last_evaluation(http: &reqwest::Client, prom: &str) -> Option<String> {
-    let body: Value = http
-        .get(format!("{prom}/api/v1/rules"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let body = api(http, prom, "rules").await?;
     body["data"]["groups"][0]["lastEvaluation"]
         .as_str()
         .map(str::to_string)

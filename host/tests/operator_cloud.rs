@@ -12,19 +12,11 @@ mod gcp;
 #[path = "operator_cloud/support.rs"]
 mod support;
 
-use std::time::Duration;
-
-use common::{WAIT, apply, crds, data, unique};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use common::data;
+use common::operator::{Operated, operated};
 use serde_json::json;
 
-use support::{AWS_CLASS, ClassGuard, Relay, force_sync, python, seed, wait_es, wait_secret};
-
-/// The compiled-component cache the operators of these tests share.
-fn cache() -> std::path::PathBuf {
-    std::env::temp_dir().join("ampoule-test-cache")
-}
+use support::{Relay, python};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/external-secrets";
 const WEB_IDENTITY: &str = "Action=AssumeRoleWithWebIdentity";
@@ -39,55 +31,47 @@ async fn aws_ground(client: &kube::Client) -> (support::Server, Relay) {
     (moto, relay)
 }
 
+/// The seed's `aws-secrets` store, IRSA through a ServiceAccount with these annotations.
+async fn seed_aws_store(op: &Operated, annotations: serde_json::Value) {
+    support::service_account(op, "external-secrets-sa", annotations).await;
+    op.store(op.seed("03-secretstore-aws-secrets.yaml")).await;
+}
+
+/// A SecretStore `name` with static keys from the Secret `secret` (keys `id` and `secret`).
+fn static_key_store(op: &Operated, name: &str, region: &str, secret: &str) -> serde_json::Value {
+    json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": name},
+        "spec": {"controller": op.class, "provider": {"aws": {"service": "SecretsManager", "region": region, "auth": {"secretRef": {
+            "accessKeyIDSecretRef": {"name": secret, "key": "id"}, "secretAccessKeySecretRef": {"name": secret, "key": "secret"}}}}}}})
+}
+
+/// A Secret holding an access key (`id`, `secret`).
+fn key_secret(name: &str, id: &str, secret: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "stringData": {"id": id, "secret": secret}})
+}
+
 #[tokio::test]
 async fn seed_aws_store_irsa_parameter_store_rotation_and_deletion_policies() {
-    let _turn = AWS_CLASS.lock().await;
-    let _class = ClassGuard("aws");
-    let g = ground::ground();
-    let client = g.client().await;
-    crds(&client).await;
+    let _turn = support::aws_turn().await;
+    let client = common::operator::client().await;
     let (moto, relay) = aws_ground(&client).await;
     python(&moto.url, "\
 sm.create_secret(Name='production/rds/master', SecretString=json.dumps({'username': 'admin', 'password': 'rds-pass-1'}))
 ssm.put_parameter(Name='/production/rds/endpoint', Value='db.internal:5432', Type='SecureString')
 print('ok')");
-    let ns = g.namespace("aws-seed").await;
+    let op = operated(&client, "aws-seed").await;
     // IRSA: the role and a non-default token audience come from the ServiceAccount.
-    support::service_account(
-        &client,
-        &ns,
-        "external-secrets-sa",
+    seed_aws_store(
+        &op,
         json!({
         "eks.amazonaws.com/role-arn": ROLE, "eks.amazonaws.com/audience": "ampoule-test-audience"}),
     )
     .await;
-    let class = unique("aws-seed");
-    let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = common::operator(Some(&ns), &class, &cache(), &log);
-
-    apply(
-        &client,
-        Some(&ns),
-        seed("03-secretstore-aws-secrets.yaml", &ns, Some(&class)),
-    )
-    .await
-    .unwrap();
-    support::store_ready(&client, &ns, "aws-secrets").await;
-    apply(
-        &client,
-        Some(&ns),
-        seed("04-externalsecret-rds-credentials.yaml", &ns, None),
-    )
-    .await
-    .unwrap();
-    let s = wait_secret(
-        &client,
-        &ns,
-        "rds-password",
-        "the seed's rds-password Secret",
-        |_| true,
-    )
-    .await;
+    op.apply(op.seed("04-externalsecret-rds-credentials.yaml"))
+        .await;
+    let s = op
+        .synced("rds-password", "the seed's rds-password Secret")
+        .await;
     assert_eq!(data(&s)["password"], "rds-pass-1");
 
     // What reached STS: the annotated role, a token for the annotated audience of the seed's SA.
@@ -108,45 +92,33 @@ print('ok')");
     assert_eq!(claims["aud"], json!(["ampoule-test-audience"]));
     assert_eq!(
         claims["sub"],
-        json!(format!("system:serviceaccount:{ns}:external-secrets-sa"))
+        json!(format!(
+            "system:serviceaccount:{}:external-secrets-sa",
+            op.ns
+        ))
     );
 
     // A ParameterStore store like the seed's, and an ExternalSecret with deletionPolicy Delete.
-    let mut ps = seed("03-secretstore-aws-secrets.yaml", &ns, Some(&class));
+    let mut ps = op.seed("03-secretstore-aws-secrets.yaml");
     ps["metadata"]["name"] = json!("aws-parameters");
     ps["spec"]["provider"]["aws"]["service"] = json!("ParameterStore");
-    apply(&client, Some(&ns), ps).await.unwrap();
-    support::store_ready(&client, &ns, "aws-parameters").await;
-    apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "rds-endpoint"},
-        "spec": {"secretStoreRef": {"name": "aws-parameters"}, "data": [{"secretKey": "endpoint", "remoteRef": {"key": "/production/rds/endpoint"}}]}})).await.unwrap();
-    apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "rds-delete"},
+    op.store(ps).await;
+    op.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "rds-endpoint"},
+        "spec": {"secretStoreRef": {"name": "aws-parameters"}, "data": [{"secretKey": "endpoint", "remoteRef": {"key": "/production/rds/endpoint"}}]}})).await;
+    op.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "rds-delete"},
         "spec": {"secretStoreRef": {"name": "aws-secrets"}, "target": {"deletionPolicy": "Delete"},
-            "data": [{"secretKey": "password", "remoteRef": {"key": "production/rds/master", "property": "password"}}]}})).await.unwrap();
-    let e = wait_secret(
-        &client,
-        &ns,
-        "rds-endpoint",
-        "the Parameter Store value",
-        |_| true,
-    )
-    .await;
+            "data": [{"secretKey": "password", "remoteRef": {"key": "production/rds/master", "property": "password"}}]}})).await;
+    let e = op.synced("rds-endpoint", "the Parameter Store value").await;
     assert_eq!(data(&e)["endpoint"], "db.internal:5432");
-    wait_secret(
-        &client,
-        &ns,
-        "rds-delete",
-        "the Delete-policy Secret",
-        |_| true,
-    )
-    .await;
+    op.synced("rds-delete", "the Delete-policy Secret").await;
 
     // Rotation: a new version in Secrets Manager, a forced sync, the Secret follows.
     python(
         &moto.url,
         "sm.put_secret_value(SecretId='production/rds/master', SecretString=json.dumps({'username': 'admin', 'password': 'rds-pass-2'}))",
     );
-    force_sync(&client, &ns, "rds-credentials", "1").await;
-    wait_secret(&client, &ns, "rds-password", "the rotated value", |s| {
+    op.force_sync("rds-credentials", "1").await;
+    op.secret("rds-password", "the rotated value", |s| {
         data(s)["password"] == "rds-pass-2"
     })
     .await;
@@ -156,28 +128,14 @@ print('ok')");
         &moto.url,
         "sm.delete_secret(SecretId='production/rds/master', ForceDeleteWithoutRecovery=True)",
     );
-    force_sync(&client, &ns, "rds-delete", "2").await;
-    force_sync(&client, &ns, "rds-credentials", "2").await;
-    wait_es(&client, &ns, "rds-delete", "True", "SecretDeleted").await;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    ground::eventually(WAIT, "the Delete-policy Secret gone", || async {
-        secrets
-            .get_opt("rds-delete")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-    wait_es(
-        &client,
-        &ns,
-        "rds-credentials",
-        "False",
-        "SecretSyncedError",
-    )
-    .await;
-    let kept = secrets.get("rds-password").await.unwrap();
+    op.force_sync("rds-delete", "2").await;
+    op.force_sync("rds-credentials", "2").await;
+    op.wait_es("rds-delete", "True", "SecretDeleted").await;
+    op.secret_gone("rds-delete", "the Delete-policy Secret gone")
+        .await;
+    op.wait_es("rds-credentials", "False", "SecretSyncedError")
+        .await;
+    let kept = op.secrets().get("rds-password").await.unwrap();
     assert_eq!(
         data(&kept)["password"],
         "rds-pass-2",
@@ -185,26 +143,26 @@ print('ok')");
     );
 
     // A ServiceAccount without the role annotation: the store says which annotation is missing.
-    support::service_account(&client, &ns, "no-role", json!({})).await;
-    let mut bare = seed("03-secretstore-aws-secrets.yaml", &ns, Some(&class));
+    support::service_account(&op, "no-role", json!({})).await;
+    let mut bare = op.seed("03-secretstore-aws-secrets.yaml");
     bare["metadata"]["name"] = json!("no-role");
     bare["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"] = json!("no-role");
-    apply(&client, Some(&ns), bare).await.unwrap();
-    ground::eventually(WAIT, "the store without a role Ready=False", || async {
-        let st = common::get(&client, Some(&ns), "secretstores", "no-role").await?;
-        let c = &st.data["status"]["conditions"][0];
-        (c["status"] == "False" && c["reason"] == "InvalidProviderConfig").then_some(())
-    })
+    op.apply(bare).await;
+    ground::eventually(
+        common::WAIT,
+        "the store without a role Ready=False",
+        || async {
+            let st = common::get(&client, Some(&op.ns), "secretstores", "no-role").await?;
+            let c = &st.data["status"]["conditions"][0];
+            (c["status"] == "False" && c["reason"] == "InvalidProviderConfig").then_some(())
+        },
+    )
     .await;
-    let note = ground::eventually(WAIT, "a Warning event naming the annotation", || async {
-        support::warnings(&client, &ns, "no-role")
-            .await
-            .into_iter()
-            .find(|n| n.contains("eks.amazonaws.com/role-arn"))
-    })
-    .await;
+    let note = op
+        .warning(Some("no-role"), &["eks.amazonaws.com/role-arn"])
+        .await;
     assert!(note.contains("\"no-role\""), "{note}");
-    let text = support::visible_text(&client, &ns, &log).await;
+    let text = op.visible_text().await;
     let signature = token.rsplit('.').next().unwrap();
     assert!(!text.contains(signature), "the ServiceAccount token leaked");
     for value in ["rds-pass-1", "rds-pass-2"] {
@@ -214,56 +172,25 @@ print('ok')");
 
 #[tokio::test]
 async fn sts_and_token_requests_per_100_reconciles_through_the_operator() {
-    let _turn = AWS_CLASS.lock().await;
-    let _class = ClassGuard("aws");
-    let g = ground::ground();
-    let client = g.client().await;
-    crds(&client).await;
+    let _turn = support::aws_turn().await;
+    let client = common::operator::client().await;
     let (moto, relay) = aws_ground(&client).await;
     python(
         &moto.url,
         "sm.create_secret(Name='production/rds/master', SecretString=json.dumps({'password': 'p'}))",
     );
-    let ns = g.namespace("aws-100").await;
-    support::service_account(
-        &client,
-        &ns,
-        "external-secrets-sa",
-        json!({"eks.amazonaws.com/role-arn": ROLE}),
-    )
-    .await;
-    let class = unique("aws-100");
-    let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = common::operator(Some(&ns), &class, &cache(), &log);
-    apply(
-        &client,
-        Some(&ns),
-        seed("03-secretstore-aws-secrets.yaml", &ns, Some(&class)),
-    )
-    .await
-    .unwrap();
-    support::store_ready(&client, &ns, "aws-secrets").await;
+    let op = operated(&client, "aws-100").await;
+    seed_aws_store(&op, json!({"eks.amazonaws.com/role-arn": ROLE})).await;
     let sts_before = relay.count(WEB_IDENTITY);
     let tokens_before =
         support::apiserver_requests(&client, "serviceaccounts", "token", "POST").await;
     let reads_before = support::apiserver_requests(&client, "serviceaccounts", "", "GET").await;
     for i in 0..100 {
-        apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": format!("rds-{i}")},
+        op.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": format!("rds-{i}")},
             "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "aws-secrets"},
-                "data": [{"secretKey": "password", "remoteRef": {"key": "production/rds/master", "property": "password"}}]}})).await.unwrap();
+                "data": [{"secretKey": "password", "remoteRef": {"key": "production/rds/master", "property": "password"}}]}})).await;
     }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    ground::eventually(Duration::from_secs(120), "100 Secrets", || async {
-        let list = secrets
-            .list(
-                &kube::api::ListParams::default()
-                    .labels("reconcile.external-secrets.io/managed=true"),
-            )
-            .await
-            .ok()?;
-        (list.items.len() == 100).then_some(())
-    })
-    .await;
+    op.managed_secrets(100, "100 Secrets").await;
     let sts = relay.count(WEB_IDENTITY);
     let tokens = support::apiserver_requests(&client, "serviceaccounts", "token", "POST").await
         - tokens_before;
@@ -284,11 +211,8 @@ async fn sts_and_token_requests_per_100_reconciles_through_the_operator() {
 
 #[tokio::test]
 async fn static_keys_verified_by_moto_a_wrong_key_is_reported_without_key_material() {
-    let _turn = AWS_CLASS.lock().await;
-    let _class = ClassGuard("aws");
-    let g = ground::ground();
-    let client = g.client().await;
-    crds(&client).await;
+    let _turn = support::aws_turn().await;
+    let client = common::operator::client().await;
     let moto = support::moto().await;
     // Signature verification on from here (moto checks SigV4 and IAM policies for every call).
     let out = python(&moto.url, "\
@@ -299,62 +223,44 @@ k = iam.create_access_key(UserName='eso')['AccessKey']
 urllib.request.urlopen(urllib.request.Request(EP + '/moto-api/reset-auth', data=b'0', method='POST', headers={'Content-Type':'text/plain'}))
 print(k['AccessKeyId'], k['SecretAccessKey'])");
     let (ak, sk) = out.trim().split_once(' ').unwrap();
-    let wrong = format!("wrong-{}", unique("secret-key"));
+    let wrong = format!("wrong-{}", common::unique("secret-key"));
     let settings =
         json!({"endpoints": {"secretsmanager": moto.url, "ssm": moto.url, "sts": moto.url}});
     support::class(&client, "aws", settings, &[moto.port]).await;
-    let ns = g.namespace("aws-sigv4").await;
-    let class = unique("aws-sigv4");
-    let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = common::operator(Some(&ns), &class, &cache(), &log);
+    let op = operated(&client, "aws-sigv4").await;
     for (name, secret) in [("good", sk), ("bad", wrong.as_str())] {
-        apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("aws-{name}")},
-            "stringData": {"access-key": ak, "secret-access-key": secret}})).await.unwrap();
-        apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": name},
-            "spec": {"controller": class, "provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "auth": {"secretRef": {
-                "accessKeyIDSecretRef": {"name": format!("aws-{name}"), "key": "access-key"},
-                "secretAccessKeySecretRef": {"name": format!("aws-{name}"), "key": "secret-access-key"}}}}}}})).await.unwrap();
-        support::store_ready(&client, &ns, name).await;
+        let keys = format!("aws-{name}");
+        op.apply(key_secret(&keys, ak, secret)).await;
+        op.store(static_key_store(&op, name, "us-east-1", &keys))
+            .await;
     }
-    apply(
-        &client,
-        Some(&ns),
-        support::external_secret("good", "good", "production/rds/master"),
-    )
-    .await
-    .unwrap();
-    let s = wait_secret(
-        &client,
-        &ns,
+    op.apply(support::external_secret(
         "good",
-        "the Secret synced with verified keys",
-        |_| true,
-    )
+        "good",
+        "production/rds/master",
+    ))
     .await;
+    let s = op
+        .synced("good", "the Secret synced with verified keys")
+        .await;
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&data(&s)["value"]).unwrap(),
         json!({"password": "verified-pass"})
     );
-    support::backend_reached(&client, &ns, &log, "bad", "SignatureDoesNotMatch").await;
-    apply(
-        &client,
-        Some(&ns),
-        support::external_secret("bad", "bad", "production/rds/master"),
-    )
-    .await
-    .unwrap();
-    let message = wait_es(&client, &ns, "bad", "False", "SecretSyncedError").await;
-    let event = ground::eventually(WAIT, "a Warning event about the signature", || async {
-        support::warnings(&client, &ns, "bad")
-            .await
-            .into_iter()
-            .find(|n| n.contains("unauthorized") && n.contains("SignatureDoesNotMatch"))
-    })
+    support::backend_reached(&op, "bad", "SignatureDoesNotMatch").await;
+    op.apply(support::external_secret(
+        "bad",
+        "bad",
+        "production/rds/master",
+    ))
     .await;
+    let message = op.wait_es("bad", "False", "SecretSyncedError").await;
+    let event = op
+        .warning(Some("bad"), &["unauthorized", "SignatureDoesNotMatch"])
+        .await;
     println!("wrong key: status {message:?}; event {event:?}");
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    assert!(secrets.get_opt("bad").await.unwrap().is_none());
-    let text = support::visible_text(&client, &ns, &log).await;
+    assert!(op.secrets().get_opt("bad").await.unwrap().is_none());
+    let text = op.visible_text().await;
     assert!(!text.contains(&wrong), "the wrong secret key leaked");
     assert!(!text.contains(sk), "the secret key leaked");
     assert!(!text.contains("verified-pass"), "a secret value leaked");
@@ -362,47 +268,23 @@ print(k['AccessKeyId'], k['SecretAccessKey'])");
 
 #[tokio::test]
 async fn egress_denied_when_the_region_needs_a_host_outside_the_grant() {
-    let _turn = AWS_CLASS.lock().await;
-    let _class = ClassGuard("aws");
-    let g = ground::ground();
-    let client = g.client().await;
-    crds(&client).await;
+    let _turn = support::aws_turn().await;
+    let client = common::operator::client().await;
     let moto = support::moto().await;
     // No endpoint settings: the store's region needs secretsmanager.eu-west-3.amazonaws.com; the
     // ceiling grants moto's port on loopback only.
     support::class(&client, "aws", json!({}), &[moto.port]).await;
-    let ns = g.namespace("aws-egress").await;
-    let class = unique("aws-egress");
-    let log = std::env::temp_dir().join(format!("{ns}.log"));
-    let _op = common::operator(Some(&ns), &class, &cache(), &log);
-    apply(
-        &client,
-        Some(&ns),
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws"},
-        "stringData": {"id": "ground", "secret": "ground-secret"}}),
-    )
-    .await
-    .unwrap();
-    apply(&client, Some(&ns), json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "paris"},
-        "spec": {"controller": class, "provider": {"aws": {"service": "SecretsManager", "region": "eu-west-3", "auth": {"secretRef": {
-            "accessKeyIDSecretRef": {"name": "aws", "key": "id"}, "secretAccessKeySecretRef": {"name": "aws", "key": "secret"}}}}}}})).await.unwrap();
-    support::store_ready(&client, &ns, "paris").await;
-    support::backend_reached(&client, &ns, &log, "paris", "egress denied").await;
-    apply(
-        &client,
-        Some(&ns),
-        support::external_secret("paris", "paris", "x"),
-    )
-    .await
-    .unwrap();
-    wait_es(&client, &ns, "paris", "False", "SecretSyncedError").await;
-    let event = ground::eventually(WAIT, "a Warning event about the egress denial", || async {
-        support::warnings(&client, &ns, "paris")
-            .await
-            .into_iter()
-            .find(|n| n.contains("denied by the sandbox egress policy"))
-    })
-    .await;
+    let op = operated(&client, "aws-egress").await;
+    op.apply(key_secret("aws", "ground", "ground-secret")).await;
+    op.store(static_key_store(&op, "paris", "eu-west-3", "aws"))
+        .await;
+    support::backend_reached(&op, "paris", "egress denied").await;
+    op.apply(support::external_secret("paris", "paris", "x"))
+        .await;
+    op.wait_es("paris", "False", "SecretSyncedError").await;
+    let event = op
+        .warning(Some("paris"), &["denied by the sandbox egress policy"])
+        .await;
     assert!(
         event.contains("eu-west-3"),
         "the event names the host: {event}"

@@ -4,20 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod common;
 mod plugin_common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::plugin::WasmProvider;
 use ampoule::provider::{FindRef, ProviderError, SecretProvider, StoreContext};
+use common::cloud;
 use ground::ground;
 use serde_json::{Value, json};
 
-use plugin_common::{Creds, get, rr};
+use plugin_common::{Creds, get, port_of, rr};
 
 fn static_creds(ak: &str, sk: &str) -> Creds {
     Creds(HashMap::from([
@@ -39,36 +38,19 @@ fn rand_suffix() -> u64 {
     t ^ (N.fetch_add(1, Ordering::Relaxed) as u64) << 40
 }
 
-fn port_of(url: &str) -> u16 {
-    url.rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap()
+async fn provider(creds: Creds, settings: Value, ports: &[u16]) -> WasmProvider {
+    let class = plugin_common::loopback_class("aws", settings, ports);
+    plugin_common::provider("ampoule_aws", "aws", creds, Some(class)).await
 }
 
-async fn provider(creds: Creds, settings: Value, ports: &[u16]) -> WasmProvider {
-    let dir = std::env::temp_dir().join(format!("ampoule-test-cache-{}", std::process::id()));
-    let sb = Sandbox::new(SandboxConfig {
-        cache_dir: Some(dir),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    let path = format!("{}/ampoule_aws.wasm", ampoule::plugin::embedded::BUILD_DIR);
-    let loaded = sb.load(std::fs::read(&path).unwrap(), None).await.unwrap();
-    let p = WasmProvider::new(sb, Arc::new(creds));
-    let allow: Vec<Value> = ports
-        .iter()
-        .map(|p| json!({"host": "127.0.0.1", "ports": [p]}))
-        .collect();
-    let class: ProviderClassConfig = serde_json::from_value(json!({
-        "provider": "aws", "settings": settings,
-        "sandbox": {"egress": {"allow": allow, "privateNetworks": "Allow"}}
-    }))
-    .unwrap();
-    p.bind("aws", loaded, Some(class));
-    p
+/// A provider with static keys at `endpoint` for Secrets Manager, SSM and STS.
+async fn provider_at(endpoint: &str, ak: &str, sk: &str) -> WasmProvider {
+    provider(
+        static_creds(ak, sk),
+        endpoints(endpoint),
+        &[port_of(endpoint)],
+    )
+    .await
 }
 
 fn store(name: &str, config: Value) -> StoreContext {
@@ -76,43 +58,19 @@ fn store(name: &str, config: Value) -> StoreContext {
 }
 
 fn aws_config(service: &str, extra: Value) -> Value {
-    let mut c = json!({"service": service, "region": "us-east-1", "auth": {"secretRef": {
+    let c = json!({"service": service, "region": "us-east-1", "auth": {"secretRef": {
         "accessKeyIDSecretRef": {"name": "aws", "key": "id"},
         "secretAccessKeySecretRef": {"name": "aws", "key": "secret"}}}});
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    c
+    plugin_common::merged(c, extra)
 }
 
 fn endpoints(url: &str) -> Value {
     json!({"endpoints": {"secretsmanager": url, "ssm": url, "sts": url}})
 }
 
-/// Runs a boto3 script against `endpoint` with the ground's Python; returns its stdout.
+/// Runs a boto3 script against `endpoint` (`P` is `key`); returns its stdout.
 fn boto(endpoint: &str, key: &str, script: &str) -> String {
-    let mut child = ground()
-        .python()
-        .args(["-", endpoint, key])
-        .env("AWS_ACCESS_KEY_ID", "ground")
-        .env("AWS_SECRET_ACCESS_KEY", "ground-secret")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let prelude = "import sys, json, boto3\nep, P = sys.argv[1], sys.argv[2]\n\
-        sm = boto3.client('secretsmanager', endpoint_url=ep, region_name='us-east-1')\n\
-        ssm = boto3.client('ssm', endpoint_url=ep, region_name='us-east-1')\n\
-        iam = boto3.client('iam', endpoint_url=ep, region_name='us-east-1')\n";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{prelude}{script}").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "boto3 script failed");
-    String::from_utf8(out.stdout).unwrap()
+    cloud::python_with(endpoint, key, script)
 }
 
 #[path = "plugin_aws/cases.rs"]

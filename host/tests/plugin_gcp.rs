@@ -7,11 +7,8 @@
 mod plugin_common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::Stdio;
-use std::sync::Arc;
 
-use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::plugin::WasmProvider;
 use ampoule::provider::{FindRef, ProviderError, SecretProvider, StoreContext};
 use ground::{ground, run};
 use serde_json::{Value, json};
@@ -32,43 +29,16 @@ fn project(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), t % 1_000_000_000)
 }
 
-fn port() -> u16 {
-    ground()
-        .gcp_endpoint()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap()
-}
-
 fn settings(extra: Value) -> Value {
     let ep = ground().gcp_endpoint();
-    let mut s = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep}});
-    for (k, v) in extra.as_object().unwrap() {
-        s[k] = v.clone();
-    }
-    s
+    let s = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep}});
+    plugin_common::merged(s, extra)
 }
 
 async fn provider(creds: Creds, settings: Value) -> WasmProvider {
-    let dir = std::env::temp_dir().join(format!("ampoule-test-cache-{}", std::process::id()));
-    let sb = Sandbox::new(SandboxConfig {
-        cache_dir: Some(dir),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    let path = format!("{}/ampoule_gcp.wasm", ampoule::plugin::embedded::BUILD_DIR);
-    let loaded = sb.load(std::fs::read(&path).unwrap(), None).await.unwrap();
-    let p = WasmProvider::new(sb, Arc::new(creds));
-    let class: ProviderClassConfig = serde_json::from_value(json!({
-        "provider": "gcpsm", "settings": settings,
-        "sandbox": {"egress": {"allow": [{"host": "127.0.0.1", "ports": [port()]}], "privateNetworks": "Allow"}}
-    }))
-    .unwrap();
-    p.bind("gcpsm", loaded, Some(class));
-    p
+    let port = plugin_common::port_of(ground().gcp_endpoint());
+    let class = plugin_common::loopback_class("gcpsm", settings, &[port]);
+    plugin_common::provider("ampoule_gcp", "gcpsm", creds, Some(class)).await
 }
 
 fn store(name: &str, config: Value) -> StoreContext {
@@ -76,32 +46,22 @@ fn store(name: &str, config: Value) -> StoreContext {
 }
 
 fn key_config(project: &str, extra: Value) -> Value {
-    let mut c = json!({"projectID": project, "auth": {"secretRef": {"secretAccessKeySecretRef": {"name": "gcp", "key": "sa.json"}}}});
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    c
+    let c = json!({"projectID": project, "auth": {"secretRef": {"secretAccessKeySecretRef": {"name": "gcp", "key": "sa.json"}}}});
+    plugin_common::merged(c, extra)
 }
 
 /// Test setup through the fake's REST API (a few lines of Python with the stdlib).
 fn setup(project: &str, script: &str) {
-    let mut child = ground()
-        .python()
-        .args(["-", ground().gcp_endpoint(), project])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
     let prelude = "import sys, json, base64, urllib.request\nEP, P = sys.argv[1], sys.argv[2]\n\
 def call(method, path, body=None):\n    req = urllib.request.Request(EP + '/v1/projects/' + P + path, method=method,\n        data=json.dumps(body).encode() if body is not None else None, headers={'Content-Type': 'application/json'})\n    return json.load(urllib.request.urlopen(req))\n\
 def secret(name, labels=None, annotations=None):\n    call('POST', '/secrets?secretId=' + name, {'replication': {'automatic': {}}, 'labels': labels or {}, 'annotations': annotations or {}})\n\
 def version(name, data):\n    return call('POST', '/secrets/' + name + ':addVersion', {'payload': {'data': base64.b64encode(data).decode()}})\n";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{prelude}{script}").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "setup script failed");
+    ground::run_with_input(
+        ground()
+            .python()
+            .args(["-", ground().gcp_endpoint(), project]),
+        format!("{prelude}{script}").as_bytes(),
+    );
 }
 
 fn stats() -> Value {
@@ -291,11 +251,7 @@ async fn egress_denied_for_a_location_outside_the_grant() {
     )
     .await
     .unwrap_err();
-    // The host denies the request before DNS; the plugin sees wasi:http's denial as Forbidden.
-    assert!(
-        matches!(&err, ProviderError::Forbidden(m) if m.contains("denied by the sandbox egress policy")),
-        "{err:?}"
-    );
+    plugin_common::assert_egress_denied(&err);
 }
 
 fn base64_url(data: &[u8]) -> String {

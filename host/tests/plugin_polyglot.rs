@@ -15,6 +15,7 @@
 mod common;
 #[path = "plugin_polyglot/operator.rs"]
 mod operator;
+mod plugin_common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,7 @@ use std::time::{Duration, Instant};
 use ampoule::plugin::{
     Digest, NoCredentials, ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider,
 };
-use ampoule::provider::{
-    FindRef, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
-};
+use ampoule::provider::{FindRef, ProviderError, RemoteRef, SecretProvider, StoreContext};
 use common::unique;
 use serde_json::{Value, json};
 
@@ -62,16 +61,7 @@ fn bytes(name: &str) -> Vec<u8> {
 }
 
 fn ctx(provider: &str, config: Value) -> StoreContext {
-    StoreContext {
-        kind: StoreKind::SecretStore,
-        name: "polyglot".into(),
-        store_namespace: Some("default".into()),
-        caller_namespace: Some("default".into()),
-        generation: 1,
-        provider: provider.into(),
-        config,
-        sandbox: None,
-    }
+    plugin_common::store_for(provider, "polyglot", config)
 }
 
 fn remote(key: &str, property: Option<&str>, version: Option<&str>) -> RemoteRef {

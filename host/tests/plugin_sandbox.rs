@@ -4,47 +4,20 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod plugin_common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ampoule::plugin::{
-    Digest, NoCredentials, ProviderClassConfig, Sandbox, SandboxConfig, SandboxError, WasmProvider,
-};
-use ampoule::provider::{
-    FindRef, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
-};
+use ampoule::plugin::{Digest, NoCredentials, ProviderClassConfig, SandboxError, WasmProvider};
+use ampoule::provider::{FindRef, ProviderError, RemoteRef, SecretProvider};
 use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-fn component(name: &str) -> Vec<u8> {
-    let path = format!("{}/{name}.wasm", ampoule::plugin::embedded::BUILD_DIR);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn sandbox() -> Arc<Sandbox> {
-    let dir = std::env::temp_dir().join(format!("ampoule-test-cache-{}", std::process::id()));
-    Sandbox::new(SandboxConfig {
-        cache_dir: Some(dir),
-        ..SandboxConfig::default()
-    })
-    .unwrap()
-}
-
-fn ctx(provider: &str, name: &str, config: Value) -> StoreContext {
-    StoreContext {
-        kind: StoreKind::SecretStore,
-        name: name.into(),
-        store_namespace: Some("default".into()),
-        caller_namespace: Some("default".into()),
-        generation: 1,
-        provider: provider.into(),
-        config,
-        sandbox: None,
-    }
-}
+use plugin_common::{component, sandbox, store_for};
 
 fn key(k: &str) -> RemoteRef {
     RemoteRef {
@@ -73,14 +46,31 @@ async fn hostile(private: &str, timeout: &str) -> WasmProvider {
 
 /// Like [`hostile`], with the ceiling also allowing a test server's port on loopback.
 async fn hostile_on(private: &str, timeout: &str, port: u16) -> WasmProvider {
-    let sb = sandbox();
-    let loaded = sb
-        .load(component("ampoule_test_hostile"), None)
-        .await
-        .unwrap();
-    let provider = WasmProvider::new(sb, Arc::new(NoCredentials));
-    provider.bind("hostile", loaded, Some(class(private, timeout, port)));
-    provider
+    let class = class(private, timeout, port);
+    plugin_common::provider(
+        "ampoule_test_hostile",
+        "hostile",
+        NoCredentials,
+        Some(class),
+    )
+    .await
+}
+
+/// A test server, and a hostile plugin with a 5s deadline whose ceiling allows its port.
+async fn served(private: &str) -> (WasmProvider, u16) {
+    let port = serve().await.port();
+    (hostile_on(private, "5s", port).await, port)
+}
+
+/// `http <url>` for the hostile plugin: a GET of `path` at the test server.
+fn http(port: u16, path: &str) -> String {
+    format!("http http://127.0.0.1:{port}{path}")
+}
+
+/// Asserts that the plugin's request is denied by the egress policy.
+async fn denied(p: &WasmProvider, store: &str, config: Value, command: &str) {
+    let err = get(p, store, config, command).await.unwrap_err();
+    assert!(err.to_string().contains("Denied"), "{err}");
 }
 
 fn egress(port: u16) -> Value {
@@ -128,7 +118,7 @@ async fn get(
     config: Value,
     command: &str,
 ) -> Result<String, ProviderError> {
-    let (client, _) = p.open(&ctx("hostile", store, config)).await?;
+    let (client, _) = p.open(&store_for("hostile", store, config)).await?;
     client
         .get_secret(&key(command))
         .await
@@ -148,7 +138,7 @@ async fn fake_provider_end_to_end_from_the_embedded_component() {
         {"key": "/foo/baz", "value": "{\"john\": \"doe\", \"n\": 1, \"nested\": {\"a\": \"b\"}}"},
         {"key": "/other", "value": "x"}
     ]});
-    let (client, info) = p.open(&ctx("fake", "s", config)).await.unwrap();
+    let (client, info) = p.open(&store_for("fake", "s", config)).await.unwrap();
     assert_eq!(info.digest.as_deref(), Some(fake.digest));
     assert!(info.granted_egress.is_empty());
     assert_eq!(
@@ -184,7 +174,7 @@ async fn fake_provider_end_to_end_from_the_embedded_component() {
     assert!(client.validate().await.is_ok());
     // ESO's ValidateStore rules.
     let err = p
-        .open(&ctx(
+        .open(&store_for(
             "fake",
             "s",
             json!({"data": [{"key": "", "value": "x"}]}),
@@ -196,7 +186,11 @@ async fn fake_provider_end_to_end_from_the_embedded_component() {
         err,
         ProviderError::InvalidConfig("key must be set in data 0".into())
     );
-    let err = p.open(&ctx("nope", "s", json!({}))).await.err().unwrap();
+    let err = p
+        .open(&store_for("nope", "s", json!({})))
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.category(), "invalid_config");
 }
 
@@ -233,8 +227,14 @@ async fn memory_bomb_is_capped_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trap_fails_one_store_while_a_neighbour_keeps_working() {
     let p = hostile("Allow", "5s").await;
-    let (bad, _) = p.open(&ctx("hostile", "bad", json!({}))).await.unwrap();
-    let (good, _) = p.open(&ctx("hostile", "good", json!({}))).await.unwrap();
+    let (bad, _) = p
+        .open(&store_for("hostile", "bad", json!({})))
+        .await
+        .unwrap();
+    let (good, _) = p
+        .open(&store_for("hostile", "good", json!({})))
+        .await
+        .unwrap();
     let err = bad.get_secret(&key("trap")).await.unwrap_err();
     assert!(err.to_string().contains("trapped"), "{err}");
     assert_eq!(
@@ -275,50 +275,22 @@ async fn files_sockets_and_environment_give_errors_never_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_is_granted_only_inside_the_grant() {
-    let addr = serve().await;
-    let port = addr.port();
-    let p = hostile_on("Allow", "5s", port).await;
+    let (p, port) = served("Allow").await;
     // Inside the grant.
     assert_eq!(
-        get(
-            &p,
-            "ok",
-            egress(port),
-            &format!("http http://127.0.0.1:{port}/ok")
-        )
-        .await
-        .unwrap(),
+        get(&p, "ok", egress(port), &http(port, "/ok"))
+            .await
+            .unwrap(),
         "200 hello"
     );
     // Not requested by the plugin's config → denied.
-    let err = get(
-        &p,
-        "no",
-        json!({}),
-        &format!("http http://127.0.0.1:{port}/ok"),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
+    denied(&p, "no", json!({}), &http(port, "/ok")).await;
     // Outside the ceiling.
     let cfg = json!({"egress": [{"host": "evil.test"}]});
-    assert!(
-        get(&p, "c", cfg, "http https://evil.test/")
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("Denied")
-    );
+    denied(&p, "c", cfg, "http https://evil.test/").await;
     // The metadata address: not in this ceiling → denied before any connection.
-    let err = get(
-        &p,
-        "m",
-        egress(port),
-        "http http://169.254.169.254/latest/meta-data/",
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
+    let metadata = "http http://169.254.169.254/latest/meta-data/";
+    denied(&p, "m", egress(port), metadata).await;
     // Even a ceiling allowing every host and private networks refuses link-local after DNS
     // unless it lists the address explicitly.
     let sb = p.sandbox().clone();
@@ -331,80 +303,35 @@ async fn egress_is_granted_only_inside_the_grant() {
         "sandbox": {"egress": {"allow": [{"host": "*"}], "privateNetworks": "Allow"}}}))
     .unwrap();
     open.bind("hostile", loaded, Some(wide));
-    let err = get(
-        &open,
-        "m2",
-        egress(port),
-        "http http://169.254.169.254/latest/meta-data/",
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
+    denied(&open, "m2", egress(port), metadata).await;
     assert_eq!(sb.metrics.egress_denied().get("address"), Some(&1));
     // Traversal in the path.
     let cfg = json!({"egress": [{"host": "127.0.0.1", "ports": [port], "pathPrefixes": ["/ok"]}]});
-    let err = get(
-        &p,
-        "t",
-        cfg,
-        &format!("http http://127.0.0.1:{port}/ok/../big"),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
+    denied(&p, "t", cfg, &http(port, "/ok/../big")).await;
     assert!(p.sandbox().metrics.egress_denied_total() >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_addresses_are_refused_after_dns_unless_the_ceiling_allows_them() {
-    let addr = serve().await;
-    let port = addr.port();
-    let p = hostile_on("Deny", "5s", port).await;
-    let err = get(
-        &p,
-        "l",
-        egress(port),
-        &format!("http http://localhost:{port}/ok"),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
-    let err = get(
-        &p,
-        "i",
-        egress(port),
-        &format!("http http://127.0.0.1:{port}/ok"),
-    )
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("Denied"), "{err}");
+    let (p, port) = served("Deny").await;
+    let localhost = format!("http http://localhost:{port}/ok");
+    denied(&p, "l", egress(port), &localhost).await;
+    denied(&p, "i", egress(port), &http(port, "/ok")).await;
     assert_eq!(p.sandbox().metrics.egress_denied().get("address"), Some(&2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_not_followed_and_big_responses_are_refused() {
-    let addr = serve().await;
-    let port = addr.port();
-    let p = hostile_on("Allow", "5s", port).await;
+    let (p, port) = served("Allow").await;
     assert_eq!(
-        get(
-            &p,
-            "r",
-            egress(port),
-            &format!("http http://127.0.0.1:{port}/redirect")
-        )
-        .await
-        .unwrap(),
+        get(&p, "r", egress(port), &http(port, "/redirect"))
+            .await
+            .unwrap(),
         "302 "
     );
-    let err = get(
-        &p,
-        "b",
-        egress(port),
-        &format!("http http://127.0.0.1:{port}/big"),
-    )
-    .await
-    .unwrap_err();
+    let err = get(&p, "b", egress(port), &http(port, "/big"))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("HttpResponseBodySize") || err.to_string().contains("TooLarge"),
         "{err}"
@@ -413,14 +340,12 @@ async fn redirects_are_not_followed_and_big_responses_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_budget_is_enforced() {
-    let addr = serve().await;
-    let port = addr.port();
-    let p = hostile_on("Allow", "5s", port).await;
+    let (p, port) = served("Allow").await;
     let (client, _) = p
-        .open(&ctx("hostile", "budget", egress(port)))
+        .open(&store_for("hostile", "budget", egress(port)))
         .await
         .unwrap();
-    let url = format!("http http://127.0.0.1:{port}/ok");
+    let url = http(port, "/ok");
     for _ in 0..5 {
         client.get_secret(&key(&url)).await.unwrap();
     }
@@ -474,7 +399,10 @@ async fn bad_components_are_refused_at_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_cache_and_stdout_reach_the_host() {
     let p = hostile("Allow", "5s").await;
-    let (client, _) = p.open(&ctx("hostile", "kv", json!({}))).await.unwrap();
+    let (client, _) = p
+        .open(&store_for("hostile", "kv", json!({})))
+        .await
+        .unwrap();
     client
         .get_secret(&key("cache-set token abc"))
         .await

@@ -4,18 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use ampoule::controller::credentials::KubeCredentials;
-use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::plugin::WasmProvider;
 use ampoule::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind,
-    Validation,
+    FindRef, ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, Validation,
 };
 use ground::{ground, run, run_with_input};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::{Api, ObjectMeta, PostParams};
+use plugin_common::port_of;
 use serde_json::{Value, json};
+
+mod plugin_common;
 
 #[path = "plugin_vault/logins.rs"]
 mod logins;
@@ -36,24 +34,6 @@ fn bao_write(path: &str, body: Value) -> String {
     )
 }
 
-fn port() -> u16 {
-    ground()
-        .vault_addr()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap()
-}
-
-/// The `vault` ProviderClass a loopback OpenBao needs.
-fn class() -> ProviderClassConfig {
-    serde_json::from_value(json!({"provider": "vault", "sandbox": {"egress": {
-        "allow": [{"host": "127.0.0.1", "ports": [port()]}], "privateNetworks": "Allow"}}}))
-    .unwrap()
-}
-
 struct Env {
     ns: String,
     /// Unique KV path prefix, policy and role name.
@@ -65,20 +45,17 @@ struct Env {
 async fn env(prefix: &str, private_networks: bool) -> Env {
     let g = ground();
     let ns = g.namespace(prefix).await;
-    let dir = std::env::temp_dir().join(format!("ampoule-vault-test-cache-{}", std::process::id()));
-    let sb = Sandbox::new(SandboxConfig {
-        cache_dir: Some(dir),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    let path = format!(
-        "{}/ampoule_vault.wasm",
-        ampoule::plugin::embedded::BUILD_DIR
-    );
-    let loaded = sb.load(std::fs::read(&path).unwrap(), None).await.unwrap();
     let kube = g.client().await;
-    let p = WasmProvider::new(sb, Arc::new(KubeCredentials::new(kube.clone())));
-    p.bind("vault", loaded, private_networks.then(class));
+    // The ceiling a loopback OpenBao needs.
+    let class = plugin_common::loopback_class("vault", Value::Null, &[port_of(g.vault_addr())]);
+    let creds = KubeCredentials::new(kube.clone());
+    let p = plugin_common::provider(
+        "ampoule_vault",
+        "vault",
+        creds,
+        private_networks.then_some(class),
+    )
+    .await;
     Env {
         id: ns.clone(),
         ns,
@@ -89,16 +66,7 @@ async fn env(prefix: &str, private_networks: bool) -> Env {
 
 impl Env {
     fn ctx(&self, config: Value) -> StoreContext {
-        StoreContext {
-            kind: StoreKind::SecretStore,
-            name: format!("{}-store", self.id),
-            store_namespace: Some(self.ns.clone()),
-            caller_namespace: Some(self.ns.clone()),
-            generation: 1,
-            provider: "vault".into(),
-            config,
-            sandbox: None,
-        }
+        plugin_common::store_in("vault", &format!("{}-store", self.id), &self.ns, config)
     }
 
     async fn client(&self, config: Value) -> Result<Box<dyn ProviderClient>, ProviderError> {
@@ -106,32 +74,11 @@ impl Env {
     }
 
     async fn secret(&self, name: &str, key: &str, value: &str) {
-        let s = Secret {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            string_data: Some([(key.to_owned(), value.to_owned())].into()),
-            ..Default::default()
-        };
-        Api::<Secret>::namespaced(self.kube.clone(), &self.ns)
-            .create(&PostParams::default(), &s)
-            .await
-            .unwrap();
+        plugin_common::create(&self.kube, &self.ns, "Secret", name, &[(key, value)]).await;
     }
 
     async fn service_account(&self, name: &str) {
-        let sa = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        Api::<ServiceAccount>::namespaced(self.kube.clone(), &self.ns)
-            .create(&PostParams::default(), &sa)
-            .await
-            .unwrap();
+        plugin_common::create(&self.kube, &self.ns, "ServiceAccount", name, &[]).await;
     }
 
     /// A policy named after the test that reads and lists everything under these globs.

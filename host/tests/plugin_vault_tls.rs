@@ -5,21 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod plugin_common;
 #[path = "plugin_vault_tls/server.rs"]
 mod server;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use ampoule::controller::credentials::KubeCredentials;
-use ampoule::plugin::{ProviderClassConfig, Sandbox, SandboxConfig, WasmProvider};
+use ampoule::plugin::WasmProvider;
 use ampoule::provider::{
     ProviderClient, ProviderError, RemoteRef, SecretProvider, StoreContext, StoreKind, Validation,
 };
 use base64::Engine as _;
 use ground::ground;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::{Value, json};
 use server::{ClientPki, TlsBao};
 
@@ -39,38 +35,16 @@ async fn env(prefix: &str) -> Env {
     })
     .await
     .unwrap();
-    let sb = Sandbox::new(SandboxConfig {
-        cache_dir: Some(std::env::temp_dir().join("ampoule-vault-tls-test-cache")),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
-    let path = format!(
-        "{}/ampoule_vault.wasm",
-        ampoule::plugin::embedded::BUILD_DIR
-    );
-    let loaded = sb.load(std::fs::read(&path).unwrap(), None).await.unwrap();
     let kube = g.client().await;
-    let p = WasmProvider::new(sb, Arc::new(KubeCredentials::new(kube.clone())));
-    let class: ProviderClassConfig = serde_json::from_value(json!({"provider": "vault",
-        "sandbox": {"egress": {"allow": [{"host": "127.0.0.1", "ports": [bao.port]}],
-        "privateNetworks": "Allow"}}}))
-    .unwrap();
-    p.bind("vault", loaded, Some(class));
+    let class = plugin_common::loopback_class("vault", Value::Null, &[bao.port]);
+    let creds = KubeCredentials::new(kube.clone());
+    let p = plugin_common::provider("ampoule_vault", "vault", creds, Some(class)).await;
     Env { ns, bao, p, kube }
 }
 
 impl Env {
     fn ctx(&self, config: Value) -> StoreContext {
-        StoreContext {
-            kind: StoreKind::SecretStore,
-            name: format!("{}-store", self.ns),
-            store_namespace: Some(self.ns.clone()),
-            caller_namespace: Some(self.ns.clone()),
-            generation: 1,
-            provider: "vault".into(),
-            config,
-            sandbox: None,
-        }
+        plugin_common::store_in("vault", &format!("{}-store", self.ns), &self.ns, config)
     }
 
     async fn client(&self, config: Value) -> Result<Box<dyn ProviderClient>, ProviderError> {
@@ -78,33 +52,11 @@ impl Env {
     }
 
     async fn secret(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
-        let s = Secret {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            string_data: Some(to_map(data)),
-            ..Default::default()
-        };
-        Api::<Secret>::namespaced(self.kube.clone(), ns)
-            .create(&PostParams::default(), &s)
-            .await
-            .unwrap();
+        plugin_common::create(&self.kube, ns, "Secret", name, data).await;
     }
 
     async fn config_map(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
-        let cm = ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            data: Some(to_map(data)),
-            ..Default::default()
-        };
-        Api::<ConfigMap>::namespaced(self.kube.clone(), ns)
-            .create(&PostParams::default(), &cm)
-            .await
-            .unwrap();
+        plugin_common::create(&self.kube, ns, "ConfigMap", name, data).await;
     }
 
     /// A KV v2 secret `<ns>/db` and a Secret `vault-token` holding the root token.
@@ -118,28 +70,15 @@ impl Env {
     }
 
     fn token_store(&self, extra: Value) -> Value {
-        let mut config = json!({"server": self.bao.addr(), "path": "secret", "version": "v2",
+        let config = json!({"server": self.bao.addr(), "path": "secret", "version": "v2",
             "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}});
-        merge(&mut config, extra);
-        config
+        plugin_common::merged(config, extra)
     }
 
     async fn read(&self, config: Value) -> Result<String, ProviderError> {
         let c = self.client(config).await?;
         let value = c.get_secret(&password(&self.ns)).await?;
         Ok(String::from_utf8(value.expose().clone()).unwrap())
-    }
-}
-
-fn to_map(data: &[(&str, &str)]) -> BTreeMap<String, String> {
-    data.iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn merge(into: &mut Value, extra: Value) {
-    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), extra) {
-        a.extend(b);
     }
 }
 

@@ -22,6 +22,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
+pub mod cloud;
+pub mod operator;
+
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Applies Ampoule's CRDs to the ground (once per test binary) and waits until they are served.
@@ -458,19 +461,24 @@ pub fn ready(obj: &DynamicObject) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An external-secrets.io/v1 resource by its plural, for dynamic reads.
+pub fn eso_resource(plural: &str) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "external-secrets.io".into(),
+        version: "v1".into(),
+        api_version: "external-secrets.io/v1".into(),
+        kind: String::new(),
+        plural: plural.into(),
+    }
+}
+
 pub async fn get(
     client: &Client,
     ns: Option<&str>,
     plural: &str,
     name: &str,
 ) -> Option<DynamicObject> {
-    let ar = kube::api::ApiResource {
-        group: "external-secrets.io".into(),
-        version: "v1".into(),
-        api_version: "external-secrets.io/v1".into(),
-        kind: String::new(),
-        plural: plural.into(),
-    };
+    let ar = eso_resource(plural);
     let api: Api<DynamicObject> = match ns {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
