@@ -19,13 +19,15 @@ pub enum Command {
     /// Run the controllers against the cluster of KUBECONFIG (or the in-cluster config).
     Run(crate::run::RunArgs),
     /// Compile the embedded components into the module cache and exit (`ampoule run` runs this
-    /// in a child process first, so the compiler's memory leaves with the child). The cache is
+    /// in child processes, so the compiler's memory leaves with the child). The cache is
     /// $AMPOULE_CACHE_DIR/modules, else $XDG_CACHE_HOME/ampoule/modules, else
     /// ~/.cache/ampoule/modules.
     Compile {
         /// The module cache directory (default: the one `ampoule run` uses).
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
+        /// Only these components (vault, aws, gcpsm, fake, template; default: all).
+        components: Vec<String>,
     },
     /// Print the Secret the operator would write for an ExternalSecret, with no cluster: data
     /// from ESO's fake provider (--data or --store), templates rendered by the template
@@ -77,7 +79,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(args))),
-        Command::Compile { cache_dir } => compile(cache_dir),
+        Command::Compile {
+            cache_dir,
+            components,
+        } => compile(cache_dir, &components),
         Command::Render(args) => runtime().and_then(|rt| {
             let yaml = rt.block_on(crate::render::render(&args))?;
             print!("{yaml}");
@@ -94,13 +99,13 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// `ampoule compile`: one line per component, `<name> <digest> <seconds>`.
-fn compile(cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+fn compile(cache_dir: Option<std::path::PathBuf>, components: &[String]) -> anyhow::Result<()> {
     let mut config = crate::run::sandbox_config();
     if cache_dir.is_some() {
         config.cache_dir = cache_dir;
     }
     let dir = config.cache_dir.clone().unwrap_or_default();
-    crate::plugin::warm::fill_cache(config, |warmed| {
+    crate::plugin::warm::fill_cache(config, components, |warmed| {
         println!(
             "{} {} {:.2}s",
             warmed.name,
@@ -220,7 +225,10 @@ mod tests {
             super::Cli::try_parse_from(["ampoule", "compile"])
                 .unwrap()
                 .command,
-            super::Command::Compile { cache_dir: None }
+            super::Command::Compile {
+                cache_dir: None,
+                ..
+            }
         ));
     }
 }

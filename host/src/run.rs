@@ -68,9 +68,10 @@ pub struct RunArgs {
     /// Wall-clock limit of one template render (Go duration).
     #[arg(long, env = "AMPOULE_TEMPLATE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub template_timeout: Duration,
-    /// Compile the embedded components in a short-lived child process (`ampoule compile`) that
-    /// fills the module cache, then load them from it: the compiler's memory (about 80 MiB on a
-    /// cold cache) leaves with the child. false: compile in this process.
+    /// Compile the embedded components in short-lived child processes (`ampoule compile`) that
+    /// fill the module cache, then load them from it: the compiler's memory leaves with the
+    /// child. The providers are compiled at start, the template component when a first template
+    /// is rendered. false: compile in this process.
     #[arg(long, env = "AMPOULE_COMPILE_IN_CHILD", action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub compile_in_child: bool,
 }
@@ -117,35 +118,33 @@ impl RunArgs {
     }
 }
 
-/// Starts this binary's `compile` in a child process. `None` (logged) when it cannot start: the
-/// sandbox then compiles in this process, as it does with no cache.
-fn compile_in_child(cache_dir: &std::path::Path) -> Option<crate::plugin::warm::ChildCompile> {
-    let started = std::env::current_exe()
-        .map_err(|e| format!("cannot find this executable: {e}"))
-        .and_then(|exe| {
-            crate::plugin::warm::compile_in_child(&exe, cache_dir).map_err(|e| e.to_string())
-        });
-    match started {
-        Ok(child) => Some(child),
+/// Compiles `components` into `cache_dir` in a child process running this binary's `compile`,
+/// and waits for it. A failure is logged and otherwise ignored: the sandbox then compiles in
+/// this process, as it does with no cache.
+async fn compile_in_child(cache_dir: std::path::PathBuf, components: &[&str]) {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
         Err(e) => {
-            tracing::warn!("{e}; compiling in process");
-            None
+            tracing::warn!("cannot find this executable ({e}); compiling in process");
+            return;
         }
+    };
+    match crate::plugin::warm::compile_in_child(&exe, &cache_dir, components).await {
+        Ok(elapsed) => tracing::info!(
+            ?components,
+            seconds = elapsed.as_secs_f64(),
+            "compiled in a child process"
+        ),
+        Err(e) => tracing::warn!("{e}; compiling in process"),
     }
 }
 
-/// Waits for the child's end and logs it.
-async fn child_finished(
-    finished: tokio::task::JoinHandle<Result<Duration, crate::plugin::warm::ChildError>>,
-) {
-    match finished.await {
-        Ok(Ok(elapsed)) => tracing::info!(
-            seconds = elapsed.as_secs_f64(),
-            "module cache filled by a child process"
-        ),
-        Ok(Err(e)) => tracing::warn!("{e}; compiling in process"),
-        Err(e) => tracing::warn!("compile child task: {e}; compiling in process"),
-    }
+/// The embedded providers, which `ampoule run` loads at start.
+fn provider_names() -> Vec<&'static str> {
+    crate::plugin::embedded::PLUGINS
+        .iter()
+        .map(|p| p.name)
+        .collect()
 }
 
 /// Initialises JSON logs at `level` (RUST_LOG overrides).
@@ -172,21 +171,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     })?;
     let client = kube::Client::try_from(config)
         .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
-    // The child compiles while the preflight checks run; the providers are loaded once it has
-    // cached them, the template component once it has exited.
+    // The providers are compiled in a child while the preflight checks run; the template
+    // component, in a child of its own, only when a first template is rendered.
     let sandbox_config = sandbox_config();
-    let child = match (&sandbox_config.cache_dir, args.compile_in_child) {
-        (Some(dir), true) => compile_in_child(dir),
-        _ => None,
-    };
+    let child_cache = sandbox_config
+        .cache_dir
+        .clone()
+        .filter(|_| args.compile_in_child);
+    let providers_compiled = child_cache
+        .clone()
+        .map(|dir| tokio::spawn(async move { compile_in_child(dir, &provider_names()).await }));
     controller::preflight(&client, args.namespace.as_deref()).await?;
-    let template_ready: futures::future::BoxFuture<'static, ()> = match child {
-        Some(child) => {
-            let _ = child.providers.await;
-            Box::pin(child_finished(child.finished))
-        }
-        None => Box::pin(std::future::ready(())),
-    };
+    if let Some(compiled) = providers_compiled {
+        let _ = compiled.await;
+    }
 
     let sandbox = crate::plugin::Sandbox::new(sandbox_config)?;
     crate::metrics::register_sandbox(sandbox.metrics.clone());
@@ -198,21 +196,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
     let wasm =
         Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
-    let transformer = Arc::new(
-        crate::plugin::WasmTransformer::embedded(sandbox.clone())
-            .with_limits(args.template_limits())
-            .compile_after(template_ready),
-    );
-    {
-        // Compile the template component off the reconcile path; a failure here is reported
-        // by the first template render that needs it.
-        let t = transformer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = t.preload().await {
-                tracing::error!("cannot load the template component: {e}");
-            }
-        });
-    }
+    // The template component is compiled when a first template is rendered: an operator whose
+    // ExternalSecrets use no templates never spends the memory.
+    let transformer = crate::plugin::WasmTransformer::embedded(sandbox.clone())
+        .with_limits(args.template_limits());
+    let transformer = Arc::new(match child_cache {
+        Some(dir) => transformer.before_compile(Arc::new(move || {
+            let dir = dir.clone();
+            Box::pin(async move { compile_in_child(dir, &["template"]).await })
+        })),
+        None => transformer,
+    });
     let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
     let mut classes = crate::controller::provider_class::Classes::new(
         client.clone(),

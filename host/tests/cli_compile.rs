@@ -73,30 +73,46 @@ fn compile_prints_each_component_and_fills_the_cache() {
 #[tokio::test]
 async fn the_operator_loads_what_the_child_compiled() {
     let dir = temp_dir("child");
-    let child = warm::compile_in_child(Path::new(BIN), &dir).unwrap();
-    child.providers.await.unwrap();
-    child.finished.await.unwrap().unwrap();
+    warm::compile_in_child(Path::new(BIN), &dir, &[])
+        .await
+        .unwrap();
     let cached = artifacts(&dir);
     assert_eq!(cached.len(), embedded::PLUGINS.len() + 1);
 
     let mut config = ampoule::run::sandbox_config();
     config.cache_dir = Some(dir.clone());
     let sandbox = ampoule::plugin::Sandbox::new(config).unwrap();
-    let warmed = warm::compile_embedded(&sandbox, |_| {}).unwrap();
+    let warmed = warm::compile_embedded(&sandbox, &[], |_| {}).unwrap();
     assert_eq!(warmed.len(), cached.len());
     assert_eq!(artifacts(&dir), cached, "the operator compiled again");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Only the components named: `ampoule run` compiles the providers at start and the template
+/// component when a first template is rendered.
 #[tokio::test]
-async fn a_child_that_fails_is_reported_and_never_signals_ready() {
+async fn a_child_compiles_only_the_components_named() {
+    let dir = temp_dir("only");
+    warm::compile_in_child(Path::new(BIN), &dir, &["vault", "template"])
+        .await
+        .unwrap();
+    assert_eq!(artifacts(&dir).len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_child_that_fails_is_reported() {
     // A cache directory that cannot be created: a path below a regular file.
     let dir = temp_dir("fail");
     let file = dir.join("file");
     std::fs::write(&file, b"").unwrap();
-    let child = warm::compile_in_child(Path::new(BIN), &file.join("modules")).unwrap();
-    assert!(child.providers.await.is_err());
-    let err = child.finished.await.unwrap().unwrap_err();
+    let err = warm::compile_in_child(Path::new(BIN), &file.join("modules"), &[])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("compile exited with"), "{err}");
+    let err = warm::compile_in_child(Path::new(BIN), &dir, &["nope"])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("compile exited with"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

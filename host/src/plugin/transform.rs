@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt as _;
-use futures::future::{BoxFuture, Shared};
+use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 use wasmtime::component::Component;
 
@@ -100,6 +99,9 @@ impl Sandbox {
     }
 }
 
+/// What [`WasmTransformer::before_compile`] runs.
+pub type BeforeCompile = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
 /// Runs template transforms in the sandbox. The component is compiled on first use (or by
 /// [`WasmTransformer::preload`]) and instantiated fresh for every call.
 pub struct WasmTransformer {
@@ -107,9 +109,9 @@ pub struct WasmTransformer {
     bytes: &'static [u8],
     loaded: OnceCell<Arc<LoadedTransform>>,
     limits: TransformLimits,
-    /// Awaited before compiling: another process may be filling the module cache with this
-    /// component (`ampoule compile`), and loading it from there keeps the compiler's memory out.
-    wait_before_compile: Option<Shared<BoxFuture<'static, ()>>>,
+    /// Run before compiling: `ampoule run` compiles the component into the module cache in a
+    /// child process (`ampoule compile template`), so this process only loads it from there.
+    before_compile: Option<BeforeCompile>,
 }
 
 impl WasmTransformer {
@@ -120,13 +122,13 @@ impl WasmTransformer {
             bytes: embedded::TRANSFORM.bytes,
             loaded: OnceCell::new(),
             limits: TransformLimits::default(),
-            wait_before_compile: None,
+            before_compile: None,
         }
     }
 
-    /// Compiles (on first use or [`Self::preload`]) only once `ready` has resolved.
-    pub fn compile_after(mut self, ready: BoxFuture<'static, ()>) -> Self {
-        self.wait_before_compile = Some(ready.shared());
+    /// Runs `hook` (once) before the component is compiled, on first use or [`Self::preload`].
+    pub fn before_compile(mut self, hook: BeforeCompile) -> Self {
+        self.before_compile = Some(hook);
         self
     }
 
@@ -139,8 +141,8 @@ impl WasmTransformer {
     pub async fn preload(&self) -> Result<Arc<LoadedTransform>, SandboxError> {
         self.loaded
             .get_or_try_init(|| async {
-                if let Some(ready) = self.wait_before_compile.clone() {
-                    ready.await;
+                if let Some(hook) = &self.before_compile {
+                    hook().await;
                 }
                 let sandbox = self.sandbox.clone();
                 let bytes = self.bytes;

@@ -2,20 +2,17 @@
 //!
 //! Compiling the embedded components with Cranelift leaves about 80 MiB in the allocator of the
 //! process that did it: glibc keeps the freed arenas, and `malloc_trim` would need unsafe code.
-//! `ampoule run` therefore runs `ampoule compile` in a short-lived child first: the child
+//! `ampoule run` therefore compiles in short-lived children (`ampoule compile`): a child
 //! compiles into the on-disk cache and exits, taking that memory with it, and the operator then
-//! loads every component from the cache. Measured on `ampoule run` with an empty cache: 107 MiB
-//! resident compiling in process, 53 MiB with the child (52 MiB from a warm cache either way).
+//! loads the component from the cache. The providers are compiled so at start; the template
+//! component (2 MB, about 60 MiB to compile) only when a first template is rendered. Measured
+//! on `ampoule run` with an empty cache: 107 MiB resident compiling in process, 53 MiB with the
+//! child (52 MiB from a warm cache either way).
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::cache::Digest;
 use super::embedded;
@@ -29,15 +26,30 @@ pub struct Warmed {
     pub elapsed: Duration,
 }
 
-/// Compiles every embedded component with the engines of `sandbox`, providers first, then the
-/// template component, calling `each` as each one is done. With a cache directory in the
-/// sandbox's config, this is what fills the cache.
+/// Compiles the embedded components named in `only` (all when empty) with the engines of
+/// `sandbox`, providers first, then the template component, calling `each` as each one is
+/// done. With a cache directory in the sandbox's config, this is what fills the cache.
 pub fn compile_embedded(
     sandbox: &Sandbox,
+    only: &[String],
     mut each: impl FnMut(&Warmed),
 ) -> Result<Vec<Warmed>, SandboxError> {
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if let Some(unknown) = only.iter().find(|o| {
+        *o != embedded::TRANSFORM.name && !embedded::PLUGINS.iter().any(|p| p.name == o.as_str())
+    }) {
+        let known: Vec<&str> = embedded::PLUGINS
+            .iter()
+            .chain(std::iter::once(&embedded::TRANSFORM))
+            .map(|p| p.name)
+            .collect();
+        return Err(SandboxError::Engine(format!(
+            "no embedded component {unknown:?} (embedded: {})",
+            known.join(", ")
+        )));
+    }
     let mut out = Vec::new();
-    for plugin in embedded::PLUGINS {
+    for plugin in embedded::PLUGINS.iter().filter(|p| wanted(p.name)) {
         let started = Instant::now();
         let want = Digest::parse(plugin.digest).map_err(|e| SandboxError::Engine(e.to_string()))?;
         let (digest, _) = sandbox.compile(plugin.bytes, Some(&want))?;
@@ -48,14 +60,16 @@ pub fn compile_embedded(
         });
         each(&out[out.len() - 1]);
     }
-    let started = Instant::now();
-    let transform = sandbox.compile_transform(embedded::TRANSFORM.bytes)?;
-    out.push(Warmed {
-        name: embedded::TRANSFORM.name,
-        digest: transform.digest,
-        elapsed: started.elapsed(),
-    });
-    each(&out[out.len() - 1]);
+    if wanted(embedded::TRANSFORM.name) {
+        let started = Instant::now();
+        let transform = sandbox.compile_transform(embedded::TRANSFORM.bytes)?;
+        out.push(Warmed {
+            name: embedded::TRANSFORM.name,
+            digest: transform.digest,
+            elapsed: started.elapsed(),
+        });
+        each(&out[out.len() - 1]);
+    }
     Ok(out)
 }
 
@@ -63,6 +77,7 @@ pub fn compile_embedded(
 /// keys match), every embedded component compiled into `config.cache_dir`.
 pub fn fill_cache(
     config: SandboxConfig,
+    only: &[String],
     each: impl FnMut(&Warmed),
 ) -> Result<Vec<Warmed>, SandboxError> {
     if config.cache_dir.is_none() {
@@ -71,7 +86,7 @@ pub fn fill_cache(
         ));
     }
     let sandbox: Arc<Sandbox> = Sandbox::new(config)?;
-    compile_embedded(&sandbox, each)
+    compile_embedded(&sandbox, only, each)
 }
 
 /// Why warming the cache in a child process did not work. `ampoule run` logs it and compiles
@@ -84,62 +99,31 @@ pub enum ChildError {
     Failed(String, std::process::ExitStatus),
 }
 
-/// `<exe> compile`, running. `ampoule compile` prints one line per component as it is done
-/// (`<name> <digest> <seconds>`), providers first: the operator can load the providers from the
-/// cache while the child still compiles the template component.
-pub struct ChildCompile {
-    /// Resolves when every embedded provider is in the cache; an error when the child stopped
-    /// before that.
-    pub providers: oneshot::Receiver<()>,
-    /// Resolves when the child has exited: how long it ran, or why it failed.
-    pub finished: JoinHandle<Result<Duration, ChildError>>,
-}
-
-/// Starts `<exe> compile --cache-dir <cache_dir>`. Its stderr (errors only) goes to ours.
-pub fn compile_in_child(exe: &Path, cache_dir: &Path) -> Result<ChildCompile, ChildError> {
+/// Runs `<exe> compile --cache-dir <cache_dir> <components>...` and waits for it: how long it
+/// ran, or why it failed. Its stderr (errors only) goes to ours.
+pub async fn compile_in_child(
+    exe: &Path,
+    cache_dir: &Path,
+    components: &[&str],
+) -> Result<Duration, ChildError> {
     let started = Instant::now();
     let shown = exe.display().to_string();
-    let mut child = tokio::process::Command::new(exe)
+    let status = tokio::process::Command::new(exe)
         .arg("compile")
         .arg("--cache-dir")
         .arg(cache_dir)
+        .args(components)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
-        .spawn()
+        .status()
+        .await
         .map_err(|e| ChildError::Spawn(shown.clone(), e))?;
-    let stdout = child.stdout.take();
-    let (ready, providers) = oneshot::channel();
-    let finished = tokio::spawn(async move {
-        let mut ready = Some(ready);
-        let mut pending: HashSet<&str> = embedded::PLUGINS.iter().map(|p| p.name).collect();
-        if let Some(stdout) = stdout {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(name) = line.split_whitespace().next() {
-                    pending.remove(name);
-                }
-                if pending.is_empty()
-                    && let Some(ready) = ready.take()
-                {
-                    let _ = ready.send(());
-                }
-            }
-        }
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| ChildError::Spawn(shown.clone(), e))?;
-        if !status.success() {
-            return Err(ChildError::Failed(shown, status));
-        }
-        Ok(started.elapsed())
-    });
-    Ok(ChildCompile {
-        providers,
-        finished,
-    })
+    if !status.success() {
+        return Err(ChildError::Failed(shown, status));
+    }
+    Ok(started.elapsed())
 }
 
 #[cfg(test)]
@@ -158,7 +142,7 @@ mod tests {
             ..Default::default()
         };
         let mut seen = Vec::new();
-        let warmed = fill_cache(config.clone(), |w| seen.push(w.name)).unwrap();
+        let warmed = fill_cache(config.clone(), &[], |w| seen.push(w.name)).unwrap();
         // Reported one by one as they are done, providers before the template component.
         assert_eq!(seen, warmed.iter().map(|w| w.name).collect::<Vec<_>>());
         assert_eq!(seen.last(), Some(&embedded::TRANSFORM.name));
@@ -188,8 +172,23 @@ mod tests {
     }
 
     #[test]
+    fn compiles_only_the_components_named() {
+        let sandbox = Sandbox::new(SandboxConfig::default()).unwrap();
+        let only = ["template".to_string(), "fake".to_string()];
+        let warmed = compile_embedded(&sandbox, &only, |_| {}).unwrap();
+        let names: Vec<_> = warmed.iter().map(|w| w.name).collect();
+        assert_eq!(names, ["fake", "template"]);
+        let err = compile_embedded(&sandbox, &["nope".to_string()], |_| {}).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no embedded component \"nope\" (embedded: "),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn refuses_to_run_without_a_cache_directory() {
-        let err = fill_cache(SandboxConfig::default(), |_| {}).unwrap_err();
+        let err = fill_cache(SandboxConfig::default(), &[], |_| {}).unwrap_err();
         assert!(err.to_string().contains("no module cache"), "{err}");
     }
 
