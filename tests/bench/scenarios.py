@@ -100,7 +100,7 @@ class Bench:
         seconds = (end - t0) if done else None
         return {"seconds": seconds, "synced": min(got_s, got_e), "of": len(names),
                 "bao_requests": self.bao.requests() - b0, "cpu_s": run.cpu_seconds() - cpu0,
-                "peak_rss_mib": run.peak_rss() / MIB,
+                "peak_rss_mib": run.peak_rss() / MIB, "children_peak_mib": run.children_peak / MIB,
                 "es_per_s": len(names) / seconds if seconds else None}
 
     def record(self, scenario, contender, row):

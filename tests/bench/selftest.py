@@ -22,7 +22,7 @@ def sample():
             "floor": {"secrets": 1000, "seconds": 4.0, "per_s": 250.0, "workers": 32},
             "results": [
                 {**s1, "contender": "ESO default", "seconds": 100.0, "es_per_s": 10.0},
-                {**s1, "contender": "Ampoule"},
+                {**s1, "contender": "Ampoule", "children_peak_mib": 90.0},
                 {**s1, "scenario": "s2", "contender": "Ampoule", "peak_rss_mib": 45.5},
                 {"scenario": "s3", "contender": "Ampoule", "base_sync_s": 40.0, "base_synced": 5000, "of": 5000,
                  "p50_s": 0.3, "p99_s": 0.9, "max_s": 0.9, "new_not_synced": 0, "bao_requests_during": 80,
@@ -37,7 +37,8 @@ def main():
     assert pct([0.5], 99) == 0.5 and pct([], 50) is None
     text = report.table(sample())
     for row in ("| ESO default | 100.0 | 25.0 | 10 | 1000 |", "| Ampoule | 8.0 | 2.0 | 125 | 1000 |",
-                "| Ampoule | 45.5 | 5.5 |", "| Ampoule | 0.30 | 0.90 |", "| Ampoule | 50 | 50 | 60 |"):
+                "| Ampoule | 45.5 | 5.5 |", "| Ampoule | 0.30 | 0.90 |", "| Ampoule | 50 | 50 | 60 |",
+                "that child's own peak was 90.0 MiB (s1)."):
         assert row in text, f"missing {row!r} in:\n{text}"
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "benchmarks.md")
