@@ -30,13 +30,28 @@ struct Pending {
     due: Instant,
     priority: Priority,
     seq: u64,
+    /// When the key was last added (its latest event).
+    requested: Instant,
+}
+
+/// A key taken from the queue ([`WorkQueue::take`]).
+#[derive(Debug, Clone)]
+pub struct Taken<K> {
+    pub key: K,
+    /// The lane it was taken from.
+    pub lane: Priority,
+    /// How long it waited after it was due (time spent behind other work).
+    pub waited: Duration,
+    /// When it was last added: the latest event that asked for it. A fetch that started after
+    /// this instant is as fresh as that event asks for.
+    pub requested: Instant,
 }
 
 #[derive(Debug)]
 struct Inner<K> {
     pending: HashMap<K, Pending>,
     /// Items requeued while being processed: queued again when processing ends.
-    deferred: HashMap<K, (Instant, Priority)>,
+    deferred: HashMap<K, Deferred>,
     in_flight: HashMap<K, ()>,
     /// Lanes ordered by due time; entries point at `by_seq` and are stale once superseded.
     urgent: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -77,6 +92,14 @@ fn merge(a: (Instant, Priority), b: (Instant, Priority)) -> (Instant, Priority) 
     (a.0.min(b.0), a.1.min(b.1))
 }
 
+/// A request for a key in flight: due, lane and when it was requested.
+#[derive(Debug, Clone, Copy)]
+struct Deferred {
+    due: Instant,
+    priority: Priority,
+    requested: Instant,
+}
+
 impl<K: Clone + Eq + Hash> WorkQueue<K> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -85,29 +108,46 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
     /// Schedules `key` after `delay`. A key already waiting keeps the earlier time and the higher
     /// priority of the two; a key being processed is scheduled again once it is done.
     pub fn add(&self, key: K, delay: Duration, priority: Priority) {
+        self.add_requested(key, delay, priority, Instant::now());
+    }
+
+    /// [`add`](WorkQueue::add) of a request made at `requested` (a deferred one is re-added
+    /// when its key is done).
+    fn add_requested(&self, key: K, delay: Duration, priority: Priority, requested: Instant) {
         let due = Instant::now() + delay;
         let mut inner = self.lock();
         if inner.in_flight.contains_key(&key) {
-            let entry = inner.deferred.entry(key).or_insert((due, priority));
-            *entry = merge(*entry, (due, priority));
+            let entry = inner.deferred.entry(key).or_insert(Deferred {
+                due,
+                priority,
+                requested,
+            });
+            (entry.due, entry.priority) = merge((entry.due, entry.priority), (due, priority));
+            entry.requested = entry.requested.max(requested);
             return;
         }
-        let (due, priority) = match inner.pending.get(&key) {
+        let (due, priority, requested) = match inner.pending.get_mut(&key) {
             Some(p) => {
+                p.requested = p.requested.max(requested);
                 let merged = merge((p.due, p.priority), (due, priority));
                 if merged == (p.due, p.priority) {
                     return;
                 }
-                merged
+                (merged.0, merged.1, p.requested)
             }
-            None => (due, priority),
+            None => (due, priority, requested),
         };
         inner.seq += 1;
         let seq = inner.seq;
-        if let Some(old) = inner
-            .pending
-            .insert(key.clone(), Pending { due, priority, seq })
-        {
+        if let Some(old) = inner.pending.insert(
+            key.clone(),
+            Pending {
+                due,
+                priority,
+                seq,
+                requested,
+            },
+        ) {
             inner.by_seq.remove(&old.seq);
         }
         inner.by_seq.insert(seq, key);
@@ -157,27 +197,43 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
     /// [`next_with_priority`](WorkQueue::next_with_priority), plus how long the key waited
     /// after it was due (time spent behind other work).
     pub async fn next_timed(&self) -> (K, Priority, Duration) {
-        self.next_in(&[Priority::Urgent, Priority::Normal], &self.notify)
-            .await
+        let t = self.take(false).await;
+        (t.key, t.lane, t.waited)
     }
 
     /// Like [`next_timed`](WorkQueue::next_timed), but waits for an urgent key only.
     pub async fn next_urgent_timed(&self) -> (K, Duration) {
-        let (key, _, waited) = self.next_in(&[Priority::Urgent], &self.notify_urgent).await;
-        (key, waited)
+        let t = self.take(true).await;
+        (t.key, t.waited)
     }
 
-    async fn next_in(&self, lanes: &[Priority], notify: &Notify) -> (K, Priority, Duration) {
+    /// Waits for the next due key (an urgent one only, when `only_urgent`), marks it in flight
+    /// and says what is known of it.
+    pub async fn take(&self, only_urgent: bool) -> Taken<K> {
+        if only_urgent {
+            self.next_in(&[Priority::Urgent], &self.notify_urgent).await
+        } else {
+            self.next_in(&[Priority::Urgent, Priority::Normal], &self.notify)
+                .await
+        }
+    }
+
+    async fn next_in(&self, lanes: &[Priority], notify: &Notify) -> Taken<K> {
         loop {
             let notified = notify.notified();
             let wake_at = {
                 let mut inner = self.lock();
                 let now = Instant::now();
-                if let Some((key, lane, due)) = take_due(&mut inner, lanes, now) {
+                if let Some((key, lane, pending)) = take_due(&mut inner, lanes, now) {
                     drop(inner);
                     // Another worker may also find work.
                     notify.notify_one();
-                    return (key, lane, now.saturating_duration_since(due));
+                    return Taken {
+                        key,
+                        lane,
+                        waited: now.saturating_duration_since(pending.due),
+                        requested: pending.requested,
+                    };
                 }
                 earliest(&inner, lanes)
             };
@@ -200,11 +256,12 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
             inner.in_flight.remove(key);
             inner.deferred.remove(key)
         };
-        if let Some((due, priority)) = deferred {
-            self.add(
+        if let Some(d) = deferred {
+            self.add_requested(
                 key.clone(),
-                due.saturating_duration_since(Instant::now()),
-                priority,
+                d.due.saturating_duration_since(Instant::now()),
+                d.priority,
+                d.requested,
             );
         }
     }
@@ -215,7 +272,7 @@ fn take_due<K: Clone + Eq + Hash>(
     inner: &mut Inner<K>,
     lanes: &[Priority],
     now: Instant,
-) -> Option<(K, Priority, Instant)> {
+) -> Option<(K, Priority, Pending)> {
     for &lane in lanes {
         loop {
             let heap = match lane {
@@ -234,9 +291,11 @@ fn take_due<K: Clone + Eq + Hash>(
             }
             heap_pop(inner, lane);
             inner.by_seq.remove(&seq);
-            inner.pending.remove(&key);
+            let Some(pending) = inner.pending.remove(&key) else {
+                continue;
+            };
             inner.in_flight.insert(key.clone(), ());
-            return Some((key, lane, due));
+            return Some((key, lane, pending));
         }
     }
     None
@@ -263,6 +322,35 @@ fn earliest<K>(inner: &Inner<K>, lanes: &[Priority]) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_remembers_its_latest_request() {
+        let q: WorkQueue<&str> = WorkQueue::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let later = |s: u64| tokio::time::advance(Duration::from_secs(s));
+        // A refresh for later, then an event: the key is urgent now, requested at the event.
+        q.add("a", Duration::from_secs(10), Priority::Normal);
+        later(3).await;
+        q.add("a", Duration::ZERO, Priority::Urgent);
+        let t = q.take(false).await;
+        assert_eq!((t.key, t.lane, t.requested), ("a", Priority::Urgent, at(3)));
+        // An event while the key is in flight is remembered with its time.
+        later(2).await;
+        q.add("a", Duration::ZERO, Priority::Urgent);
+        later(1).await;
+        q.done(&"a");
+        let t = q.take(true).await;
+        assert_eq!(t.requested, at(5));
+        assert_eq!(t.waited, Duration::ZERO);
+        q.done(&"a");
+        // A second event that changes neither due time nor lane still moves it forward.
+        q.add("a", Duration::ZERO, Priority::Urgent);
+        later(1).await;
+        q.add("a", Duration::ZERO, Priority::Urgent);
+        let t = q.take(false).await;
+        assert_eq!((t.requested, t.waited), (at(7), Duration::from_secs(1)));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn urgent_items_go_first_and_keys_are_deduplicated() {

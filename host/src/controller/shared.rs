@@ -2,11 +2,12 @@
 //!
 //! [`Shared`] wraps the [`SecretProvider`] the controller uses. Two reconciles asking the same
 //! store (same [`StoreContext`]: kind, name, namespaces, generation, config) for the same
-//! [`RemoteRef`] at the same time share one call. A periodic refresh also reuses a value another
-//! reconcile fetched in the second half of its refresh window (see `watch::workers::refresh_not_before`):
-//! a thousand ExternalSecrets reading fifty keys cost fifty backend requests per window, not a
-//! thousand. New and changed objects (the urgent lane) never take a stored value,
-//! only an in-flight one. Errors are shared with the callers already waiting but never stored.
+//! [`RemoteRef`] share one call when it started no earlier than the reconcile accepts
+//! ([`NOT_BEFORE`]), in flight or done. A periodic refresh accepts a value fetched in the second
+//! half of its refresh window (`watch::workers::refresh_not_before`); a new or changed object one
+//! whose fetch started after the event that queued it (`watch::workers::work_once`). A thousand
+//! ExternalSecrets reading fifty keys cost about fifty backend requests, at first sync and per
+//! window, not a thousand. Errors are shared with the callers already waiting but never stored.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,8 @@ use crate::provider::{
 };
 
 tokio::task_local! {
-    /// The oldest fetch the current reconcile accepts (`None`: only calls in flight).
+    /// The oldest fetch the current reconcile accepts (`None`: any call in flight, no stored
+    /// value).
     pub static NOT_BEFORE: Option<Instant>;
 }
 
@@ -41,9 +43,9 @@ struct Key {
     map: bool,
 }
 
-/// A call in flight, or its value; both with the time the call started.
+/// A call in flight (with its number), or its value; both with the time the call started.
 enum Entry {
-    InFlight(Instant, Call),
+    InFlight(Instant, u64, Call),
     Done(Instant, Fetched),
 }
 
@@ -53,6 +55,8 @@ struct Cache {
     /// The oldest age asked for: stored values older than it are dropped by [`Cache::sweep`].
     longest: Duration,
     swept: Option<Instant>,
+    /// Numbers the calls, so a finished call updates only its own entry.
+    calls: u64,
 }
 
 impl Cache {
@@ -119,7 +123,7 @@ impl SharedClient {
             remote: remote.clone(),
             map,
         };
-        let call = {
+        let (call, id) = {
             let mut cache = self.lock();
             let now = Instant::now();
             if let Some(t) = not_before {
@@ -127,7 +131,9 @@ impl SharedClient {
             }
             cache.sweep(now);
             match cache.entries.get(&key) {
-                Some(Entry::InFlight(_, call)) => call.clone(),
+                Some(Entry::InFlight(at, id, call)) if not_before.is_none_or(|t| *at >= t) => {
+                    (call.clone(), *id)
+                }
                 Some(Entry::Done(at, value)) if not_before.is_some_and(|t| *at >= t) => {
                     return Ok(value.clone());
                 }
@@ -142,16 +148,20 @@ impl SharedClient {
                     }
                     .boxed()
                     .shared();
+                    cache.calls += 1;
+                    let id = cache.calls;
                     cache
                         .entries
-                        .insert(key.clone(), Entry::InFlight(now, call.clone()));
-                    call
+                        .insert(key.clone(), Entry::InFlight(now, id, call.clone()));
+                    (call, id)
                 }
             }
         };
         let result = call.await;
         let mut cache = self.lock();
-        if let Some(Entry::InFlight(started, _)) = cache.entries.get(&key) {
+        if let Some(Entry::InFlight(started, current, _)) = cache.entries.get(&key)
+            && *current == id
+        {
             match &result {
                 Ok(value) => {
                     let started = *started;

@@ -148,3 +148,32 @@ async fn other_stores_namespaces_and_errors_are_never_shared() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 6, "errors are not stored");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_started_before_the_event_is_not_joined() {
+    let backend = Counting::default();
+    let calls = backend.calls.clone();
+    let p = Shared::new(Arc::new(backend));
+    let s = store("a", "ns");
+    let ms = Duration::from_millis;
+    // t=0: a call starts (it answers at t=50). t=20: an event asks for a value fetched from now
+    // on, so it starts a call of its own. t=30: another, queued at t=15, joins that one.
+    let first = get(&p, &s, "k", None);
+    let second = async {
+        tokio::time::sleep(ms(20)).await;
+        get(&p, &s, "k", Some(Duration::ZERO)).await
+    };
+    let third = async {
+        tokio::time::sleep(ms(30)).await;
+        get(&p, &s, "k", Some(ms(15))).await
+    };
+    let (a, b, c) = futures::join!(first, second, third);
+    assert_eq!(
+        (a.unwrap(), b.unwrap(), c.unwrap()),
+        ("k#0".into(), "k#1".into(), "k#1".into())
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // The first call, finishing first, did not store its older value as the later call's.
+    assert_eq!(get(&p, &s, "k", Some(ms(60))).await.unwrap(), "k#1");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

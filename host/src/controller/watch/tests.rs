@@ -391,3 +391,55 @@ fn malformed_objects_are_skipped_not_fatal() {
     .unwrap();
     assert!(decode::<ExternalSecret>(bad).is_none());
 }
+
+/// ExternalSecret `name`, new (never synced), reading key `k` of store `backend`.
+fn new_es(name: &str) -> ExternalSecret {
+    serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": NS, "generation": 1},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "backend"},
+            "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn new_objects_share_a_fetch_made_after_their_event_and_never_an_older_one() {
+    let mut f = Fixture::new(false).await;
+    let (one, two) = (new_es("new-1"), new_es("new-2"));
+    let (key_one, key_two) = (ObjectRef::from_obj(&one), ObjectRef::from_obj(&two));
+    f._writers
+        .external_secrets
+        .apply_watcher_event(&Event::Apply(one));
+    f._writers
+        .external_secrets
+        .apply_watcher_event(&Event::Apply(two));
+
+    // Both created at once: the second takes the value the first fetched after both events.
+    f.ctx
+        .queue
+        .add(key_one.clone(), Duration::ZERO, Priority::Urgent);
+    f.ctx
+        .queue
+        .add(key_two.clone(), Duration::ZERO, Priority::Urgent);
+    work_once(&f.ctx, true).await;
+    work_once(&f.ctx, true).await;
+    assert_eq!(
+        f.provider_calls(),
+        1,
+        "one backend read for two new objects"
+    );
+
+    // A later event (a force-sync, a spec change) reads anew: the stored value is older.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.ctx.queue.add(key_one, Duration::ZERO, Priority::Urgent);
+    work_once(&f.ctx, true).await;
+    assert_eq!(
+        f.provider_calls(),
+        2,
+        "a value fetched before the event is not taken"
+    );
+}

@@ -75,13 +75,14 @@ pub async fn workers(ctx: Arc<Context>) {
 /// `only_urgent`), records how long it waited in `ampoule_workqueue_wait_seconds{lane}`,
 /// reconciles it and queues it again as the reconcile asks — a periodic refresh that the urgent
 /// lane hands off comes back here in the normal lane.
+///
+/// What a fetch may share ([`shared::NOT_BEFORE`]): a periodic refresh takes a value fetched in
+/// the second half of its window; a new or changed object, one whose fetch started after the
+/// event that queued it (so a thousand new ExternalSecrets reading fifty keys make about fifty
+/// backend requests, and a force-sync always reads anew).
 pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
-    let (key, lane, waited) = if only_urgent {
-        let (key, waited) = ctx.queue.next_urgent_timed().await;
-        (key, Priority::Urgent, waited)
-    } else {
-        ctx.queue.next_timed().await
-    };
+    let taken = ctx.queue.take(only_urgent).await;
+    let (key, lane) = (taken.key, taken.lane);
     crate::metrics::global()
         .queue_wait
         .get_or_create(&crate::metrics::LaneLabel {
@@ -90,10 +91,11 @@ pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
                 Priority::Normal => "normal",
             },
         })
-        .observe(waited.as_secs_f64());
-    let not_before = (lane == Priority::Normal)
-        .then(|| refresh_not_before(ctx, &key))
-        .flatten();
+        .observe(taken.waited.as_secs_f64());
+    let not_before = match lane {
+        Priority::Normal => refresh_not_before(ctx, &key),
+        Priority::Urgent => Some(taken.requested),
+    };
     let next = shared::NOT_BEFORE
         .scope(not_before, external_secret::reconcile(ctx, &key, lane))
         .await;
