@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -27,93 +26,11 @@ use crate::controller::backoff;
 use crate::controller::queue::Priority;
 use crate::controller::refresh;
 use crate::crd::ExternalSecretStatus;
-use crate::provider::{
-    FindRef, Opened, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretValue,
-    StoreContext, StoreInfo, Validation,
-};
-use crate::transform::{RenderRequest, Rendered, TransformError};
 
 const NS: &str = "lanes";
 
-/// A backend that counts its calls; it answers every key with `v`, or fails when `failing`.
-struct Counting {
-    calls: Arc<AtomicUsize>,
-    failing: bool,
-}
-
-struct CountingClient {
-    calls: Arc<AtomicUsize>,
-    failing: bool,
-}
-
-impl SecretProvider for Counting {
-    fn open<'a>(&'a self, _: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>> {
-        let client = CountingClient {
-            calls: self.calls.clone(),
-            failing: self.failing,
-        };
-        Box::pin(async move {
-            Ok((
-                Box::new(client) as Box<dyn ProviderClient>,
-                StoreInfo::default(),
-            ))
-        })
-    }
-}
-
-impl ProviderClient for CountingClient {
-    fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
-        Box::pin(async { Ok(Validation::Valid) })
-    }
-    fn get_secret<'a>(
-        &'a self,
-        _: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        Box::pin(async move {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            if self.failing {
-                return Err(ProviderError::Unavailable("backend down".into()));
-            }
-            Ok(b"v".to_vec().into())
-        })
-    }
-    fn get_secret_map<'a>(
-        &'a self,
-        _: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async { Err(ProviderError::Internal("not used by these tests".into())) })
-    }
-    fn get_all_secrets<'a>(
-        &'a self,
-        _: &'a FindRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async { Err(ProviderError::Internal("not used by these tests".into())) })
-    }
-}
-
-/// The ExternalSecrets of these tests have no templates: a render is a test failure.
-struct NoTemplates;
-
-impl Transformer for NoTemplates {
-    fn render(&self, _: RenderRequest) -> BoxFuture<'_, Result<Rendered, TransformError>> {
-        Box::pin(async {
-            Err(TransformError::Sandbox(
-                "no templates in these tests".into(),
-            ))
-        })
-    }
-    fn rewrite_keys(
-        &self,
-        _: String,
-        _: Vec<String>,
-    ) -> BoxFuture<'_, Result<Vec<String>, TransformError>> {
-        Box::pin(async {
-            Err(TransformError::Sandbox(
-                "no templates in these tests".into(),
-            ))
-        })
-    }
-}
+mod doubles;
+use doubles::{Counting, NoTemplates};
 
 /// A context whose caches hold ExternalSecret `app` (synced two hours ago in its current
 /// version, refresh interval 1h: its periodic refresh is due), its store `backend`, and its
