@@ -112,6 +112,10 @@ pub struct Parts {
 /// How long a clean stop waits for Normal events still being sent.
 pub const EVENT_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long a clean stop waits for the apiserver to take the released lease (both limits stay
+/// well inside a pod's default 30 s grace period).
+pub const LEASE_RELEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// [`run_with`] until `stop` resolves; then a clean stop: no new reconciles, the Normal events in
 /// flight sent (at most [`EVENT_DRAIN`]), the leader lease released so another replica takes
 /// over at once.
@@ -176,10 +180,12 @@ pub async fn run_until(
         if unsent > 0 {
             tracing::warn!(unsent, "stopping with Normal events still unsent");
         }
-        if let Some(lease) = &lease
-            && let Err(e) = lease.release().await
-        {
-            tracing::warn!(error = %e, "could not release the leader lease");
+        if let Some(lease) = &lease {
+            match tokio::time::timeout(LEASE_RELEASE, lease.release()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not release the leader lease"),
+                Err(_) => tracing::warn!("the apiserver did not answer the lease release in time"),
+            }
         }
     }
     result

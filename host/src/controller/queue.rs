@@ -42,8 +42,8 @@ pub struct Taken<K> {
     pub lane: Priority,
     /// How long it waited after it was due (time spent behind other work).
     pub waited: Duration,
-    /// When it was last added: the latest event that asked for it. A fetch that started after
-    /// this instant is as fresh as that event asks for.
+    /// When it was last added (an event, a retry after a failure, a requeue): a fetch that
+    /// started after this instant is as fresh as whatever asked for the key.
     pub requested: Instant,
 }
 

@@ -4,10 +4,11 @@
 //! store (same [`StoreContext`]: kind, name, namespaces, generation, config) for the same
 //! [`RemoteRef`] share one call when it started no earlier than the reconcile accepts
 //! ([`NOT_BEFORE`]), in flight or done. A periodic refresh accepts a value fetched in the second
-//! half of its refresh window (`watch::workers::refresh_not_before`); a new or changed object one
-//! whose fetch started after the event that queued it (`watch::workers::work_once`). A thousand
-//! ExternalSecrets reading fifty keys cost about fifty backend requests, at first sync and per
-//! window, not a thousand. Errors are shared with the callers already waiting but never stored.
+//! half of its refresh window (`watch::workers::refresh_not_before`); a new, changed or failing
+//! object one whose fetch started after it was queued, by its event or its failure
+//! (`watch::workers::work_once`). A thousand ExternalSecrets reading fifty keys cost about fifty
+//! backend requests per window, and a fraction of a thousand at first sync. Errors are shared
+//! with the callers already waiting but never stored.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -31,7 +31,7 @@ use crate::transform::Transformer;
 
 pub use workers::workers;
 
-/// Handles of the watch tasks; dropping it does not stop them, [`Watches::abort`] does.
+/// Handles of the watch tasks; [`Watches::abort`] (or dropping it) stops them.
 pub struct Watches(JoinSet<()>);
 
 impl Watches {

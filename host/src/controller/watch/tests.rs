@@ -360,3 +360,26 @@ async fn new_objects_share_a_fetch_made_after_their_event_and_never_an_older_one
         "a value fetched before the event is not taken"
     );
 }
+
+#[tokio::test]
+async fn a_failing_object_takes_no_value_read_before_its_failure() {
+    let mut f = Fixture::new(false).await;
+    let other = new_es("other");
+    let key_other = ObjectRef::from_obj(&other);
+    f._writers
+        .external_secrets
+        .apply_watcher_event(&Event::Apply(other));
+    f.ctx.queue.add(key_other, Duration::ZERO, Priority::Urgent);
+    work_once(&f.ctx, true).await;
+    assert_eq!(f.provider_calls(), 1, "another object read the key");
+
+    // `app` (same store, same key) failed after that read and is retried from the normal lane:
+    // its refresh window would accept the stored value, its failure does not.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.ctx.set_failing(&f.key, true);
+    f.ctx
+        .queue
+        .add(f.key.clone(), Duration::ZERO, Priority::Normal);
+    work_once(&f.ctx, false).await;
+    assert_eq!(f.provider_calls(), 2, "the retry reads anew");
+}

@@ -77,9 +77,10 @@ pub async fn workers(ctx: Arc<Context>) {
 /// lane hands off comes back here in the normal lane.
 ///
 /// What a fetch may share ([`shared::NOT_BEFORE`]): a periodic refresh takes a value fetched in
-/// the second half of its window; a new or changed object, one whose fetch started after the
-/// event that queued it (so a thousand new ExternalSecrets reading fifty keys make about fifty
-/// backend requests, and a force-sync always reads anew).
+/// the second half of its window; a new or changed object, or a failing one, only a value whose
+/// fetch started after the key was last queued: after the event, or after the failure (so a
+/// thousand new ExternalSecrets reading fifty keys make about fifty backend requests, and a
+/// force-sync reads anew even when its first attempt fails).
 pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
     let taken = ctx.queue.take(only_urgent).await;
     let (key, lane) = (taken.key, taken.lane);
@@ -93,8 +94,8 @@ pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
         })
         .observe(taken.waited.as_secs_f64());
     let not_before = match lane {
-        Priority::Normal => refresh_not_before(ctx, &key),
-        Priority::Urgent => Some(taken.requested),
+        Priority::Normal if !ctx.is_failing(&key) => refresh_not_before(ctx, &key),
+        _ => Some(taken.requested),
     };
     let next = shared::NOT_BEFORE
         .scope(not_before, external_secret::reconcile(ctx, &key, lane))
