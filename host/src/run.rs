@@ -163,6 +163,7 @@ pub fn init_logging(level: &str) {
 /// ProviderClasses in the sandbox, credentials through the Kubernetes API, every controller.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.loglevel);
+    let stop = StopSignals::listen();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = kube::Config::infer().await.map_err(|e| {
         anyhow::anyhow!(
@@ -182,8 +183,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .clone()
         .map(|dir| tokio::spawn(async move { compile_in_child(dir, &provider_names()).await }));
     controller::preflight(&client, args.namespace.as_deref()).await?;
-    if let Some(compiled) = providers_compiled {
-        let _ = compiled.await;
+    if let Some(compiled) = providers_compiled
+        && let Err(e) = compiled.await
+    {
+        tracing::warn!("the provider compile task failed ({e}); compiling in process");
     }
 
     let sandbox = crate::plugin::Sandbox::new(sandbox_config)?;
@@ -241,28 +244,49 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         leader,
         provider_changes: Some(changes),
     };
-    controller::run_until(parts, stop_signal())
+    controller::run_until(parts, stop.received())
         .await
         .map_err(Into::into)
 }
 
-/// SIGTERM (what Kubernetes sends a pod it stops) or SIGINT (Ctrl-C).
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
+/// SIGTERM (what Kubernetes sends a pod it stops) and SIGINT (Ctrl-C), listened for from the
+/// start of `run`: a signal that arrives while the operator starts is kept (rather than killing
+/// the process), and the controllers stop cleanly as soon as they are running.
+struct StopSignals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(stream) => Some(stream),
             Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops cleanly");
-                std::future::pending::<()>().await;
+                tracing::warn!("cannot listen for {name} ({e}); it will not stop ampoule cleanly");
+                None
+            }
+        };
+        StopSignals {
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+        }
+    }
+
+    /// Resolves at the first of the two signals.
+    async fn received(self) {
+        async fn next(stream: Option<tokio::signal::unix::Signal>) {
+            match stream {
+                Some(mut stream) => {
+                    stream.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
         }
-    };
-    let which = tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        () = terminate => "SIGTERM",
-    };
-    tracing::info!(signal = which, "stopping");
+        let which = tokio::select! {
+            () = next(self.terminate) => "SIGTERM",
+            () = next(self.interrupt) => "SIGINT",
+        };
+        tracing::info!(signal = which, "stopping");
+    }
 }

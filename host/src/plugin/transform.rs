@@ -126,7 +126,8 @@ impl WasmTransformer {
         }
     }
 
-    /// Runs `hook` (once) before the component is compiled, on first use or [`Self::preload`].
+    /// Runs `hook` before the component is compiled, on first use or [`Self::preload`]; again
+    /// before the next attempt if compiling failed.
     pub fn before_compile(mut self, hook: BeforeCompile) -> Self {
         self.before_compile = Some(hook);
         self

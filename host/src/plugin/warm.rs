@@ -5,9 +5,9 @@
 //! `ampoule run` therefore compiles in short-lived children (`ampoule compile`): a child
 //! compiles into the on-disk cache and exits, taking that memory with it, and the operator then
 //! loads the component from the cache. The providers are compiled so at start; the template
-//! component (2 MB, about 60 MiB to compile) only when a first template is rendered. Measured
-//! on `ampoule run` with an empty cache: 107 MiB resident compiling in process, 53 MiB with the
-//! child (52 MiB from a warm cache either way).
+//! component (2 MB; its compile takes a child to about 97 MiB) only when a first template is
+//! rendered. Measured on `ampoule run` with an empty cache, compiling every component: 124-132
+//! MiB resident compiling in process, 53-58 MiB with the child (52 MiB from a warm cache).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -97,10 +97,16 @@ pub enum ChildError {
     Spawn(String, std::io::Error),
     #[error("{0} compile exited with {1}")]
     Failed(String, std::process::ExitStatus),
+    #[error("{0} compile did not finish within {1:?} and was stopped")]
+    TimedOut(String, Duration),
 }
 
-/// Runs `<exe> compile --cache-dir <cache_dir> <components>...` and waits for it: how long it
-/// ran, or why it failed. Its stderr (errors only) goes to ours.
+/// How long a compile child may run: a cold compile of every component took 5-12 s here.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `<exe> compile --cache-dir <cache_dir> <components>...` and waits for it, at most
+/// [`CHILD_LIMIT`] (then it is killed): how long it ran, or why it failed. Its stderr (errors
+/// only) goes to ours.
 pub async fn compile_in_child(
     exe: &Path,
     cache_dir: &Path,
@@ -117,8 +123,10 @@ pub async fn compile_in_child(
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
-        .status()
+        .status();
+    let status = tokio::time::timeout(CHILD_LIMIT, status)
         .await
+        .map_err(|_| ChildError::TimedOut(shown.clone(), CHILD_LIMIT))?
         .map_err(|e| ChildError::Spawn(shown.clone(), e))?;
     if !status.success() {
         return Err(ChildError::Failed(shown, status));
