@@ -55,6 +55,11 @@ class Running:
     """One controller process, alone on the ground, with its log in `log_path`."""
 
     def __init__(self, contender, log_path):
+        me = os.getpid()
+        if not os.path.exists(f"/proc/{me}/task/{me}/children"):
+            # Without it the process tree would quietly shrink to the controller alone.
+            raise SystemExit("this kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN): "
+                             "the controller's child processes cannot be counted")
         self.contender = contender
         self.log = open(log_path, "ab")
         env = dict(os.environ)
