@@ -2,19 +2,13 @@
 //! backend the test controls, and a controller running in-process for one namespace.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ampoule::controller::{self, Settings};
 use ampoule::crd::ExternalSecret;
-use ampoule::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider, SecretValue,
-    StoreContext, StoreInfo, Validation,
-};
-use ampoule::redact::Redacted;
-use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -24,6 +18,9 @@ use tokio::sync::OnceCell;
 
 pub mod cloud;
 pub mod operator;
+mod provider;
+
+pub use provider::{Backend, TestProvider};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -57,159 +54,6 @@ pub async fn crds(client: &Client) {
         }
     })
     .await;
-}
-
-/// What the test backend holds for one store: values by key, an error to return instead, and
-/// call counts.
-#[derive(Default)]
-pub struct Backend {
-    pub values: Mutex<BTreeMap<String, Vec<u8>>>,
-    pub fail: Mutex<Option<ProviderError>>,
-    pub calls: AtomicUsize,
-}
-
-impl Backend {
-    pub fn set(&self, key: &str, value: &str) {
-        self.values
-            .lock()
-            .unwrap()
-            .insert(key.into(), value.as_bytes().to_vec());
-    }
-    pub fn remove(&self, key: &str) {
-        self.values.lock().unwrap().remove(key);
-    }
-    pub fn fail_with(&self, err: Option<ProviderError>) {
-        *self.fail.lock().unwrap() = err;
-    }
-    fn check(&self) -> Result<(), ProviderError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        match &*self.fail.lock().unwrap() {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-    fn get(&self, key: &str) -> Result<Vec<u8>, ProviderError> {
-        self.check()?;
-        self.values
-            .lock()
-            .unwrap()
-            .get(key)
-            .cloned()
-            .ok_or(ProviderError::NotFound)
-    }
-}
-
-/// A test-only [`SecretProvider`] serving the store key `test`: `spec.provider.test.backend`
-/// names a [`Backend`] the test registered. (Production has no in-process provider.)
-#[derive(Default)]
-pub struct TestProvider {
-    backends: Mutex<HashMap<String, Arc<Backend>>>,
-}
-
-impl TestProvider {
-    pub fn backend(&self, name: &str) -> Arc<Backend> {
-        self.backends
-            .lock()
-            .unwrap()
-            .entry(name.into())
-            .or_default()
-            .clone()
-    }
-}
-
-struct TestClient(Arc<Backend>);
-
-fn property(raw: Vec<u8>, property: Option<&str>) -> Result<Vec<u8>, ProviderError> {
-    let Some(p) = property else { return Ok(raw) };
-    let v: Value =
-        serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
-    match v.get(p) {
-        Some(Value::String(s)) => Ok(s.clone().into_bytes()),
-        Some(other) => Ok(other.to_string().into_bytes()),
-        None => Err(ProviderError::NotFound),
-    }
-}
-
-impl ProviderClient for TestClient {
-    fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
-        Box::pin(async move { self.0.check().map(|()| Validation::Valid) })
-    }
-    fn get_secret<'a>(
-        &'a self,
-        r: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        Box::pin(async move {
-            Ok(Redacted::new(property(
-                self.0.get(&r.key)?,
-                r.property.as_deref(),
-            )?))
-        })
-    }
-    fn get_secret_map<'a>(
-        &'a self,
-        r: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async move {
-            let raw = self.0.get(&r.key)?;
-            let v: BTreeMap<String, Value> =
-                serde_json::from_slice(&raw).map_err(|e| ProviderError::Internal(e.to_string()))?;
-            Ok(v.into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        Redacted::new(match v {
-                            Value::String(s) => s.into_bytes(),
-                            other => other.to_string().into_bytes(),
-                        }),
-                    )
-                })
-                .collect())
-        })
-    }
-    fn get_all_secrets<'a>(
-        &'a self,
-        f: &'a FindRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async move {
-            self.0.check()?;
-            let re = regex::Regex::new(f.name_regexp.as_deref().unwrap_or(".*"))
-                .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
-            Ok(self
-                .0
-                .values
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(k, _)| re.is_match(k))
-                .map(|(k, v)| (k.clone(), Redacted::new(v.clone())))
-                .collect())
-        })
-    }
-}
-
-impl SecretProvider for TestProvider {
-    fn open<'a>(
-        &'a self,
-        store: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<(Box<dyn ProviderClient>, StoreInfo), ProviderError>> {
-        Box::pin(async move {
-            if store.provider != "test" {
-                return Err(ProviderError::InvalidConfig(format!(
-                    "no plugin serves provider \"{}\"",
-                    store.provider
-                )));
-            }
-            let name = store
-                .config
-                .get("backend")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ProviderError::InvalidConfig("backend is required".into()))?;
-            Ok((
-                Box::new(TestClient(self.backend(name))) as Box<dyn ProviderClient>,
-                StoreInfo::default(),
-            ))
-        })
-    }
 }
 
 /// A controller running in this test's runtime, watching one namespace.
