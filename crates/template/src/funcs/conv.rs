@@ -120,48 +120,12 @@ fn from_json(s: &str) -> Result<Value, String> {
 
 /// `encoding/json` float formatting.
 pub fn json_float(f: f64) -> Result<String, String> {
-    if !f.is_finite() {
-        return Err(format!(
-            "json: unsupported value: {}",
-            crate::gofmt::float_v(f)
-        ));
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let e = format!("{f:e}");
-        let (m, x) = e.split_once('e').unwrap_or((&e, "0"));
-        let x: i32 = x.parse().unwrap_or(0);
-        return Ok(
-            format!("{m}e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs())
-                .replace("e+0", "e+")
-                .replace("e-0", "e-"),
-        );
-    }
-    Ok(format!("{f}"))
+    ampoule_gojson::float(f)
+        .ok_or_else(|| format!("json: unsupported value: {}", crate::gofmt::float_v(f)))
 }
 
 fn json_str(out: &mut String, s: &str, html: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if html => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    ampoule_gojson::write_string(out, s, html);
 }
 
 /// `json.Marshal` (`indent: Some(depth)` = `MarshalIndent(v, "", "  ")`).

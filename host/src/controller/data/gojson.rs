@@ -60,47 +60,14 @@ fn write_value(out: &mut String, v: &Value, escape_html: bool) {
     }
 }
 
-/// A `float64` as Go's encoder writes it: plain decimal, or exponent form (`1e+21`, `1e-7`)
-/// outside [1e-6, 1e21).
+/// A number as Go's encoder writes a `float64` (every JSON number ESO decodes is one).
 fn write_number(out: &mut String, n: &Number) {
-    let Some(f) = n.as_f64() else {
-        out.push_str(&n.to_string());
-        return;
-    };
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let text = format!("{f:e}");
-        match text.split_once('e') {
-            Some((mantissa, exp)) if !exp.starts_with('-') => {
-                out.push_str(mantissa);
-                out.push_str("e+");
-                out.push_str(exp);
-            }
-            _ => out.push_str(&text),
-        }
-    } else {
-        out.push_str(&f.to_string());
+    match n.as_f64().and_then(ampoule_gojson::float) {
+        Some(text) => out.push_str(&text),
+        None => out.push_str(&n.to_string()),
     }
 }
 
-/// A JSON string as Go writes it: `\b \f \n \r \t` short, other control characters `\u00xx`,
-/// U+2028 and U+2029 escaped, HTML characters escaped only when asked.
 fn write_string(out: &mut String, s: &str, escape_html: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' if escape_html => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    ampoule_gojson::write_string(out, s, escape_html);
 }
