@@ -4,7 +4,7 @@
 //! Objects that were never synced or whose spec/metadata changed go in the urgent lane and are
 //! taken before refreshes and retries, so new ExternalSecrets are synced promptly even while
 //! thousands of refreshes are due. Workers that take only urgent keys
-//! ([`WorkQueue::next_urgent_timed`]) are never busy with a refresh, so a new object does not wait
+//! ([`WorkQueue::take`] with `only_urgent`) are never busy with a refresh, so a new object does not wait
 //! for one to finish either.
 
 use std::cmp::Reverse;
@@ -190,21 +190,8 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 
     /// [`next`](WorkQueue::next), plus the lane the key was taken from.
     pub async fn next_with_priority(&self) -> (K, Priority) {
-        let (key, lane, _) = self.next_timed().await;
-        (key, lane)
-    }
-
-    /// [`next_with_priority`](WorkQueue::next_with_priority), plus how long the key waited
-    /// after it was due (time spent behind other work).
-    pub async fn next_timed(&self) -> (K, Priority, Duration) {
         let t = self.take(false).await;
-        (t.key, t.lane, t.waited)
-    }
-
-    /// Like [`next_timed`](WorkQueue::next_timed), but waits for an urgent key only.
-    pub async fn next_urgent_timed(&self) -> (K, Duration) {
-        let t = self.take(true).await;
-        (t.key, t.waited)
+        (t.key, t.lane)
     }
 
     /// Waits for the next due key (an urgent one only, when `only_urgent`), marks it in flight

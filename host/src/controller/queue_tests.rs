@@ -80,7 +80,7 @@ async fn urgent_only_workers_leave_refreshes_alone() {
     q.add("refresh", Duration::ZERO, Priority::Normal);
     let urgent = tokio::spawn({
         let q = q.clone();
-        async move { q.next_urgent_timed().await }
+        async move { q.take(true).await }
     });
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(
@@ -88,10 +88,10 @@ async fn urgent_only_workers_leave_refreshes_alone() {
         "a refresh is not taken by an urgent-only worker"
     );
     q.add("new", Duration::ZERO, Priority::Urgent);
-    let (key, waited) = urgent.await.unwrap();
-    assert_eq!(key, "new");
-    assert_eq!(waited, Duration::ZERO);
-    assert_eq!(q.next_timed().await.0, "refresh");
+    let taken = urgent.await.unwrap();
+    assert_eq!(taken.key, "new");
+    assert_eq!(taken.waited, Duration::ZERO);
+    assert_eq!(q.take(false).await.key, "refresh");
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,19 +99,19 @@ async fn a_refresh_added_while_only_urgent_workers_wait_still_wakes_a_worker() {
     let q: std::sync::Arc<WorkQueue<&str>> = std::sync::Arc::default();
     let general = tokio::spawn({
         let q = q.clone();
-        async move { q.next_timed().await }
+        async move { q.take(false).await }
     });
     let urgent = tokio::spawn({
         let q = q.clone();
-        async move { q.next_urgent_timed().await }
+        async move { q.take(true).await }
     });
     tokio::time::sleep(Duration::from_millis(10)).await;
     q.add("refresh", Duration::ZERO, Priority::Normal);
-    let (key, lane, _) = tokio::time::timeout(Duration::from_secs(1), general)
+    let taken = tokio::time::timeout(Duration::from_secs(1), general)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((key, lane), ("refresh", Priority::Normal));
+    assert_eq!((taken.key, taken.lane), ("refresh", Priority::Normal));
     assert!(!urgent.is_finished());
     urgent.abort();
 }
