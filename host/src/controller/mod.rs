@@ -7,6 +7,8 @@
 pub mod backoff;
 pub mod cluster_external_secret;
 pub mod context;
+#[cfg(test)]
+mod counting;
 pub mod credentials;
 pub mod data;
 pub mod error;

@@ -1,60 +1,14 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::provider::{StoreInfo, StoreKind};
+use crate::controller::counting::Counting;
+use crate::provider::StoreKind;
 
-/// A backend that counts its calls and answers after a short delay.
-#[derive(Default)]
-struct Counting {
-    calls: Arc<AtomicUsize>,
-}
-
-struct CountingClient {
-    calls: Arc<AtomicUsize>,
-}
-
-impl SecretProvider for Counting {
-    fn open<'a>(&'a self, _: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>> {
-        let client = CountingClient {
-            calls: self.calls.clone(),
-        };
-        Box::pin(async move {
-            Ok((
-                Box::new(client) as Box<dyn ProviderClient>,
-                StoreInfo::default(),
-            ))
-        })
-    }
-}
-
-impl ProviderClient for CountingClient {
-    fn validate(&self) -> BoxFuture<'_, Result<Validation, ProviderError>> {
-        Box::pin(async { Ok(Validation::Valid) })
-    }
-    fn get_secret<'a>(
-        &'a self,
-        r: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
-        Box::pin(async move {
-            let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if r.key == "missing" {
-                return Err(ProviderError::NotFound);
-            }
-            Ok(format!("{}#{n}", r.key).into_bytes().into())
-        })
-    }
-    fn get_secret_map<'a>(
-        &'a self,
-        _: &'a RemoteRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async { Ok(SecretMap::new()) })
-    }
-    fn get_all_secrets<'a>(
-        &'a self,
-        _: &'a FindRef,
-    ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        Box::pin(async { Ok(SecretMap::new()) })
+/// The counting backend, answering after 50 ms so that concurrent fetches overlap.
+fn slow() -> Counting {
+    Counting {
+        delay: Duration::from_millis(50),
+        ..Counting::default()
     }
 }
 
@@ -95,7 +49,7 @@ async fn get(
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_identical_fetches_share_one_call() {
-    let backend = Counting::default();
+    let backend = slow();
     let calls = backend.calls.clone();
     let p = Shared::new(Arc::new(backend));
     let s = store("a", "ns");
@@ -108,7 +62,7 @@ async fn concurrent_identical_fetches_share_one_call() {
 
 #[tokio::test(start_paused = true)]
 async fn refreshes_reuse_a_value_fetched_since_their_last_sync_only() {
-    let backend = Counting::default();
+    let backend = slow();
     let calls = backend.calls.clone();
     let p = Shared::new(Arc::new(backend));
     let s = store("a", "ns");
@@ -129,7 +83,7 @@ async fn refreshes_reuse_a_value_fetched_since_their_last_sync_only() {
 
 #[tokio::test(start_paused = true)]
 async fn other_stores_namespaces_and_errors_are_never_shared() {
-    let backend = Counting::default();
+    let backend = slow();
     let calls = backend.calls.clone();
     let p = Shared::new(Arc::new(backend));
     let minute = Some(Duration::from_secs(60));
@@ -151,7 +105,7 @@ async fn other_stores_namespaces_and_errors_are_never_shared() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_started_before_the_event_is_not_joined() {
-    let backend = Counting::default();
+    let backend = slow();
     let calls = backend.calls.clone();
     let p = Shared::new(Arc::new(backend));
     let s = store("a", "ns");

@@ -30,7 +30,8 @@ use crate::crd::ExternalSecretStatus;
 const NS: &str = "lanes";
 
 mod doubles;
-use doubles::{Counting, NoTemplates};
+use crate::controller::counting::Counting;
+use doubles::NoTemplates;
 
 /// A context whose caches hold ExternalSecret `app` (synced two hours ago in its current
 /// version, refresh interval 1h: its periodic refresh is due), its store `backend`, and its
@@ -71,6 +72,7 @@ impl Fixture {
         let provider = Arc::new(Counting {
             calls: calls.clone(),
             failing: provider_failing,
+            ..Counting::default()
         });
         let settings = Settings {
             namespace: Some(NS.into()),
