@@ -125,25 +125,17 @@ pub async fn run_until(
     parts: Parts,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let Parts {
-        client,
-        provider,
-        transformer,
-        settings,
-        leader,
-        provider_changes,
-    } = parts;
     let (ctx, watches) = watch::start(
-        client.clone(),
-        provider,
-        transformer,
-        settings,
-        provider_changes,
+        parts.client.clone(),
+        parts.provider,
+        parts.transformer,
+        parts.settings,
+        parts.provider_changes,
     );
     let mut stop = std::pin::pin!(stop);
-    let lease = match leader {
+    let lease = match parts.leader {
         Some(election) => tokio::select! {
-            held = election.acquire(&client) => Some(held.map_err(RunError::Leader)?),
+            held = election.acquire(&parts.client) => Some(held.map_err(RunError::Leader)?),
             () = &mut stop => {
                 watches.abort();
                 return Ok(());
