@@ -216,9 +216,14 @@ impl Ground {
 
 /// Runs a command, panicking with its output when it fails; returns its stdout.
 pub fn run(cmd: &mut Command) -> String {
-    let out: Output = cmd
+    let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    stdout_of(cmd, out)
+}
+
+/// The stdout of a finished `cmd`; a panic with both outputs when it failed.
+fn stdout_of(cmd: &Command, out: Output) -> String {
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -248,15 +253,7 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> String {
     let out = child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    if !out.status.success() {
-        panic!(
-            "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    stdout_of(cmd, out)
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `timeout`.
