@@ -190,13 +190,18 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 
+    /// The flags of an `ampoule run` command line.
+    fn run_args(args: &[&str]) -> crate::run::RunArgs {
+        use clap::Parser;
+        match super::Cli::try_parse_from(args).unwrap().command {
+            super::Command::Run(run) => run,
+            _ => panic!("not run"),
+        }
+    }
+
     #[test]
     fn template_limits_come_from_the_run_flags() {
-        use clap::Parser;
-        let parse = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
-            super::Command::Run(run) => run.template_limits(),
-            _ => panic!("not run"),
-        };
+        let parse = |args: &[&str]| run_args(args).template_limits();
         let default = parse(&["ampoule", "run"]);
         assert_eq!(default, crate::plugin::TransformLimits::default());
         let raised = parse(&[
@@ -215,10 +220,7 @@ mod tests {
     #[test]
     fn compile_in_child_is_on_unless_turned_off() {
         use clap::Parser;
-        let parse = |args: &[&str]| match super::Cli::try_parse_from(args).unwrap().command {
-            super::Command::Run(run) => run.compile_in_child,
-            _ => panic!("not run"),
-        };
+        let parse = |args: &[&str]| run_args(args).compile_in_child;
         assert!(parse(&["ampoule", "run"]));
         assert!(!parse(&["ampoule", "run", "--compile-in-child=false"]));
         assert!(matches!(
