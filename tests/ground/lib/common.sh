@@ -35,3 +35,14 @@ die() { printf '[ground] error: %s\n' "$*" >&2; exit 1; }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# The Rust toolchain rust-toolchain.toml pins, with its components and the wasm32-wasip2 target.
+# rustup adds a toolchain file's targets only when it installs that toolchain itself, so on a
+# machine that already had the pinned version (or installs it another way) the target is missing
+# and the first wasm build fails: both commands of the README call this first.
+ensure_rust() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (rust-toolchain.toml pins the version)"
+  command -v rustup >/dev/null || die "rustup not found: the wasm32-wasip2 target is added with rustup"
+  rustup component add rustfmt clippy >/dev/null 2>&1 || die "rustup could not add rustfmt and clippy"
+  rustup target add wasm32-wasip2 >/dev/null 2>&1 || die "rustup could not add the wasm32-wasip2 target"
+}
