@@ -56,8 +56,8 @@ def parse(argv):
 
 def main(argv):
     args = parse(argv)
-    missing = [v for v in ("KUBE_APISERVER", "KUBE_ADMIN_TOKEN", "KUBE_CA_FILE", "VAULT_ADDR", "VAULT_TOKEN",
-                           "ESO_BIN", "ESO_CRDS", "AMPOULE_BIN") if not os.environ.get(v)]
+    missing = [v for v in ("KUBECONFIG", "KUBE_APISERVER", "KUBE_ADMIN_TOKEN", "KUBE_CA_FILE", "VAULT_ADDR",
+                           "VAULT_TOKEN", "ESO_BIN", "ESO_CRDS", "ESO_CHART", "AMPOULE_BIN") if not os.environ.get(v)]
     if missing:
         sys.exit(f"compare.py: missing environment {missing}: run it through tests/bench/compare")
     if args.check:
@@ -73,7 +73,7 @@ def main(argv):
     kube, bao = Kube(), Bao()
     bench = Bench(kube, bao, args, logs)
     eso_bin, eso_crds, ampoule_bin = os.environ["ESO_BIN"], os.environ["ESO_CRDS"], os.environ["AMPOULE_BIN"]
-    who = contenders(eso_bin, ampoule_bin, args.only)
+    who = contenders(eso_bin, os.environ["ESO_CHART"], ampoule_bin, os.path.join(REPO, "charts/ampoule"), args.only)
     started, load_before = time.monotonic(), report.load()
     print(f"bench run {bench.run_id}: contenders {[c.name for c in who]}, scenarios {sorted(scenarios)}, "
           f"load {load_before}; controller logs in {logs}", flush=True)
@@ -153,7 +153,8 @@ def main(argv):
             "ampoule_rev": os.environ.get("AMPOULE_REV") or report.git_rev(REPO), "run_id": bench.run_id,
             "sizes": {"n": args.n, "noise": args.noise, "noise_kb": args.noise_kb, "s3_n": args.s3_n,
                       "s3_new": args.s3_new, "s4_keys": args.s4_keys, "window_s": args.window},
-            "contenders": {c.name: c.argv[1:] for c in who},
+            "contenders": {c.name: c.args for c in who},
+            "contender_env": {c.name: sorted(c.environment("-", "-", "-")) for c in who},
             "crd_swaps": marker, "floor": bench.floor, "results": bench.results}
     print()
     print(report.facts(data))

@@ -27,28 +27,103 @@ def free_port():
     return port
 
 
+# What a container's PATH is when the image sets none (containerd's and runc's default).
+POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Names every contender's environment may hold besides its chart's `env` entries: a container
+# gets PATH, HOSTNAME and HOME; KUBECONFIG stands in for the in-cluster configuration (service
+# account token and KUBERNETES_SERVICE_*), since the contenders run out of cluster.
+BASE_ENV = ("PATH", "HOSTNAME", "HOME", "KUBECONFIG")
+
+
 class Contender:
-    def __init__(self, name, kind, argv):
-        self.name, self.kind, self.argv = name, kind, argv
+    """A controller as a Helm install of its chart would run it: the container's args and env
+    (from `helm template`), with the metrics address moved to a free loopback port."""
+
+    def __init__(self, name, kind, binary, args, env_spec):
+        self.name, self.kind, self.binary, self.args, self.env_spec = name, kind, binary, args, env_spec
+
+    @property
+    def argv(self):
+        return [self.binary] + self.args
 
     def command(self):
         port = free_port()
-        if self.kind == "eso":
-            return self.argv + [f"--metrics-addr=127.0.0.1:{port}"]
-        return self.argv + ["--metrics-addr", f"127.0.0.1:{port}"]
+        args = [a for a in self.args if not a.startswith("--metrics-addr")]
+        return [self.binary] + args + [f"--metrics-addr=127.0.0.1:{port}"]
+
+    def environment(self, kubeconfig, home, pod_name, overrides=None):
+        """The whole environment of the process: nothing of the harness's own (the ground's
+        VAULT_TOKEN, AWS_* and the rest never reach a contender, as they never reach a Pod)."""
+        env = {"PATH": POD_PATH, "HOSTNAME": pod_name, "HOME": home, "KUBECONFIG": kubeconfig}
+        for e in self.env_spec:
+            if "value" in e:
+                env[e["name"]] = str(e["value"])
+                continue
+            field = ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+            if field == "metadata.name":
+                env[e["name"]] = pod_name
+            elif field == "metadata.namespace":
+                env[e["name"]] = POD_NAMESPACE
+            else:
+                raise ValueError(f"{self.name}: the chart sets {e['name']} from {e.get('valueFrom')}, "
+                                 "which the harness cannot provide")
+        env.update(overrides or {})
+        return env
 
 
-def contenders(eso_bin, ampoule_bin, only=None):
-    tuned = ["--concurrent=50", "--client-qps=1000", "--client-burst=2000"]
+POD_NAMESPACE = "bench-controller"
+
+
+def leaks(child_env, harness_env, allowed):
+    """What of the harness's environment reached a child: names outside `allowed`, and any name
+    whose value is the harness's own except KUBECONFIG (the one thing shared on purpose)."""
+    out = sorted(k for k in child_env if k not in allowed)
+    out += sorted(k for k, v in child_env.items()
+                  if k in allowed and k != "KUBECONFIG" and k in harness_env and harness_env[k] == v
+                  and k not in out)
+    return out
+
+
+def render_container(chart, values, release="bench"):
+    """The first container of the chart's controller Deployment, as `helm template` renders it
+    with `values` (a dict, given as a values file): its args and env."""
+    with tempfile.TemporaryDirectory(prefix="bench-chart-") as d:
+        vf = os.path.join(d, "values.yaml")
+        with open(vf, "w") as f:
+            yaml.safe_dump(values, f)
+        out = subprocess.run([os.environ.get("HELM", "helm"), "template", release, chart, "-f", vf,
+                              "--namespace", POD_NAMESPACE, "--show-only", "templates/deployment.yaml"],
+                             check=True, capture_output=True, text=True).stdout
+    deployments = [d for d in yaml.safe_load_all(out) if d and d.get("kind") == "Deployment"]
+    if len(deployments) != 1:
+        raise RuntimeError(f"{chart}: expected one Deployment in templates/deployment.yaml, got {len(deployments)}")
+    container = deployments[0]["spec"]["template"]["spec"]["containers"][0]
+    return container.get("args") or [], container.get("env") or []
+
+
+def contenders(eso_bin, eso_chart, ampoule_bin, ampoule_chart, only=None):
+    """ESO with its chart's defaults, ESO tuned through the chart's values, and Ampoule with its
+    chart's defaults. The chart's first arg for Ampoule is the subcommand (`run`)."""
+    tuned = {"concurrent": 50, "extraArgs": {"client-qps": 1000, "client-burst": 2000}}
     all_ = [
-        Contender("ESO default", "eso", [eso_bin]),
-        Contender("ESO tuned", "eso", [eso_bin] + tuned),
-        Contender("Ampoule", "ampoule", [ampoule_bin, "run"]),
+        Contender("ESO default", "eso", eso_bin, *render_container(eso_chart, {})),
+        Contender("ESO tuned", "eso", eso_bin, *render_container(eso_chart, tuned)),
+        Contender("Ampoule", "ampoule", ampoule_bin, *render_container(ampoule_chart, {})),
     ]
     if only:
         keep = {o.strip().lower() for o in only.split(",")}
         all_ = [c for c in all_ if c.name.lower() in keep or c.kind in keep]
     return all_
+
+
+def environ_of(pid):
+    """A running process's environment, from /proc (None once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw.split(b"\0") if item)
 
 
 class Running:
@@ -62,13 +137,18 @@ class Running:
                              "the controller's child processes cannot be counted")
         self.contender = contender
         self.log = open(log_path, "ab")
-        env = dict(os.environ)
+        # An empty HOME (nothing of this machine's ~/.aws, ~/.vault-token or ~/.kube), as a new
+        # container has.
+        self.home = tempfile.mkdtemp(prefix="bench-home-")
+        overrides = {}
         self.cache = None
         if contender.kind == "ampoule":
-            # An empty module cache, as a new pod has (the chart's cache is an emptyDir): every
+            # An empty module cache, as a new pod has (the chart mounts an emptyDir there): every
             # start compiles the components.
             self.cache = tempfile.mkdtemp(prefix="bench-ampoule-cache-")
-            env["AMPOULE_CACHE_DIR"] = self.cache
+            overrides["AMPOULE_CACHE_DIR"] = self.cache
+        slug = contender.name.lower().replace(" ", "-")
+        env = contender.environment(os.environ["KUBECONFIG"], self.home, f"{slug}-0", overrides)
         self.proc = subprocess.Popen(contender.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         self.pid = self.proc.pid
@@ -76,6 +156,13 @@ class Running:
         self.children_peak = 0
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
+        # Popen returns once the child has exec'd: /proc shows the environment it runs with.
+        seen = environ_of(self.pid)
+        leaked = leaks(seen, os.environ, set(env)) if seen is not None else []
+        if leaked:
+            self.stop()
+            raise SystemExit(f"{contender.name} was started with the harness's {leaked}: stopping")
+        self.env_names = sorted(env)
 
     def _sample(self):
         # The whole process tree counts, as it does against a container's memory limit: `ampoule
@@ -153,8 +240,9 @@ class Running:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait(15)
         self.log.close()
-        if self.cache:
-            shutil.rmtree(self.cache, ignore_errors=True)
+        for d in (self.cache, self.home):
+            if d:
+                shutil.rmtree(d, ignore_errors=True)
 
 
 class Bao:

@@ -1,14 +1,22 @@
 """Checks the harness itself without running a benchmark (used by tests/e2e/tests/bench_harness.rs):
-its modules import in the ground's Python, percentiles and the report come out as expected, and
-rewriting docs/benchmarks.md keeps the hand-written text around the generated block."""
+its modules import in the ground's Python, percentiles and the report come out as expected,
+rewriting docs/benchmarks.md keeps the hand-written text around the generated block, and each
+contender starts with its chart's args and env and nothing of the ground's environment.
 
+Run it with the ground's variables in the environment (the e2e test does): they are what must
+not leak."""
+
+import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import compare  # noqa: E402,F401  (imports every module of the harness)
+import contenders as cont  # noqa: E402
 import report  # noqa: E402
 from scenarios import pct  # noqa: E402
 
@@ -29,6 +37,68 @@ def sample():
                  "peak_rss_mib": 60.0},
                 {**s1, "scenario": "s4", "contender": "Ampoule", "bao_requests": 50, "bao_requests_window": 50,
                  "window_s": 60}]}
+
+
+# Prints the environment it was started with (/proc/self/environ: Python's own locale coercion
+# adds LC_CTYPE to os.environ) and its argv, then waits to be stopped, as a controller would.
+PROBE = "import json, sys, time; raw = open('/proc/self/environ', 'rb').read().split(b'\\0'); " \
+        "env = dict(i.decode().partition('=')[::2] for i in raw if i); " \
+        "print(json.dumps({'env': env, 'argv': sys.argv}), flush=True); time.sleep(60)"
+
+
+def ground_variables():
+    """The names tests/ground/up writes into the ground's env file, read from that file."""
+    path = os.path.join(os.environ["GROUND_DIR"], "env")
+    with open(path) as f:
+        names = [line.split("=", 1)[0][len("export "):] for line in f if line.startswith("export ")]
+    assert {"VAULT_TOKEN", "AWS_SECRET_ACCESS_KEY", "KUBE_ADMIN_TOKEN"} <= set(names), names
+    return names
+
+
+def pod_environment():
+    """Each contender, rendered from its real chart, started through Running the way the
+    benchmark starts it, with the ground's variables in this process's environment."""
+    grounded = [n for n in ground_variables() if n != "PATH" and os.environ.get(n)]
+    assert "VAULT_TOKEN" in grounded, "run the self-test with the ground's variables set (tests/ground/up)"
+    os.environ.setdefault("HELM", os.path.join(os.environ["GROUND_DIR"], "bin", "helm"))
+    repo = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+    eso_chart = subprocess.run([os.path.join(repo, "tests/bench/lib/eso-chart.sh")], check=True,
+                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    who = cont.contenders("eso", eso_chart, "ampoule", os.path.join(repo, "charts/ampoule"))
+    args = {c.name: c.args for c in who}
+    # What the charts give: ESO's defaults (one worker), the tuned values as extraArgs, and
+    # Ampoule's `run` with its chart's flags.
+    assert "--concurrent=1" in args["ESO default"] and not any("client-qps" in a for a in args["ESO default"]), args
+    for flag in ("--concurrent=50", "--client-qps=1000", "--client-burst=2000"):
+        assert flag in args["ESO tuned"], args
+    assert args["Ampoule"][0] == "run" and "--concurrent=32" in args["Ampoule"], args
+    # The leak check itself catches a leak.
+    leak = {"PATH": cont.POD_PATH, "VAULT_TOKEN": os.environ["VAULT_TOKEN"]}
+    assert cont.leaks(leak, os.environ, {"PATH"}) == ["VAULT_TOKEN"], cont.leaks(leak, os.environ, {"PATH"})
+    assert cont.leaks({"PATH": os.environ["PATH"]}, os.environ, {"PATH"}) == ["PATH"]
+    with tempfile.TemporaryDirectory(prefix="bench-selftest-") as d:
+        for c in who:
+            probe = cont.Contender(c.name, c.kind, sys.executable, ["-c", PROBE] + c.args, c.env_spec)
+            log = os.path.join(d, c.name.replace(" ", "-") + ".log")
+            run = cont.Running(probe, log)
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not open(log).read().strip():
+                    time.sleep(0.1)
+                seen = json.loads(open(log).read().splitlines()[0])
+            finally:
+                run.stop()
+            env = seen["env"]
+            leaked = [n for n in grounded if n in env and n != "KUBECONFIG"]
+            assert not leaked, f"{c.name} got the ground's {leaked}"
+            assert env["KUBECONFIG"] == os.environ["KUBECONFIG"] and env["PATH"] == cont.POD_PATH, env
+            assert env["HOME"] != os.environ.get("HOME") and env["HOME"].startswith(tempfile.gettempdir()), env
+            allowed = set(cont.BASE_ENV) | {e["name"] for e in c.env_spec} | {"AMPOULE_CACHE_DIR"}
+            assert set(env) <= allowed, f"{c.name}: unexpected {sorted(set(env) - allowed)}"
+            if c.kind == "ampoule":
+                assert env["POD_NAMESPACE"] == cont.POD_NAMESPACE and env["AMPOULE_CACHE_DIR"] != "/var/cache/ampoule"
+            assert seen["argv"][1:] == [a for a in c.args if not a.startswith("--metrics-addr")] + \
+                [a for a in seen["argv"] if a.startswith("--metrics-addr=127.0.0.1:")], seen["argv"]
 
 
 def main():
@@ -52,6 +122,7 @@ def main():
             second = f.read()
         assert "hand-written intro" in second and "hand-written notes" in second, second
         assert second.count(report.BEGIN) == 1 and "| Ampoule | 8.0 |" in second
+    pod_environment()
     print("bench harness self-test ok")
 
 
