@@ -1,4 +1,5 @@
-//! The admin endpoint: `/metrics` (Prometheus text), `/healthz`, `/readyz`.
+//! The admin endpoint: `/metrics` (Prometheus text), `/healthz` (liveness) and `/readyz`
+//! (readiness), which answer 503 with the reason when they fail (see [`crate::health`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,6 +12,17 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+fn probe(result: Result<(), String>) -> (StatusCode, String, &'static str) {
+    match result {
+        Ok(()) => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{why}\n"),
+            "text/plain",
+        ),
+    }
+}
+
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body, content_type) = match req.uri().path() {
         "/metrics" => (
@@ -18,7 +30,8 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             crate::metrics::global().encode(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
-        "/healthz" | "/readyz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+        "/healthz" => probe(crate::health::global().liveness()),
+        "/readyz" => probe(crate::health::global().readiness().map_err(String::from)),
         _ => (
             StatusCode::NOT_FOUND,
             "not found\n".to_string(),

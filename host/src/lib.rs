@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod health;
 pub mod metrics;
 pub mod plugin;
 pub mod provider;

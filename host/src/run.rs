@@ -172,6 +172,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     })?;
     let client = kube::Client::try_from(config)
         .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
+    // Served from the start: /healthz answers while the components load, /readyz says 503 and
+    // why until they are loaded and the caches are synced.
+    let admin = crate::admin::serve(&args.metrics_addr).await?;
+    tracing::info!(addr = %admin, "serving /metrics, /healthz and /readyz");
     // The providers are compiled in a child while the preflight checks run; the template
     // component, in a child of its own, only when a first template is rendered.
     let sandbox_config = sandbox_config();
@@ -203,6 +207,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // ExternalSecrets use no templates never spends the memory.
     let transformer = crate::plugin::WasmTransformer::embedded(sandbox.clone())
         .with_limits(args.template_limits());
+    // The template component is loaded on first use, by design: the providers are what every
+    // reconcile needs.
+    crate::health::global().set_components_loaded();
     let transformer = Arc::new(match child_cache {
         Some(dir) => transformer.before_compile(Arc::new(move || {
             let dir = dir.clone();
@@ -233,7 +240,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("ampoule-{:08x}", rand::random::<u32>()));
         LeaderElection::new(ns, args.leader_election_id.clone(), identity)
     });
-    let admin = crate::admin::serve(&args.metrics_addr).await?;
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
     let provider: Arc<dyn SecretProvider> = wasm;
     let parts = controller::Parts {
@@ -287,6 +293,7 @@ impl StopSignals {
             () = next(self.terminate) => "SIGTERM",
             () = next(self.interrupt) => "SIGINT",
         };
+        crate::health::global().set_stopping();
         tracing::info!(signal = which, "stopping");
     }
 }

@@ -89,6 +89,10 @@ pub struct Context {
     pub failing: Mutex<HashSet<ObjectRef<ExternalSecret>>>,
     /// Bounds the Normal events being published in the background ([`Context::event_later`]).
     pub event_slots: Arc<tokio::sync::Semaphore>,
+    /// Becomes true once every watch has listed its objects (the caches are complete). One task
+    /// waits on the stores' readiness and sets it: kube's `Store::wait_until_ready` wakes only
+    /// the last of several tasks waiting on the same store, so nothing else waits on it.
+    pub caches_listed: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Normal events published in the background at once, at most.

@@ -56,6 +56,8 @@ struct Writers {
     stores: Writer<SecretStore>,
     cluster_stores: Writer<ClusterSecretStore>,
     secrets: Writer<PartialObjectMeta<Secret>>,
+    /// Set by [`caches_synced`] (see [`Context::caches_listed`]).
+    listed: tokio::sync::watch::Sender<bool>,
 }
 
 /// The shared context with empty caches and queues, and the writers of its caches.
@@ -69,6 +71,7 @@ fn context(
     let (ss_store, ss_writer) = reflector::store();
     let (css_store, css_writer) = reflector::store();
     let (secret_store, secret_writer) = reflector::store();
+    let (listed, caches_listed) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         client: client.clone(),
         provider: Arc::new(shared::Shared::new(provider)),
@@ -89,12 +92,14 @@ fn context(
         event_slots: Arc::new(tokio::sync::Semaphore::new(
             super::context::EVENTS_IN_FLIGHT,
         )),
+        caches_listed,
     });
     let writers = Writers {
         external_secrets: es_writer,
         stores: ss_writer,
         cluster_stores: css_writer,
         secrets: secret_writer,
+        listed,
     };
     (ctx, writers)
 }
@@ -133,7 +138,31 @@ pub fn start(
     if let Some(changes) = provider_changes {
         tasks.spawn(events::on_provider_changes(ctx.clone(), changes));
     }
+    tasks.spawn(caches_synced(ctx.clone(), writers.listed));
     (ctx, Watches(tasks))
+}
+
+/// Marks the caches synced (the workers start, `/readyz` counts it) once every watch has listed
+/// its objects. The only waiter on the stores' readiness (see [`Context::caches_listed`]); the
+/// stores are waited for first, since the flood gate needs their readiness.
+async fn caches_synced(ctx: Arc<Context>, done: tokio::sync::watch::Sender<bool>) {
+    let listed = async {
+        ctx.stores.wait_until_ready().await?;
+        if ctx.settings.cluster_stores {
+            ctx.cluster_stores.wait_until_ready().await?;
+        }
+        ctx.external_secrets.wait_until_ready().await?;
+        ctx.secrets.wait_until_ready().await
+    };
+    match listed.await {
+        Ok(()) => {
+            crate::health::global().set_caches_synced();
+            tracing::info!("caches synced");
+        }
+        Err(e) => tracing::warn!(error = %e, "a watch stopped before it listed its objects"),
+    }
+    // The workers start either way, as they did when a watch stopped early.
+    done.send_replace(true);
 }
 
 /// Watches `K` as untyped objects and converts each one: an object that does not decode is

@@ -33,19 +33,16 @@ fn refresh_not_before(
 /// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
 /// them only for new or changed objects), two for stores.
 pub async fn workers(ctx: Arc<Context>) {
-    // Stores first: the flood gate needs their readiness, and the ExternalSecret cache must be
-    // complete before store events fan out.
-    let _ = ctx.stores.wait_until_ready().await;
-    if ctx.settings.cluster_stores {
-        let _ = ctx.cluster_stores.wait_until_ready().await;
-    }
-    let _ = ctx.external_secrets.wait_until_ready().await;
-    let _ = ctx.secrets.wait_until_ready().await;
+    // Every cache complete first: the flood gate needs the stores' readiness, and the
+    // ExternalSecret cache must be complete before store events fan out.
+    let mut listed = ctx.caches_listed.clone();
+    let _ = listed.wait_for(|l| *l).await;
     let mut set = JoinSet::new();
     // A quarter of the workers take only new or changed objects, so those never wait for a
     // refresh to finish; the rest take both lanes, urgent first.
     let total = ctx.settings.concurrent.max(1);
     let urgent_only = total / 4;
+    crate::health::global().workers_started(total);
     for i in 0..total {
         let ctx = ctx.clone();
         let only_urgent = i < urgent_only;
@@ -97,9 +94,11 @@ pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
         Priority::Normal if !ctx.is_failing(&key) => refresh_not_before(ctx, &key),
         _ => Some(taken.requested),
     };
+    let busy = crate::health::global().reconcile();
     let next = shared::NOT_BEFORE
         .scope(not_before, external_secret::reconcile(ctx, &key, lane))
         .await;
+    drop(busy);
     ctx.queue.done(&key);
     if let Some((delay, priority)) = next {
         ctx.queue.add(key, delay, priority);
