@@ -71,7 +71,13 @@ fn run() -> Result<(), String> {
         .arg("--target-dir")
         .arg(&target_dir)
         .current_dir(&plugins)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        // The template plugin builds crates/template, outside the plugins workspace, so rustc
+        // sees its absolute path and would put the clone's folder into the component (and the
+        // operator's image digest would change with where the repository was cloned).
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            format!("--remap-path-prefix={}=.", root.display()),
+        )
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
