@@ -13,6 +13,11 @@ CONTROLLER_TOOLS_VERSION=0.20.0    # controller-gen, to generate Flux's CRDs fro
 FLUX_HELM_API_VERSION=1.7.1
 FLUX_SOURCE_API_VERSION=1.10.1
 FLUX_KUSTOMIZE_API_VERSION=1.7.1
+# The node (kubelet and kube-scheduler are K8S_VERSION): container runtime, OCI runtime, CNI plugins.
+CONTAINERD_VERSION=2.4.2
+RUNC_VERSION=1.5.3
+CNI_PLUGINS_VERSION=1.10.0
+PAUSE_VERSION=3.10.2               # build/pause/Makefile's TAG in k8s.io/kubernetes at K8S_VERSION
 
 AMPOULE_CACHE=${AMPOULE_CACHE:-$HOME/.cache/ampoule}
 export GOCACHE=${GOCACHE_OVERRIDE:-$AMPOULE_CACHE/go-build}
@@ -26,9 +31,24 @@ ETCD_DIR=$BIN_CACHE/etcd-$ETCD_VERSION
 HELM_DIR=$BIN_CACHE/helm-$HELM_VERSION-2
 PROMETHEUS_DIR=$BIN_CACHE/prometheus-$PROMETHEUS_MODULE_VERSION
 FLUX_CRDS_DIR=$BIN_CACHE/flux-crds-helm$FLUX_HELM_API_VERSION-source$FLUX_SOURCE_API_VERSION-kustomize$FLUX_KUSTOMIZE_API_VERSION
+# The node's binaries: kubelet and kube-scheduler in a folder of their own, so a cache of the
+# servers above (KUBE_DIR) stays valid without them.
+KUBE_NODE_DIR=$BIN_CACHE/kube-node-$K8S_VERSION
+CONTAINERD_DIR=$BIN_CACHE/containerd-$CONTAINERD_VERSION
+RUNC_DIR=$BIN_CACHE/runc-$RUNC_VERSION
+CNI_DIR=$BIN_CACHE/cni-plugins-$CNI_PLUGINS_VERSION
+PAUSE_DIR=$BIN_CACHE/pause-$PAUSE_VERSION
 
 log() { printf '[ground] %s\n' "$*" >&2; }
 die() { printf '[ground] error: %s\n' "$*" >&2; exit 1; }
+
+# locked NAME CMD...: run CMD holding an exclusive flock on $AMPOULE_CACHE/locks/NAME, so two
+# concurrent runs build a thing once (the second waits, then finds it built: CMD checks again).
+locked() {
+  local name=$1; shift
+  mkdir -p "$AMPOULE_CACHE/locks"
+  ( flock 9; "$@" ) 9>"$AMPOULE_CACHE/locks/$name"
+}
 
 # A free TCP port on 127.0.0.1 (the kernel picks it; the tiny race until the server binds is
 # acceptable on a test machine and every start is health-checked).

@@ -1,0 +1,3 @@
+module ampoule.dev/ground/probe
+
+go 1.26
