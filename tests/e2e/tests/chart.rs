@@ -108,6 +108,10 @@ fn installs_and_upgrades_from_the_oci_registry() {
         "--namespace",
         &ns,
         "--create-namespace",
+        // No Pod: this release's image is the chart's default, which the ground's node cannot
+        // pull (tests/e2e/tests/in_cluster.rs runs the chart's Pods with the built image).
+        "--set",
+        "replicaCount=0",
     ]));
     let deploy = run(g.command("kubectl").args([
         "-n",
@@ -129,7 +133,7 @@ fn installs_and_upgrades_from_the_oci_registry() {
         "--namespace",
         &ns,
         "--set",
-        "concurrent=16",
+        "concurrent=16,replicaCount=0",
     ]));
     let deploy = run(g.command("kubectl").args([
         "-n",

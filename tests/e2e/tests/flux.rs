@@ -125,7 +125,10 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
         "an invalid chartRef kind must be rejected"
     );
 
-    // Install what the HelmRelease points at, the way helm-controller would (Helm 3, OCI).
+    // Publish the chart as a release would: the image from tests/image/build pinned by digest in
+    // the packaged chart's values, pushed to the ground's registry where the OCIRepository's URL
+    // says (charts/ampoule). Then install what the HelmRelease points at, the way helm-controller
+    // would (Helm 3 from oci://, the HelmRelease's own values), and run it on the node.
     let source = docs(&root.join("infrastructure/sources/ampoule.yaml")).remove(0);
     let release = docs(&root.join("infrastructure/controllers/ampoule.yaml"))
         .into_iter()
@@ -135,11 +138,38 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
     let path = url.trim_start_matches("oci://").split_once('/').unwrap().1; // charts/ampoule
     let (repo_path, chart) = path.rsplit_once('/').unwrap();
     let work = std::env::temp_dir().join(format!("flux-chart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
+    let image = run(std::process::Command::new(g.repo.join("tests/image/build"))
+        .arg("--binary")
+        .arg(ground::release_binary())
+        .env("OCI_REGISTRY", g.registry())
+        .env("GROUND_DIR", &g.dir));
+    let image = image.lines().last().unwrap().trim().to_string();
+    let (image_repo, digest) = image.split_once('@').unwrap();
+    let copy = work.join("ampoule");
+    run(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(g.repo.join("charts/ampoule"))
+        .arg(&copy));
+    let values_path = copy.join("values.yaml");
+    let values = std::fs::read_to_string(&values_path).unwrap();
+    let pinned = values
+        .replacen(
+            "repository: ghcr.io/ampoule-dev/ampoule",
+            &format!("repository: {image_repo}"),
+            1,
+        )
+        .replacen("digest: \"\"", &format!("digest: \"{digest}\""), 1);
+    assert!(
+        pinned.contains(digest) && pinned.contains(image_repo),
+        "the chart's values.yaml no longer has the image lines this test pins"
+    );
+    std::fs::write(&values_path, pinned).unwrap();
     run(g
         .command("helm")
         .args(["package"])
-        .arg(g.repo.join("charts/ampoule"))
+        .arg(&copy)
         .arg("--destination")
         .arg(&work));
     let package = work.join("ampoule-0.1.0.tgz");
@@ -150,6 +180,16 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
         .arg(&package)
         .arg(&ground_repo)
         .arg("--plain-http"));
+    // The HelmRelease's values, and what this ground's node needs on top (a real cluster needs
+    // none of it): the node's network (no kube-proxy; nothing may leave loopback), a free
+    // metrics port on it, and one replica, since two hostNetwork Pods cannot hold one port on
+    // one node (the two-replica takeover is tests/e2e/tests/in_cluster.rs).
+    let api_port = g.var("KUBE_APISERVER").rsplit_once(':').unwrap().1;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let values = work.join("values.yaml");
     std::fs::write(
         &values,
@@ -161,6 +201,24 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
         release["spec"]["targetNamespace"].as_str().unwrap(),
         std::process::id()
     );
+    let node = work.join("node-values.yaml");
+    std::fs::write(
+        &node,
+        serde_json::json!({
+            "replicaCount": 1,
+            // as the HelmRelease's two replicas have it
+            "leaderElect": true,
+            "hostNetwork": true,
+            "apiServer": {"host": "127.0.0.1", "port": api_port},
+            "metrics": {"port": metrics_port, "service": {"enabled": false}},
+            // Its own namespace only: the ground holds other tests' stores.
+            "scopedNamespace": ns,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // Uninstalled however the test ends: the release's ClusterRoles are named after it.
+    let _release = Uninstall(ns.clone());
     run(g
         .command("helm")
         .args([
@@ -173,27 +231,73 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
             "--namespace",
             &ns,
             "--create-namespace",
+            "--skip-crds",
+            "--wait",
+            "--timeout",
+            "240s",
             "-f",
         ])
-        .arg(&values));
-    let args = run(kubectl().args([
+        .arg(&values)
+        .arg("-f")
+        .arg(&node));
+    let spec: Value = serde_json::from_str(&run(kubectl().args([
         "-n",
         &ns,
         "get",
         "deployment",
         "ampoule",
         "-o",
-        "jsonpath={.spec.template.spec.containers[0].args}",
-    ]));
+        "jsonpath={.spec.template.spec}",
+    ])))
+    .unwrap();
+    let args = spec["containers"][0]["args"].to_string();
     assert!(
         args.contains("--concurrent=16") && args.contains("--enable-leader-election=true"),
         "{args}"
     );
-    run(g
-        .command("helm")
-        .args(["uninstall", "ampoule", "--namespace", &ns]));
-    let _ = kubectl()
-        .args(["delete", "namespace", &ns, "--wait=false"])
-        .output();
+    assert_eq!(spec["containers"][0]["image"], image.as_str());
+    // The Pod from the published chart runs on the node, Ready (its caches synced).
+    let pods: Value = serde_json::from_str(&run(kubectl().args([
+        "-n",
+        &ns,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/instance=ampoule",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    let ready = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == g.var("GROUND_NODE"))
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .count();
+    assert_eq!(ready, 1, "{pods}");
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The release `ampoule` in this namespace, uninstalled (and the namespace deleted) on drop.
+struct Uninstall(String);
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        let g = ground();
+        let _ = g
+            .command("helm")
+            .args(["uninstall", "ampoule", "--namespace", &self.0, "--wait"])
+            .output();
+        let _ = g
+            .command("kubectl")
+            .args(["delete", "namespace", &self.0, "--wait=false"])
+            .output();
+    }
 }

@@ -35,13 +35,11 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The release binary to ship: `$AMPOULE_BIN`, else the one already built next to this test
-/// (./run-demo builds it); `None` lets the script build it (into the same target directory).
+/// The release binary to ship ([`ground::release_binary`]: `$AMPOULE_BIN`, else the one
+/// ./run-tests builds beside this test; the test cannot build it itself while `cargo test` holds
+/// the target directory's lock).
 fn release_binary() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("AMPOULE_BIN") {
-        return Some(PathBuf::from(bin));
-    }
-    Some(target_dir().join("release/ampoule")).filter(|p| p.is_file())
+    Some(ground::release_binary())
 }
 
 fn git(args: &[&str]) -> String {

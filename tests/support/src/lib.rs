@@ -214,6 +214,27 @@ impl Ground {
     }
 }
 
+/// The operator's release binary, which the image tests ship: `$AMPOULE_BIN`, else
+/// `<target>/release/ampoule` beside the running test (`./run-tests` builds it before the tests).
+/// A test cannot build it itself: `cargo test` holds the target directory's lock while tests run.
+pub fn release_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AMPOULE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .ancestors()
+        .nth(3)
+        .map(|target| target.join("release/ampoule"))
+        .unwrap_or_else(|| panic!("{} is not in <target>/<profile>/deps", exe.display()));
+    assert!(
+        bin.is_file(),
+        "{} is missing: cargo build --release -p ampoule --bin ampoule (./run-tests does)",
+        bin.display()
+    );
+    bin
+}
+
 /// Runs a command, panicking with its output when it fails; returns its stdout.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd
