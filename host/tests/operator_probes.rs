@@ -29,11 +29,7 @@ async fn readyz_is_503_with_a_reason_until_loaded_and_synced() {
     let g = ground();
     common::crds(&g.client().await).await;
     let ns = g.namespace("probes").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let cache = std::env::temp_dir().join(format!("{ns}-cache"));
     let log = std::env::temp_dir().join(format!("{ns}.log"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ampoule"))

@@ -278,14 +278,7 @@ pub fn operator(
     Killed(child)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use ground::free_port;
 
 /// Decoded `.data` of a Secret.
 pub fn data(s: &Secret) -> BTreeMap<String, String> {

@@ -185,11 +185,7 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
     // metrics port on it, and one replica, since two hostNetwork Pods cannot hold one port on
     // one node (the two-replica takeover is tests/e2e/tests/in_cluster.rs).
     let api_port = g.var("KUBE_APISERVER").rsplit_once(':').unwrap().1;
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let metrics_port = ground::free_port();
     let values = work.join("values.yaml");
     std::fs::write(
         &values,
@@ -273,13 +269,7 @@ fn flux_objects_validate_against_fluxs_crds_and_the_chart_installs() {
         .unwrap()
         .iter()
         .filter(|p| p["spec"]["nodeName"] == g.var("GROUND_NODE"))
-        .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
+        .filter(|p| ground::is_ready(p))
         .count();
     assert_eq!(ready, 1, "{pods}");
     let _ = std::fs::remove_dir_all(&work);

@@ -18,7 +18,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ground::{ground, run, run_with_input};
+use ground::{free_port, ground, is_ready, run, run_with_input};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(240);
@@ -47,14 +47,6 @@ fn wait_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Optio
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `tests/image/build` of this checkout: `host:port/repo@sha256:…`; `created` (the image's
@@ -127,13 +119,7 @@ impl Cluster {
                 .pods(release)
                 .into_iter()
                 .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-                .filter(|p| {
-                    p["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                .filter(is_ready)
                 .collect();
             (ready.len() == 1).then(|| ready[0].clone())
         })
@@ -404,13 +390,7 @@ fn the_chart_runs_on_the_node_syncs_with_its_service_account_and_hands_over_lead
             let ready = list["items"]
                 .as_array()?
                 .iter()
-                .filter(|es| {
-                    es["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                .filter(|es| is_ready(es))
                 .count();
             (ready == n).then_some(())
         },

@@ -235,6 +235,23 @@ pub fn release_binary() -> PathBuf {
     bin
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Whether a Kubernetes object (as JSON) has the condition `Ready` with status `True`.
+pub fn is_ready(obj: &serde_json::Value) -> bool {
+    obj["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
 /// Runs a command, panicking with its output when it fails; returns its stdout.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd
