@@ -7,18 +7,4 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 COSIGN_VERSION=${COSIGN_VERSION:-2.6.5}
-out=$BIN_CACHE/cosign-$COSIGN_VERSION
-if [[ ! -x $out/cosign ]]; then
-  mkdir -p "$AMPOULE_CACHE/locks"
-  exec 9>"$AMPOULE_CACHE/locks/cosign"
-  flock 9
-  if [[ ! -x $out/cosign ]]; then
-    log "building cosign v$COSIGN_VERSION"
-    mkdir -p "$out"
-    GOBIN=$out.tmp nice go install -trimpath -ldflags "-s -w" \
-      "github.com/sigstore/cosign/v2/cmd/cosign@v$COSIGN_VERSION" >&2
-    mv "$out.tmp/cosign" "$out/cosign"
-    rm -rf "$out.tmp"
-  fi
-fi
-echo "$out/cosign"
+go_install_cached cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign

@@ -39,10 +39,7 @@ build_pause() {
   nice gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-ground" \
     -o "$out.tmp/root/pause" "$src/build/pause/linux/pause.c"
   strip "$out.tmp/root/pause"
-  chmod 0755 "$out.tmp/root/pause"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu \
-    -C "$out.tmp/root" -cf "$out.tmp/layer.tar" pause
-  mv "$out.tmp/root/pause" "$out.tmp/pause"; rmdir "$out.tmp/root"
+  one_file_layer "$out.tmp" pause
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 pause_built || locked pause build_pause

@@ -15,10 +15,7 @@ build_probe() {
   log "building the node's probe program ($src)"
   rm -rf "$out.tmp"; mkdir -p "$out.tmp/root"
   (cd "$src" && CGO_ENABLED=0 nice go build -trimpath -ldflags "-s -w -buildid=" -o "$out.tmp/root/probe" .)
-  chmod 0755 "$out.tmp/root/probe"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu \
-    -C "$out.tmp/root" -cf "$out.tmp/layer.tar" probe
-  mv "$out.tmp/root/probe" "$out.tmp/probe"; rmdir "$out.tmp/root"
+  one_file_layer "$out.tmp" probe
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 probe_built || locked probe build_probe

@@ -50,6 +50,35 @@ locked() {
   ( flock 9; "$@" ) 9>"$AMPOULE_CACHE/locks/$name"
 }
 
+# go_install_cached NAME VERSION PACKAGE: `go install PACKAGE@vVERSION` into
+# $BIN_CACHE/NAME-VERSION/ unless the binary NAME is already there (built once under a lock);
+# prints the binary's path. The caller's environment (CGO_ENABLED, ...) applies to the build.
+go_install_cached() {
+  local name=$1 version=$2 package=$3
+  local out=$BIN_CACHE/$name-$version
+  [[ -x $out/$name ]] || locked "$name" go_install_into "$out" "$name" "$version" "$package"
+  echo "$out/$name"
+}
+go_install_into() {
+  local out=$1 name=$2 version=$3 package=$4
+  [[ -x $out/$name ]] && return
+  log "building $name v$version"
+  mkdir -p "$out"
+  GOBIN=$out.tmp nice go install -trimpath -ldflags "-s -w" "$package@v$version" >&2
+  mv "$out.tmp/$name" "$out/$name"
+  rm -rf "$out.tmp"
+}
+
+# one_file_layer TMP NAME: the executable TMP/root/NAME becomes TMP/NAME and TMP/layer.tar, an
+# image layer holding /NAME with fixed owner, mode and mtime (so its digest is the same every time).
+one_file_layer() {
+  local tmp=$1 name=$2
+  chmod 0755 "$tmp/root/$name"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu \
+    -C "$tmp/root" -cf "$tmp/layer.tar" "$name"
+  mv "$tmp/root/$name" "$tmp/$name"; rmdir "$tmp/root"
+}
+
 # A free TCP port on 127.0.0.1 (the kernel picks it; the tiny race until the server binds is
 # acceptable on a test machine and every start is health-checked).
 free_port() {
