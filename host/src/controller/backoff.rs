@@ -39,6 +39,13 @@ pub fn delay_for(failures: u32) -> Duration {
         .min(MAX)
 }
 
+/// The next attempt after a failure: the backoff `delay`, or later when the backend said when to
+/// come back (`Retry-After`, honoured up to [`MAX`]), so a throttled backend is not called again
+/// before it asked to be.
+pub fn honour_retry_after(delay: Duration, retry_after: Option<Duration>) -> Duration {
+    retry_after.map_or(delay, |after| delay.max(after.min(MAX)))
+}
+
 /// Spreads a periodic refresh: up to 10 % of the interval (at most 30 s) is added at random, so
 /// thousands of objects created at once do not refresh in one spike forever after.
 pub fn jitter(interval: Duration) -> Duration {
@@ -61,6 +68,15 @@ mod tests {
         assert_eq!(b.failed("ns/b"), BASE, "keys are independent");
         b.reset("ns/a");
         assert_eq!(b.failed("ns/a"), BASE);
+    }
+
+    #[test]
+    fn retry_after_postpones_the_backoff_up_to_its_cap() {
+        let s = Duration::from_secs;
+        assert_eq!(honour_retry_after(s(1), None), s(1));
+        assert_eq!(honour_retry_after(s(1), Some(s(20))), s(20));
+        assert_eq!(honour_retry_after(s(64), Some(s(20))), s(64));
+        assert_eq!(honour_retry_after(s(1), Some(s(86_400))), MAX);
     }
 
     #[test]

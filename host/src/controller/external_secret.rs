@@ -302,7 +302,26 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
         // Only a change of the object (or the next refresh) can help: no retry storm.
         return next_refresh(es, &ctx.synced(&key), Timestamp::now());
     }
-    Some((ctx.backoff.failed(&key.to_string()), Priority::Normal))
+    let delay = ctx.backoff.failed(&key.to_string());
+    Some((
+        backoff::honour_retry_after(delay, retry_after(&err)),
+        Priority::Normal,
+    ))
+}
+
+/// The wait a rate-limited backend asked for (its `Retry-After`), if it named one.
+fn retry_after(err: &Error) -> Option<Duration> {
+    match err {
+        Error::Provider {
+            source:
+                crate::provider::ProviderError::RateLimited {
+                    retry_after_secs: Some(secs),
+                    ..
+                },
+            ..
+        } => Some(Duration::from_secs(*secs)),
+        _ => None,
+    }
 }
 
 /// Writes the status subresource when it differs from what the object shows.
