@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "AMPOULE_METRICS_ADDR", default_value = ":8080")]
     pub metrics_addr: String,
+    /// How long a watch of the apiserver may keep failing (unreachable, RBAC revoked) before
+    /// /healthz fails and the kubelet restarts the container (Go duration).
+    #[arg(long, env = "AMPOULE_HEALTHZ_WATCH_LIMIT", default_value = "2m", value_parser = parse_duration)]
+    pub healthz_watch_limit: Duration,
     /// Log level: error, warn, info, debug or trace (or a tracing filter directive).
     #[arg(long, env = "AMPOULE_LOGLEVEL", default_value = "info")]
     pub loglevel: String,
@@ -86,7 +90,7 @@ pub fn sandbox_config() -> crate::plugin::SandboxConfig {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d: kube::core::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    let d = crate::crd::duration::parse(text).map_err(|e| format!("{e}"))?;
     crate::controller::refresh::to_std(d).ok_or_else(|| "a negative duration".to_string())
 }
 
@@ -174,6 +178,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
     // Served from the start: /healthz answers while the components load, /readyz says 503 and
     // why until they are loaded and the caches are synced.
+    crate::health::global().set_watch_limit(args.healthz_watch_limit);
     let admin = crate::admin::serve(&args.metrics_addr).await?;
     tracing::info!(addr = %admin, "serving /metrics, /healthz and /readyz");
     // The providers are compiled in a child while the preflight checks run; the template

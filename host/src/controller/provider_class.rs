@@ -80,8 +80,11 @@ impl Classes {
     /// Watches ProviderClasses until aborted.
     pub async fn run(mut self) {
         let api: Api<ProviderClass> = Api::all(self.client.clone());
-        let mut stream =
-            std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
+        let mut stream = std::pin::pin!(
+            watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .inspect(|ev| super::watch::report("ProviderClass", ev))
+        );
         while let Some(event) = stream.next().await {
             match event {
                 Ok(Event::Apply(pc) | Event::InitApply(pc)) => self.apply(&pc).await,

@@ -132,6 +132,7 @@ pub fn start(
         managed,
     )
     .default_backoff()
+    .inspect(|ev| report("Secret", ev))
     .modify(|s| s.metadata.managed_fields = None)
     .reflect(writers.secrets);
     tasks.spawn(events::on_secrets(ctx.clone(), secrets));
@@ -156,8 +157,9 @@ async fn caches_synced(ctx: Arc<Context>, done: tokio::sync::watch::Sender<bool>
     };
     match listed.await {
         Ok(()) => {
-            crate::health::global().set_caches_synced();
+            // Logged first: whoever sees /readyz turn 200 finds the line in the log.
             tracing::info!("caches synced");
+            crate::health::global().set_caches_synced();
         }
         Err(e) => tracing::warn!(error = %e, "a watch stopped before it listed its objects"),
     }
@@ -185,8 +187,10 @@ where
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
+    let kind = K::kind(&()).into_owned();
     watcher(api, watcher::Config::default())
         .default_backoff()
+        .inspect(move |ev| report(&kind, ev))
         .filter_map(|event| async move {
             match event {
                 Ok(Event::Apply(o)) => decode(o).map(|k| Ok(Event::Apply(k))),
@@ -197,6 +201,13 @@ where
                 Err(e) => Some(Err(e)),
             }
         })
+}
+
+/// Tells `/healthz` what a watch delivered (see [`crate::health`]: a watch failing for longer than
+/// the limit makes the process not live).
+pub fn report<T>(kind: &str, event: &Result<T, watcher::Error>) {
+    let error = event.as_ref().err().map(|e| e as &dyn std::fmt::Display);
+    crate::health::global().watch_result(kind, error);
 }
 
 /// Converts an untyped object; `None` (after a log line) when it does not match the schema.
