@@ -39,19 +39,32 @@ impl LeaderElection {
     pub async fn acquire(self, client: &Client) -> Result<Held, kube::Error> {
         let api: Api<Lease> = Api::namespaced(client.clone(), &self.namespace);
         loop {
-            if self.try_acquire_or_renew(&api).await? {
-                tracing::info!(lease = %self.name, identity = %self.identity, "acquired the leader lease");
-                return Ok(Held {
-                    election: self,
-                    api,
-                });
+            match self.attempt(&api).await? {
+                Attempt::Holds => {
+                    tracing::info!(lease = %self.name, identity = %self.identity, "acquired the leader lease");
+                    return Ok(Held {
+                        election: self,
+                        api,
+                    });
+                }
+                // The holder's lease runs out before the next retry: try right after it does,
+                // so a standby takes over within the lease duration of the last renewal.
+                Attempt::Other { expires_in } => {
+                    let wait = expires_in
+                        .map_or(self.retry, |left| (left + EXPIRY_MARGIN).min(self.retry));
+                    tokio::time::sleep(wait).await;
+                }
             }
-            tokio::time::sleep(self.retry).await;
         }
     }
 
     /// One attempt: true when this process holds the lease afterwards.
     async fn try_acquire_or_renew(&self, api: &Api<Lease>) -> Result<bool, kube::Error> {
+        Ok(matches!(self.attempt(api).await?, Attempt::Holds))
+    }
+
+    /// One attempt to take or renew the lease.
+    async fn attempt(&self, api: &Api<Lease>) -> Result<Attempt, kube::Error> {
         let now = Timestamp::now();
         let seconds = i32::try_from(self.lease_duration.as_secs()).unwrap_or(15);
         let Some(mut lease) = api.get_opt(&self.name).await? else {
@@ -70,19 +83,22 @@ impl LeaderElection {
                 }),
             };
             return match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                Ok(_) => Ok(Attempt::Holds),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    Ok(Attempt::Other { expires_in: None })
+                }
                 Err(e) => Err(e),
             };
         };
         let spec = lease.spec.get_or_insert_with(Default::default);
         let ours = spec.holder_identity.as_deref() == Some(self.identity.as_str());
-        let expired = spec.renew_time.as_ref().is_none_or(|t| {
+        let end = spec.renew_time.as_ref().and_then(|t| {
             let lasts = SignedDuration::from_secs(i64::from(
                 spec.lease_duration_seconds.unwrap_or(seconds),
             ));
-            t.0.checked_add(lasts).is_ok_and(|end| end < now)
+            t.0.checked_add(lasts).ok()
         });
+        let expired = end.is_none_or(|end| end < now);
         if !ours
             && !expired
             && spec
@@ -90,7 +106,8 @@ impl LeaderElection {
                 .as_deref()
                 .is_some_and(|h| !h.is_empty())
         {
-            return Ok(false);
+            let expires_in = end.and_then(|end| now.duration_until(end).try_into().ok());
+            return Ok(Attempt::Other { expires_in });
         }
         if !ours {
             spec.holder_identity = Some(self.identity.clone());
@@ -104,11 +121,22 @@ impl LeaderElection {
             .replace(&self.name, &PostParams::default(), &lease)
             .await
         {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Ok(_) => Ok(Attempt::Holds),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Attempt::Other { expires_in: None }),
             Err(e) => Err(e),
         }
     }
+}
+
+/// How long after the holder's lease runs out a standby tries to take it.
+const EXPIRY_MARGIN: Duration = Duration::from_millis(50);
+
+/// The outcome of one attempt at the lease.
+enum Attempt {
+    /// This process holds it.
+    Holds,
+    /// Another process does; its lease runs out in `expires_in` (as its renewTime says).
+    Other { expires_in: Option<Duration> },
 }
 
 /// A held lease; [`Held::hold`] renews it until it is lost.
