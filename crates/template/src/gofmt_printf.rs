@@ -17,6 +17,20 @@ struct Spec {
     prec: Option<usize>,
 }
 
+/// Go's `tooLarge`: a width or precision past 1e6 is refused (`%!(BADWIDTH)`, or `%!(NOVERB)`
+/// for a longer run of digits, which Go stops reading), so none allocates without bound.
+const MAX_WIDTH: usize = 1_000_000;
+
+/// A width or precision as read from the format.
+enum Num {
+    /// Digits (or none).
+    Digits(Option<usize>),
+    /// `*`: the argument, when it is an integer within [`MAX_WIDTH`].
+    Star(Option<i64>),
+    /// Digits past [`MAX_WIDTH`]: Go gives up on the rest of the format.
+    TooLong,
+}
+
 /// `fmt.Sprintf(format, args...)`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
@@ -43,24 +57,51 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if chars.peek().is_some_and(|(_, c)| *c == '*') {
                 chars.next();
                 let v = match args.get(*argi) {
-                    Some(Value::Int(i) | Value::Int64(i)) => usize::try_from(*i).ok(),
+                    Some(Value::Int(i) | Value::Int64(i)) => Some(*i),
                     _ => None,
                 };
                 *argi += 1;
-                return v;
+                return Num::Star(v.filter(|i| i.unsigned_abs() <= MAX_WIDTH as u64));
             }
             let mut n: Option<usize> = None;
             while let Some(&(_, d)) = chars.peek() {
                 let Some(v) = d.to_digit(10) else { break };
-                n = Some(n.unwrap_or(0) * 10 + v as usize);
+                let so_far = n.unwrap_or(0);
+                if so_far > MAX_WIDTH {
+                    return Num::TooLong;
+                }
+                n = Some(so_far * 10 + v as usize);
                 chars.next();
             }
-            n
+            Num::Digits(n)
         };
-        spec.width = num(&mut chars, &mut argi);
+        match num(&mut chars, &mut argi) {
+            Num::Digits(n) => spec.width = n,
+            Num::Star(Some(w)) => {
+                // A negative `*` width pads on the right (Go).
+                spec.width = Some(w.unsigned_abs() as usize);
+                if w < 0 {
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+            }
+            Num::Star(None) => out.push_str("%!(BADWIDTH)"),
+            Num::TooLong => {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
+        }
         if chars.peek().is_some_and(|(_, c)| *c == '.') {
             chars.next();
-            spec.prec = Some(num(&mut chars, &mut argi).unwrap_or(0));
+            match num(&mut chars, &mut argi) {
+                Num::Digits(p) => spec.prec = Some(p.unwrap_or(0)),
+                Num::Star(Some(p)) if p >= 0 => spec.prec = Some(p as usize),
+                Num::Star(_) => out.push_str("%!(BADPREC)"),
+                Num::TooLong => {
+                    out.push_str("%!(NOVERB)");
+                    break;
+                }
+            }
         }
         let Some((_, verb)) = chars.next() else {
             out.push_str("%!(NOVERB)");

@@ -101,6 +101,9 @@ struct Lexer<'a> {
 
 /// Lexes the whole input; the last item is `Eof` or `Error`.
 pub fn lex(input: &str, left: &str, right: &str) -> Vec<Item> {
+    // An empty delimiter is the default one, as in Go (and `find("")` would never advance).
+    let left = if left.is_empty() { "{{" } else { left };
+    let right = if right.is_empty() { "}}" } else { right };
     let mut l = Lexer {
         input,
         left,

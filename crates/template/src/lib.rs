@@ -23,6 +23,10 @@ mod lex;
 mod object;
 mod parse;
 mod pki;
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod regressions;
 mod rng;
 mod time;
 mod value;

@@ -8,6 +8,12 @@ use crate::error::Error;
 use crate::gofmt::{quote, unquote, unquote_char};
 use crate::lex::{Item, Tok, lex};
 
+/// Deepest nesting of `if`/`range`/`with`/`block`/`define` bodies, `else if` links and
+/// parenthesized pipelines, counted together. Go bounds parentheses only (10000, 1000 on wasm) and
+/// grows its stacks; here each level costs a few KiB of stack (more in debug builds), and the
+/// template component runs with 1 MiB, so deeper text fails to parse instead of overflowing it.
+pub const MAX_NESTING: usize = 100;
+
 /// What ended an item list.
 enum End {
     End,
@@ -21,7 +27,8 @@ struct Parser<'a> {
     line: usize,
     vars: Vec<String>,
     range_depth: usize,
-    paren_depth: usize,
+    /// Current nesting (see [`MAX_NESTING`]).
+    depth: usize,
     trees: BTreeMap<String, List>,
 }
 
@@ -46,7 +53,7 @@ pub fn parse(name: &str, text: &str, delims: &Delims) -> PResult<BTreeMap<String
         line: 1,
         vars: vec!["$".into()],
         range_depth: 0,
-        paren_depth: 0,
+        depth: 0,
         trees: BTreeMap::new(),
     };
     let mut root = List::new();
@@ -159,7 +166,23 @@ impl Parser<'_> {
         self.add(name, list)
     }
 
+    /// Enters one level of nesting, or fails past [`MAX_NESTING`].
+    fn enter(&mut self) -> PResult<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err("max expression depth exceeded"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn item_list(&mut self) -> PResult<(List, End)> {
+        self.enter()?;
+        let r = self.item_list_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn item_list_inner(&mut self) -> PResult<(List, End)> {
         let mut list = List::new();
         while self.peek_non_space().tok != Tok::Eof {
             match self.text_or_action()? {
@@ -297,10 +320,10 @@ impl Parser<'_> {
         if let End::Else { pos, else_kw } = end {
             if context == "if" && else_kw == Some(Tok::If) {
                 self.next_non_space();
-                else_list = Some(vec![Node::If(self.control("if")?)]);
+                else_list = Some(vec![Node::If(self.nested_control("if")?)]);
             } else if context == "with" && else_kw == Some(Tok::With) {
                 self.next_non_space();
-                else_list = Some(vec![Node::With(self.control("with")?)]);
+                else_list = Some(vec![Node::With(self.nested_control("with")?)]);
             } else if else_kw.is_some() {
                 // `{{else with}}` after `if` (or the like): Go reads the keyword as input.
                 let it = self.next_non_space();
@@ -321,6 +344,14 @@ impl Parser<'_> {
             list,
             else_list,
         })
+    }
+
+    /// An `{{else if}}` / `{{else with}}` link: one more level of nesting.
+    fn nested_control(&mut self, context: &str) -> PResult<Branch> {
+        self.enter()?;
+        let r = self.control(context);
+        self.depth -= 1;
+        r
     }
 
     fn pipeline(&mut self, context: &str, end: Tok) -> PResult<Pipe> {
@@ -506,12 +537,9 @@ impl Parser<'_> {
                 num: Box::new(self.number(&it.val, it.tok == Tok::CharConst)?),
             },
             Tok::LeftParen => {
-                if self.paren_depth >= 10_000 {
-                    return Err(self.err("max expression depth exceeded"));
-                }
-                self.paren_depth += 1;
+                self.enter()?;
                 let p = self.pipeline("parenthesized pipeline", Tok::RightParen);
-                self.paren_depth -= 1;
+                self.depth -= 1;
                 Arg::Pipe(Box::new(p?))
             }
             Tok::Str | Tok::RawStr => {

@@ -105,7 +105,7 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
         .spec
         .refresh_time
         .as_deref()
-        .and_then(|t| t.parse::<kube::core::Duration>().ok())
+        .and_then(|t| crate::crd::duration::parse(t).ok())
         .and_then(super::refresh::to_std)
         .filter(|d| !d.is_zero())
         .unwrap_or(DEFAULT_REFRESH);

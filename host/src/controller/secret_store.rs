@@ -27,8 +27,8 @@ pub fn requeue_interval(value: Option<&IntOrString>, default: Duration) -> Durat
         Some(IntOrString::Int(s)) if *s > 0 => {
             Some(Duration::from_secs(u64::try_from(*s).unwrap_or_default()))
         }
-        Some(IntOrString::String(s)) => s
-            .parse::<kube::core::Duration>()
+        // Go's ParseDuration without kube's panics on terms such as "1h-5s" (crd/duration.rs).
+        Some(IntOrString::String(s)) => crate::crd::duration::parse(s)
             .ok()
             .and_then(super::refresh::to_std)
             .filter(|d| !d.is_zero()),
@@ -242,5 +242,13 @@ mod tests {
             requeue_interval(Some(&IntOrString::String("0s".into())), d),
             d
         );
+        // kube's parser panicked on a negative later term; now the default applies.
+        for bad in ["1h-5s", "5s-1s", "99999999999999999999h"] {
+            assert_eq!(
+                requeue_interval(Some(&IntOrString::String(bad.into())), d),
+                d,
+                "{bad}"
+            );
+        }
     }
 }

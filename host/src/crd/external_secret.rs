@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{DNS1123_SUBDOMAIN, SecretStoreRef, StatusCondition};
 use super::data::{ExternalSecretData, ExternalSecretDataFromRemoteRef};
+use super::duration::{self, DurationError};
 use super::template::ExternalSecretTemplate;
 
 /// CEL rules and ESO's messages (`externalsecret_validator.go`).
@@ -142,15 +143,14 @@ impl Default for ExternalSecretSpec {
 }
 
 impl ExternalSecretSpec {
-    /// The refresh interval as a duration (`1h` when unset). Negative or zero means "no periodic
-    /// refresh", as in ESO.
-    pub fn refresh_interval(
-        &self,
-    ) -> Result<kube::core::Duration, kube::core::duration::ParseError> {
-        self.refresh_interval
-            .as_deref()
-            .unwrap_or(DEFAULT_REFRESH_INTERVAL)
-            .parse()
+    /// The refresh interval as a duration (`1h` when unset), parsed as Go parses it
+    /// ([`super::duration`]). Negative or zero means "no periodic refresh", as in ESO.
+    pub fn refresh_interval(&self) -> Result<kube::core::Duration, DurationError> {
+        duration::parse(
+            self.refresh_interval
+                .as_deref()
+                .unwrap_or(DEFAULT_REFRESH_INTERVAL),
+        )
     }
 }
 

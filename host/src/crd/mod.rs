@@ -13,6 +13,7 @@
 pub mod cluster_external_secret;
 pub mod common;
 pub mod data;
+pub mod duration;
 pub mod external_secret;
 pub mod provider_class;
 pub mod providers;

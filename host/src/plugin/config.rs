@@ -162,21 +162,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
-        total += match unit {
+        let term = match unit {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
             _ => return Err(bad()),
         };
+        // `+=` panics past `Duration::MAX` (`18446744073709551615s1s`).
+        total = total.checked_add(term).ok_or_else(bad)?;
         rest = tail;
     }
     Ok(total)
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 17, found by `props`, seeds in `proptest-regressions/`): the sum of the
+    /// terms overflowed `Duration` and panicked (`310000000000000000m1000ms`); an overflowing
+    /// term saturated silently (`5124095576030432h`).
+    #[test]
+    fn overflowing_durations_are_errors() {
+        assert!(parse_duration("18446744073709551615s1s").is_err());
+        assert!(parse_duration("310000000000000000m1000ms").is_err());
+        assert!(parse_duration("5124095576030432h").is_err());
+        assert!(parse_duration("18446744073709551615h").is_err());
+        assert!(parse_duration("9999999999999999999m9999999999999999999m").is_err());
+    }
 
     #[test]
     fn deserializes_the_design_example() {

@@ -210,6 +210,8 @@ pub fn auth_from_env() -> RegistryAuth {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests {
     use super::*;
 

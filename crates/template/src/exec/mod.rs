@@ -3,6 +3,8 @@
 mod call;
 mod eval;
 
+use std::rc::Rc;
+
 use crate::ast::{Arg, Branch, Cmd, List, Node, Pipe};
 use crate::error::Error;
 use crate::funcs::Ctx;
@@ -10,8 +12,11 @@ use crate::gofmt::{quote, sprint_value};
 use crate::value::{Kind, Value};
 use crate::{Env, Template};
 
-/// Deepest `{{template}}` nesting (Go allows 100000 natively, 1000 on wasm).
-const MAX_DEPTH: usize = 1000;
+/// Deepest nesting of `{{template}}` calls and `if`/`with`/`range` bodies, counted together.
+/// Go counts template calls only (100000 natively, 1000 on wasm) and grows its stacks; here each
+/// level costs a few KiB of stack and the template component runs with 1 MiB, so a deeper
+/// recursion fails with Go's error instead of overflowing the stack (issue 17).
+const MAX_DEPTH: usize = 200;
 
 pub enum Flow {
     Err(Error),
@@ -108,6 +113,23 @@ impl<'a> State<'a, '_> {
     }
 
     fn walk(&mut self, dot: &Value, node: &'a Node) -> R<()> {
+        if !matches!(
+            node,
+            Node::If(_) | Node::With(_) | Node::Range(_) | Node::Template { .. }
+        ) {
+            return self.walk_node(dot, node);
+        }
+        if self.depth >= MAX_DEPTH {
+            self.at = At::Node(node);
+            return Err(self.errorf(format!("exceeded maximum template depth ({MAX_DEPTH})")));
+        }
+        self.depth += 1;
+        let r = self.walk_node(dot, node);
+        self.depth -= 1;
+        r
+    }
+
+    fn walk_node(&mut self, dot: &Value, node: &'a Node) -> R<()> {
         self.at = At::Node(node);
         match node {
             Node::Text(t) => self.out.push_str(t),
@@ -146,22 +168,15 @@ impl<'a> State<'a, '_> {
                 let Some((tname, tree)) = self.tmpl.trees.get_key_value(name) else {
                     return Err(self.errorf(format!("template {} not defined", quote(name))));
                 };
-                if self.depth >= MAX_DEPTH {
-                    return Err(
-                        self.errorf(format!("exceeded maximum template depth ({MAX_DEPTH})"))
-                    );
-                }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
                     None => Value::Nil,
                 };
                 let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
                 let saved_name = std::mem::replace(&mut self.name, tname);
-                self.depth += 1;
                 let saved_iface = std::mem::replace(&mut self.dot_iface, false);
                 let r = self.walk_list(&new_dot, tree);
                 self.dot_iface = saved_iface;
-                self.depth -= 1;
                 self.name = saved_name;
                 self.vars = saved_vars;
                 if let Err(Flow::Err(e)) = r {
@@ -179,39 +194,44 @@ impl<'a> State<'a, '_> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let mark = self.vars.len();
         let ndecl = b.pipe.decl.len();
-        let mut items: Vec<(Value, Value)> = Vec::new();
-        match &val {
+        // Lazily for an integer: `range 9999999999` must not materialise its items first.
+        let items: Box<dyn Iterator<Item = (Value, Value)>> = match &val {
             Value::Int(n) | Value::Int64(n) => {
                 if ndecl > 1 {
                     return Err(self.errorf(format!(
                         "can't use {n} to iterate over more than one variable"
                     )));
                 }
-                let mk = |i| {
-                    if matches!(val, Value::Int(_)) {
-                        Value::Int(i)
-                    } else {
-                        Value::Int64(i)
-                    }
-                };
-                items.extend((0..*n).map(|i| (Value::Nil, mk(i))));
+                let int = matches!(val, Value::Int(_));
+                Box::new((0..*n).map(move |i| {
+                    let v = if int { Value::Int(i) } else { Value::Int64(i) };
+                    (Value::Nil, v)
+                }))
             }
-            Value::List(l, _) => items.extend(
-                l.iter()
-                    .enumerate()
-                    .map(|(i, v)| (Value::Int(i as i64), v.clone())),
-            ),
-            Value::Bytes(l) => items.extend(
-                l.iter()
-                    .enumerate()
-                    .map(|(i, v)| (Value::Int(i as i64), Value::Int(i64::from(*v)))),
-            ),
-            Value::Map(m, _) => items.extend(
-                m.borrow()
+            Value::List(l, _) => {
+                let l = Rc::clone(l);
+                Box::new(
+                    (0..l.len())
+                        .filter_map(move |i| Some((Value::Int(i as i64), l.get(i)?.clone()))),
+                )
+            }
+            Value::Bytes(l) => {
+                let l = l.clone();
+                Box::new(
+                    l.into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::Int(i as i64), Value::Int(i64::from(v)))),
+                )
+            }
+            Value::Map(m, _) => {
+                let entries: Vec<(Value, Value)> = m
+                    .borrow()
                     .iter()
-                    .map(|(k, v)| (Value::String(k.clone()), v.clone())),
-            ),
-            Value::Nil => {}
+                    .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                    .collect();
+                Box::new(entries.into_iter())
+            }
+            Value::Nil => Box::new(std::iter::empty()),
             other => {
                 let _ = node;
                 return Err(self.errorf(format!(
@@ -219,11 +239,12 @@ impl<'a> State<'a, '_> {
                     crate::gofmt::to_v(other)
                 )));
             }
-        }
-        let ran = !items.is_empty();
+        };
+        let mut ran = false;
         let elem_iface = matches!(val, Value::List(_, Kind::Any) | Value::Map(_, Kind::Any));
         let saved_iface = self.dot_iface;
         for (index, elem) in items {
+            ran = true;
             if ndecl > 0 {
                 if b.pipe.is_assign {
                     let v = if ndecl > 1 {

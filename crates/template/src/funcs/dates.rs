@@ -91,16 +91,22 @@ fn as_unix(v: &Value) -> i64 {
     time_of(v).unix
 }
 
+/// Go's `Duration.Round(time.Second)`: halves away from zero, saturating at the `int64` range
+/// (`ago` of a time 292 years away overflowed and panicked before, issue 17).
 fn round_to_second(d: i64) -> i64 {
     let s = 1_000_000_000i64;
     let r = d % s;
     let half = s / 2;
     if d < 0 {
-        if -r >= half { d - r - s } else { d - r }
-    } else if r >= half {
-        d - r + s
-    } else {
+        if -r < half {
+            d - r
+        } else {
+            (d - r).checked_sub(s).unwrap_or(i64::MIN)
+        }
+    } else if r < half {
         d - r
+    } else {
+        (d - r).checked_add(s).unwrap_or(i64::MAX)
     }
 }
 

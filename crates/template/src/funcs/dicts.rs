@@ -1,9 +1,11 @@
 //! sprig dict functions. Maps are shared by reference, so `set`/`unset`/`merge` mutate.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
 
 use super::{Func, Ty, f, s, str_list, strval, v};
-use crate::value::{Kind, Value};
+use crate::value::{Kind, MapRef, Value};
 
 fn map_of(v: &Value) -> BTreeMap<String, Value> {
     match v {
@@ -30,7 +32,7 @@ pub fn lookup(name: &str) -> Option<Func> {
         }),
         "set" => f(&[MapAny, Str, Any], |_, a| {
             if let Value::Map(m, _) = &a[0] {
-                m.borrow_mut().insert(s(&a[1]).to_string(), a[2].clone());
+                insert(m, s(&a[1]), &a[2], &[])?;
             }
             Ok(a[0].clone())
         }),
@@ -113,27 +115,78 @@ fn merge(a: &[Value], overwrite: bool) -> Result<Value, String> {
     };
     for src in &a[1..] {
         let src = map_of(src);
-        let mut d = dst.borrow_mut();
-        merge_into(&mut d, &src, overwrite);
+        merge_into(dst, &src, overwrite, &mut Vec::new())?;
     }
     Ok(a[0].clone())
 }
 
-fn merge_into(d: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+/// Merges `src` into `dst`; `outer` holds the maps `dst` is nested in. No borrow is held across
+/// the recursion, so a map merged into itself (or into a map inside it) never panics a `RefCell`.
+fn merge_into(
+    dst: &MapRef,
+    src: &BTreeMap<String, Value>,
+    overwrite: bool,
+    outer: &mut Vec<MapRef>,
+) -> Result<(), String> {
     for (k, sv) in src {
-        match d.get_mut(k) {
+        let current = dst.try_borrow().ok().and_then(|d| d.get(k).cloned());
+        match current {
             Some(Value::Map(dm, Kind::Any)) if matches!(sv, Value::Map(_, Kind::Any)) => {
                 let sm = map_of(sv);
-                merge_into(&mut dm.borrow_mut(), &sm, overwrite);
+                outer.push(Rc::clone(dst));
+                let r = merge_into(&dm, &sm, overwrite, outer);
+                outer.pop();
+                r?;
             }
-            Some(dv) => {
-                if overwrite || super::conv::empty(dv) {
-                    *dv = sv.clone();
-                }
-            }
-            None => {
-                d.insert(k.clone(), sv.clone());
-            }
+            Some(dv) if !(overwrite || super::conv::empty(&dv)) => {}
+            _ => insert(dst, k, sv, outer)?,
         }
     }
+    Ok(())
+}
+
+/// `m[k] = v`, refused when `v` holds `m` or a map `m` is nested in (`outer`): Go would build
+/// the cycle and then overflow its stack printing it (issue 17).
+fn insert(m: &MapRef, k: &str, v: &Value, outer: &[MapRef]) -> Result<(), String> {
+    if std::iter::once(m)
+        .chain(outer)
+        .any(|target| holds(v, target))
+    {
+        return Err(format!(
+            "map cannot contain itself (key {})",
+            crate::gofmt::quote(k)
+        ));
+    }
+    let mut d = m
+        .try_borrow_mut()
+        .map_err(|_| "concurrent map writes".to_owned())?;
+    d.insert(k.to_string(), v.clone());
+    Ok(())
+}
+
+/// Whether `v` is or (through lists and maps, at any depth) contains the map `target`.
+/// Iterative, each map visited once: deep or widely shared values cannot overflow the stack.
+fn holds(v: &Value, target: &MapRef) -> bool {
+    let mut seen: HashSet<*const RefCell<BTreeMap<String, Value>>> = HashSet::new();
+    let mut seen_lists: HashSet<*const Vec<Value>> = HashSet::new();
+    let mut todo: Vec<Value> = vec![v.clone()];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Map(m, _) => {
+                if Rc::ptr_eq(&m, target) {
+                    return true;
+                }
+                if seen.insert(Rc::as_ptr(&m))
+                    && let Ok(inner) = m.try_borrow()
+                {
+                    todo.extend(inner.values().cloned());
+                }
+            }
+            Value::List(l, _) if seen_lists.insert(Rc::as_ptr(&l)) => {
+                todo.extend(l.iter().cloned());
+            }
+            _ => {}
+        }
+    }
+    false
 }

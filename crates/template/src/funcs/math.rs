@@ -108,7 +108,10 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
         let mut i = start;
         while i > stop && v.len() < 1_000_000 {
             v.push(i);
-            i += step;
+            let Some(next) = i.checked_add(step) else {
+                break;
+            };
+            i = next;
         }
         return v;
     }
@@ -118,7 +121,11 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<i64> {
     let mut i = start;
     while i < stop && v.len() < 1_000_000 {
         v.push(i);
-        i += step;
+        // Past i64::MAX the sequence ends (Go would wrap around and go on to the cap).
+        let Some(next) = i.checked_add(step) else {
+            break;
+        };
+        i = next;
     }
     v
 }
@@ -127,18 +134,18 @@ fn seq(p: &[i64]) -> String {
     let list = match *p {
         [end] => {
             let inc = if end < 1 { -1 } else { 1 };
-            until_step(1, end + inc, inc)
+            until_step(1, end.wrapping_add(inc), inc)
         }
         [start, end] => {
             let step = if end < start { -1 } else { 1 };
-            until_step(start, end + step, step)
+            until_step(start, end.wrapping_add(step), step)
         }
         [start, step, end] => {
             let inc = if end < start { -1 } else { 1 };
             if end < start && step > 0 {
                 return String::new();
             }
-            until_step(start, end + inc, step)
+            until_step(start, end.wrapping_add(inc), step)
         }
         _ => return String::new(),
     };

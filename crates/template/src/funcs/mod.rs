@@ -191,6 +191,18 @@ pub fn i(v: &Value) -> i64 {
     }
 }
 
+/// Most bytes (or characters) one call may build: `repeat`, `indent`, the random strings. Go
+/// would try to allocate any size and die out of memory; a Secret holds at most 1 MiB anyway.
+pub const MAX_LEN: u64 = 64 << 20;
+
+/// `count` items of `unit` bytes, as a length within [`MAX_LEN`], or the error `what` fails with.
+pub fn bounded_len(what: &str, count: u64, unit: u64) -> Result<usize, String> {
+    match count.checked_mul(unit) {
+        Some(n) if n <= MAX_LEN => usize::try_from(count).map_err(|_| format!("{what}: too long")),
+        _ => Err(format!("{what}: result longer than {MAX_LEN} bytes")),
+    }
+}
+
 pub fn str_list(items: Vec<String>) -> Value {
     Value::List(
         std::rc::Rc::new(items.into_iter().map(Value::String).collect()),

@@ -6,8 +6,9 @@ use crate::value::Value;
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 fn pick(c: &mut Ctx<'_>, alphabet: &[u8], n: i64) -> Result<Value, String> {
+    let n = super::bounded_len("random string", n.max(0) as u64, 1)?;
     let r = c.rng();
-    let out: String = (0..n.max(0))
+    let out: String = (0..n)
         .map(|_| alphabet[r.below(alphabet.len() as u64) as usize] as char)
         .collect();
     Ok(Value::String(out))
@@ -27,14 +28,19 @@ pub fn lookup(name: &str) -> Option<Func> {
             if n < 0 {
                 return Err("negative count".into());
             }
-            Ok(Value::String(b64_std(&c.rng().bytes(n as usize))))
+            let n = super::bounded_len("randBytes", n as u64, 1)?;
+            Ok(Value::String(b64_std(&c.rng().bytes(n))))
         }),
         "randInt" => f(&[Int, Int], |c, a| {
             let (lo, hi) = (i(&a[0]), i(&a[1]));
-            if hi - lo <= 0 {
+            // Go's `rand.Intn(max-min) + min`, in Go's wrapping int arithmetic.
+            let span = hi.wrapping_sub(lo);
+            if span <= 0 {
                 return Err("invalid argument to Intn".into());
             }
-            Ok(Value::Int(c.rng().below((hi - lo) as u64) as i64 + lo))
+            Ok(Value::Int(
+                (c.rng().below(span as u64) as i64).wrapping_add(lo),
+            ))
         }),
         "uuidv4" => f(&[], |c, _| {
             let mut b = c.rng().bytes(16);

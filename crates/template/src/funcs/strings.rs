@@ -31,7 +31,9 @@ pub fn lookup(name: &str) -> Option<Func> {
             if n < 0 {
                 return Err("strings: negative Repeat count".into());
             }
-            st(s(&a[1]).repeat(n as usize))
+            let text = s(&a[1]);
+            let n = super::bounded_len("strings: Repeat", n as u64, text.len() as u64)?;
+            st(text.repeat(n))
         }),
         "trimall" | "trimAll" => f(&[Str, Str], |_, a| {
             let set = s(&a[0]);
@@ -93,9 +95,11 @@ pub fn lookup(name: &str) -> Option<Func> {
                 .collect();
             st(q.join(" "))
         }),
-        "indent" => f(&[Int, Str], |_, a| st(indent(i(&a[0]), s(&a[1])))),
+        "indent" => f(&[Int, Str], |_, a| {
+            indent(i(&a[0]), s(&a[1])).map(Value::String)
+        }),
         "nindent" => f(&[Int, Str], |_, a| {
-            st(format!("\n{}", indent(i(&a[0]), s(&a[1]))))
+            Ok(Value::String(format!("\n{}", indent(i(&a[0]), s(&a[1]))?)))
         }),
         "replace" => f(&[Str, Str, Str], |_, a| {
             st(s(&a[2]).replace(s(&a[0]), s(&a[1])))
@@ -305,9 +309,11 @@ fn swapcase(s: &str) -> String {
         .collect()
 }
 
-fn indent(n: i64, s: &str) -> String {
-    let pad = " ".repeat(n.max(0) as usize);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+fn indent(n: i64, s: &str) -> Result<String, String> {
+    let lines = s.matches('\n').count() as u64 + 1;
+    let width = super::bounded_len("indent", n.max(0) as u64, lines)?;
+    let pad = " ".repeat(width);
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
 }
 
 /// Words of an identifier-ish string, split at separators and case changes.

@@ -104,3 +104,6 @@ pub(super) fn rewrite_regexp<V>(
         .map(|(k, v)| (re.replace_all(&k, target).into_owned(), v))
         .collect())
 }
+
+#[cfg(test)]
+mod props;

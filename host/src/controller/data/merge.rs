@@ -134,4 +134,6 @@ fn object(key: &str, bytes: &[u8]) -> Result<Map<String, Value>, MergeError> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@
 
 mod net;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use std::net::IpAddr;
