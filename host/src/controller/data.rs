@@ -246,7 +246,13 @@ pub async fn fetch_from(
             }
         };
         let map = if from.rewrite.is_empty() {
-            convert_keys(map, conversion.unwrap_or_default())
+            let strategy = conversion.unwrap_or_default();
+            if let Some(key) = collision(map.keys(), strategy) {
+                return Err(Error::Decode(format!(
+                    "error processing spec.dataFrom[{i}]: secret name collision during conversion: {key}"
+                )));
+            }
+            convert_keys(map, strategy)
         } else {
             rewrite(transformer, map, &from.rewrite, i).await?
         };
@@ -360,7 +366,7 @@ mod gojson;
 mod keys;
 mod merge;
 
-use keys::{check_null_bytes, convert_keys, rewrite_regexp};
+use keys::{check_null_bytes, collision, convert_keys, rewrite_regexp};
 pub use keys::{convert_key, decode, validate_keys};
 
 #[cfg(test)]

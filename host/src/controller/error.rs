@@ -41,6 +41,10 @@ pub enum Error {
     Template(String),
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// A template that would mint a privileged Secret (ESO's rules against
+    /// GHSA-fq7h-9x26-6j22), with ESO's message.
+    #[error("{0}")]
+    PrivilegedTemplate(&'static str),
     #[error("could not get target secret: {0}")]
     GetSecret(#[source] kube::Error),
     #[error("could not update secret: {0}")]
@@ -72,7 +76,9 @@ impl Error {
             Error::StoreNotReady { .. } => "store_not_ready",
             Error::Provider { source, .. } => source.category(),
             Error::InvalidKeys { .. } | Error::Decode(_) => "data",
-            Error::Unsupported(_) | Error::InvalidSpec(_) => "invalid_spec",
+            Error::Unsupported(_) | Error::InvalidSpec(_) | Error::PrivilegedTemplate(_) => {
+                "invalid_spec"
+            }
             Error::Template(_) => "template",
             Error::GetSecret(_) => "get_secret",
             Error::ApplySecret(_) | Error::Immutable => "apply_secret",
@@ -95,6 +101,7 @@ impl Error {
                 | Error::DeleteWithoutOwner
                 | Error::Unsupported(_)
                 | Error::InvalidSpec(_)
+                | Error::PrivilegedTemplate(_)
                 | Error::InvalidKeys { .. }
         )
     }
@@ -107,6 +114,7 @@ impl Error {
             Error::ForeignController(_) => "failed to take ownership of target secret",
             Error::DeleteWithoutOwner | Error::DeleteSecret(_) => "could not delete secret",
             Error::ApplySecret(_) | Error::GetSecret(_) => "could not update secret",
+            Error::PrivilegedTemplate(rule) => rule,
             _ => "could not get secret data from provider",
         }
     }

@@ -66,6 +66,7 @@ pub async fn shape_with(
             finalizers: Vec::new(),
         });
     };
+    check_privileged(tpl)?;
     let ns = es.namespace().unwrap_or_default();
     let sources = resolve(lookup, &ns, &tpl.template_from).await?;
     let (labels, annotations, finalizers) = match &tpl.metadata {
@@ -106,6 +107,37 @@ pub async fn shape_with(
         type_: tpl.type_.clone().filter(|t| !t.is_empty()),
         finalizers,
     })
+}
+
+/// ESO's privileged-template rules (GHSA-fq7h-9x26-6j22), which the CRD's CEL rules also
+/// enforce at admission, checked again here as ESO's controller does: an object stored before
+/// the rules existed (or under ESO's webhook with `failurePolicy: Ignore`) never met them, and
+/// would have the apiserver mint a ServiceAccount token into a Secret the tenant reads.
+pub fn check_privileged(tpl: &ExternalSecretTemplate) -> Result<(), Error> {
+    use crate::crd::template::rules;
+    match tpl.type_.as_deref() {
+        Some("bootstrap.kubernetes.io/token") => {
+            Err(Error::PrivilegedTemplate(rules::BOOTSTRAP_TOKEN_MSG))
+        }
+        Some("kubernetes.io/service-account-token") => {
+            let annotated = tpl.metadata.as_ref().is_some_and(|m| {
+                m.annotations
+                    .contains_key("kubernetes.io/service-account.name")
+            });
+            if annotated {
+                return Err(Error::PrivilegedTemplate(rules::SA_TOKEN_ANNOTATION_MSG));
+            }
+            if tpl
+                .template_from
+                .iter()
+                .any(|t| t.target.eq_ignore_ascii_case("annotations"))
+            {
+                return Err(Error::PrivilegedTemplate(rules::SA_TOKEN_TEMPLATE_FROM_MSG));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A template with only `type` (or finalizers) set has nothing to render.
@@ -262,6 +294,42 @@ fn fetch_error(e: kube::Error, resource: &str, name: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn privileged_templates_are_refused_with_esos_messages() {
+        use crate::crd::template::rules;
+        let tpl =
+            |v: serde_json::Value| -> ExternalSecretTemplate { serde_json::from_value(v).unwrap() };
+        let sa = "kubernetes.io/service-account-token";
+        let refused = |t: ExternalSecretTemplate| match check_privileged(&t) {
+            Err(Error::PrivilegedTemplate(m)) => m,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(
+            refused(tpl(serde_json::json!({"type": sa,
+                "metadata": {"annotations": {"kubernetes.io/service-account.name": "default"}}}))),
+            rules::SA_TOKEN_ANNOTATION_MSG
+        );
+        assert_eq!(
+            refused(tpl(
+                serde_json::json!({"type": sa, "templateFrom": [{"target": "ANNOTATIONS", "literal": "a: b"}]})
+            )),
+            rules::SA_TOKEN_TEMPLATE_FROM_MSG
+        );
+        assert_eq!(
+            refused(tpl(
+                serde_json::json!({"type": "bootstrap.kubernetes.io/token"})
+            )),
+            rules::BOOTSTRAP_TOKEN_MSG
+        );
+        // A service-account-token type alone, or the annotation on another type, is ESO's to allow.
+        assert!(check_privileged(&tpl(serde_json::json!({"type": sa}))).is_ok());
+        assert!(
+            check_privileged(&tpl(serde_json::json!({"type": "Opaque",
+                "metadata": {"annotations": {"kubernetes.io/service-account.name": "x"}}})))
+            .is_ok()
+        );
+    }
 
     #[test]
     fn template_errors_never_quote_fetched_values() {

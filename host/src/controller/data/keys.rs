@@ -44,6 +44,18 @@ pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
     out
 }
 
+/// The converted key that two different keys of `keys` both become, if any: ESO's ConvertKeys
+/// refuses such a map (`secret name collision during conversion`) rather than keep one value.
+pub(super) fn collision<'a>(
+    keys: impl IntoIterator<Item = &'a String>,
+    strategy: ConversionStrategy,
+) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    keys.into_iter()
+        .map(|k| convert_key(k, strategy))
+        .find(|c| !seen.insert(c.clone()))
+}
+
 pub(super) fn convert_keys<V>(
     map: BTreeMap<String, V>,
     strategy: ConversionStrategy,
@@ -103,6 +115,26 @@ pub(super) fn rewrite_regexp<V>(
         .into_iter()
         .map(|(k, v)| (re.replace_all(&k, target).into_owned(), v))
         .collect())
+}
+
+#[cfg(test)]
+mod collision_tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_convert_to_the_same_key_collide() {
+        let keys = ["a/b".to_string(), "a_b".to_string(), "c".to_string()];
+        assert_eq!(
+            collision(&keys, ConversionStrategy::Default).as_deref(),
+            Some("a_b")
+        );
+        assert_eq!(collision(&keys, ConversionStrategy::Unicode), None);
+        let unicode = ["a b".to_string(), "a_U0020_b".to_string()];
+        assert_eq!(
+            collision(&unicode, ConversionStrategy::Unicode).as_deref(),
+            Some("a_U0020_b")
+        );
+    }
 }
 
 #[cfg(test)]
