@@ -56,8 +56,21 @@ async fn fuel_memory_and_output_caps_end_a_render_clearly() {
         other => panic!("expected a fuel error, got {other:?}"),
     }
 
+    // Over the engine's 64 MiB cap per call: refused before anything is allocated.
     let err = t
         .render(request(r#"{{ repeat 100000000 "x" }}"#))
+        .await
+        .unwrap_err();
+    match &err {
+        TransformError::Template(m) => {
+            assert!(m.contains("result longer than 67108864 bytes"), "{m}")
+        }
+        other => panic!("expected the engine's size error, got {other:?}"),
+    }
+
+    // Under that cap but over the component's 32 MiB memory: the sandbox ends it.
+    let err = t
+        .render(request(r#"{{ repeat 40000000 "x" }}"#))
         .await
         .unwrap_err();
     match &err {
