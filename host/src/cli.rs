@@ -105,7 +105,7 @@ fn compile(cache_dir: Option<std::path::PathBuf>, components: &[String]) -> anyh
         config.cache_dir = cache_dir;
     }
     let dir = config.cache_dir.clone().unwrap_or_default();
-    crate::plugin::warm::fill_cache(config, components, |warmed| {
+    crate::plugin::distribution::warm::fill_cache(config, components, |warmed| {
         println!(
             "{} {} {:.2}s",
             warmed.name,
@@ -128,7 +128,7 @@ fn read(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 fn plugin(command: PluginCommand) -> anyhow::Result<()> {
-    use crate::plugin::{cosign, oci};
+    use crate::plugin::distribution::{cosign, oci};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

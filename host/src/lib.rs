@@ -1,5 +1,7 @@
 //! Ampoule: a Kubernetes operator with External Secrets Operator's API whose providers run as
-//! sandboxed WebAssembly components. See DESIGN.md in the project's shared folder for the shape.
+//! sandboxed WebAssembly components. The controllers live here; the sandbox is the
+//! `ampoule-sandbox` crate (crates/sandbox), which has no Kubernetes dependency. The seams and
+//! the data path of one reconcile: docs/architecture.md.
 
 pub mod admin;
 pub mod cli;
@@ -7,9 +9,10 @@ pub mod controller;
 pub mod crd;
 pub mod health;
 pub mod metrics;
-pub mod plugin;
-pub mod provider;
-pub mod redact;
 pub mod render;
 pub mod run;
-pub mod transform;
+
+/// The sandbox crate, as the controllers name it.
+pub use ampoule_sandbox as plugin;
+/// The seams between the controllers and the sandbox.
+pub use ampoule_sandbox::{provider, redact, transform};

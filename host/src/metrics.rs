@@ -1,4 +1,4 @@
-//! Prometheus metrics. ESO's names and labels (eso-api.md §5) so existing dashboards keep
+//! Prometheus metrics. ESO's names and labels (docs/eso-behaviour.md#metrics) so existing dashboards keep
 //! working, the names the seed guide's alert and dashboard query, and Ampoule's own. One
 //! registry for the process.
 
@@ -57,11 +57,6 @@ pub struct ApiCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProviderLabel {
-    pub provider: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub provider: String,
     pub call: &'static str,
@@ -115,16 +110,8 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     /// `external_secrets_sync_calls_total{status}` (seed dashboard).
     pub seed_sync_calls: Family<StatusLabels, Counter>,
-    /// `ampoule_plugin_compile_duration_seconds`: compiling a component (once per digest).
-    pub plugin_compile: Histogram,
-    /// `ampoule_plugin_load_cache_hits_total`: loads served by an already compiled component.
-    pub plugin_cache_hits: Counter,
-    /// `ampoule_plugin_open_duration_seconds{provider}`: fresh instance + config checks + client open.
-    pub plugin_open: Family<ProviderLabel, Histogram>,
     /// `ampoule_provider_call_duration_seconds{provider,call}`: one provider call through the sandbox.
     pub provider_call_duration: Family<CallLabels, Histogram>,
-    /// `ampoule_transform_fuel_consumed`: wasm fuel (≈ instructions) one template call used.
-    pub transform_fuel: Histogram,
     /// `ampoule_workqueue_wait_seconds{lane}`: from when an ExternalSecret was due until a worker
     /// took it.
     pub queue_wait: Family<LaneLabel, Histogram>,
@@ -151,13 +138,9 @@ impl Metrics {
             reconciles: Family::default(),
             seed_sync_calls: Family::default(),
             seed_failing: Gauge::default(),
-            plugin_compile: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
-            plugin_cache_hits: Counter::default(),
-            plugin_open: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
             provider_call_duration: Family::new_with_constructor(|| {
                 Histogram::new(latency_buckets())
             }),
-            transform_fuel: Histogram::new(exponential_buckets(10_000.0, 4.0, 12)),
             queue_wait: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
             reconcile_phase: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
             registry: Mutex::new(Registry::default()),
@@ -214,29 +197,9 @@ impl Metrics {
             m.seed_failing.clone(),
         );
         r.register(
-            "ampoule_plugin_compile_duration_seconds",
-            "Compiling a component (once per digest)",
-            m.plugin_compile.clone(),
-        );
-        r.register(
-            "ampoule_plugin_load_cache_hits",
-            "Component loads served from the compiled cache",
-            m.plugin_cache_hits.clone(),
-        );
-        r.register(
-            "ampoule_plugin_open_duration_seconds",
-            "Fresh instance, config checks and client open",
-            m.plugin_open.clone(),
-        );
-        r.register(
             "ampoule_provider_call_duration_seconds",
             "One provider call through the sandbox",
             m.provider_call_duration.clone(),
-        );
-        r.register(
-            "ampoule_transform_fuel_consumed",
-            "Wasm fuel (about one unit per instruction) used by one template component call",
-            m.transform_fuel.clone(),
         );
         r.register(
             "ampoule_workqueue_wait_seconds",
@@ -262,6 +225,33 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// Exposes a sandbox's metrics (`ampoule_plugin_*`, `ampoule_transform_fuel_consumed`):
+    /// its histograms and counters as they are, its atomic counters read at each scrape.
+    pub fn register_sandbox(&self, sandbox: &Arc<SandboxMetrics>) {
+        let mut r = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        r.register(
+            "ampoule_plugin_compile_duration_seconds",
+            "Compiling a component (once per digest)",
+            sandbox.compile.clone(),
+        );
+        r.register(
+            "ampoule_plugin_load_cache_hits",
+            "Component loads served from the compiled cache",
+            sandbox.cache_hits.clone(),
+        );
+        r.register(
+            "ampoule_plugin_open_duration_seconds",
+            "Fresh instance, config checks and client open",
+            sandbox.open.clone(),
+        );
+        r.register(
+            "ampoule_transform_fuel_consumed",
+            "Wasm fuel (about one unit per instruction) used by one template component call",
+            sandbox.transform_fuel.clone(),
+        );
+        r.register_collector(Box::new(SandboxCollector(sandbox.clone())));
     }
 
     /// Sets a `*_status_condition` pair: 1 for `status`, 0 for the opposite (ESO keeps both).
@@ -378,10 +368,9 @@ impl Collector for SandboxCollector {
     }
 }
 
-/// Exposes a sandbox's counters on `/metrics`.
+/// Exposes a sandbox's metrics on the process's `/metrics`.
 pub fn register_sandbox(metrics: Arc<SandboxMetrics>) {
-    let mut registry = global().registry.lock().unwrap_or_else(|e| e.into_inner());
-    registry.register_collector(Box::new(SandboxCollector(metrics)));
+    global().register_sandbox(&metrics);
 }
 
 /// The process-wide metrics.
@@ -429,7 +418,9 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
-        m.plugin_compile.observe(0.5);
+        let sandbox = Arc::new(SandboxMetrics::default());
+        m.register_sandbox(&sandbox);
+        sandbox.compile.observe(0.5);
         let text = m.encode();
         assert!(
             text.contains("ampoule_plugin_compile_duration_seconds_count 1"),

@@ -180,13 +180,13 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<String> {
     let store = store(args, &docs, &namespace)?;
 
     let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(crate::plugin::cache::default_cache_dir()),
+        cache_dir: Some(crate::plugin::runtime::module_cache::default_cache_dir()),
         max_instances: 4,
         ..SandboxConfig::default()
     })?;
     // Only the fake component is needed (a cold compile of every provider takes seconds).
     let provider = WasmProvider::new(sandbox.clone(), Arc::new(NoCredentials));
-    let fake = crate::plugin::embedded::find("fake")
+    let fake = crate::plugin::distribution::embedded::find("fake")
         .ok_or_else(|| anyhow!("this build embeds no fake component"))?;
     let digest = crate::plugin::Digest::parse(fake.digest)?;
     provider.bind(

@@ -84,7 +84,7 @@ pub struct RunArgs {
 /// is what `run` looks up (the cache key covers the engine configuration).
 pub fn sandbox_config() -> crate::plugin::SandboxConfig {
     crate::plugin::SandboxConfig {
-        cache_dir: Some(crate::plugin::cache::default_cache_dir()),
+        cache_dir: Some(crate::plugin::runtime::module_cache::default_cache_dir()),
         ..Default::default()
     }
 }
@@ -133,7 +133,7 @@ async fn compile_in_child(cache_dir: std::path::PathBuf, components: &[&str]) {
             return;
         }
     };
-    match crate::plugin::warm::compile_in_child(&exe, &cache_dir, components).await {
+    match crate::plugin::distribution::warm::compile_in_child(&exe, &cache_dir, components).await {
         Ok(elapsed) => tracing::info!(
             ?components,
             seconds = elapsed.as_secs_f64(),
@@ -145,7 +145,7 @@ async fn compile_in_child(cache_dir: std::path::PathBuf, components: &[&str]) {
 
 /// The embedded providers, which `ampoule run` loads at start.
 fn provider_names() -> Vec<&'static str> {
-    crate::plugin::embedded::PLUGINS
+    crate::plugin::distribution::embedded::PLUGINS
         .iter()
         .map(|p| p.name)
         .collect()

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ampoule::plugin::embedded;
-use ampoule::plugin::warm;
+use ampoule::plugin::distribution::embedded;
+use ampoule::plugin::distribution::warm;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ampoule");
 

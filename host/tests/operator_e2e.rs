@@ -21,7 +21,8 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
     let class = unique("e2e");
 
     // Push the fake component built by this build to the ground's registry.
-    let wasm = std::path::Path::new(ampoule::plugin::embedded::BUILD_DIR).join("ampoule_fake.wasm");
+    let wasm = std::path::Path::new(ampoule::plugin::distribution::embedded::BUILD_DIR)
+        .join("ampoule_fake.wasm");
     let repo = format!("oci://{}/ampoule/fake-{class}", g.registry());
     let pushed = ground::run(
         Command::new(env!("CARGO_BIN_EXE_ampoule"))

@@ -9,14 +9,14 @@ mod common;
 #[path = "plugin_oci/cosign.rs"]
 mod cosign;
 
-use ampoule::plugin::oci;
+use ampoule::plugin::distribution::oci;
 use ampoule::plugin::{Digest, Sandbox, SandboxConfig};
 use oci_client::secrets::RegistryAuth;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_pull_by_digest_and_load() {
     let registry = ground::ground().registry().to_owned();
-    let fake = ampoule::plugin::embedded::find("fake").expect("fake is embedded");
+    let fake = ampoule::plugin::distribution::embedded::find("fake").expect("fake is embedded");
     let tagged = format!("oci://{registry}/ampoule/fake-test:{}", std::process::id());
     let manifest = oci::push(fake.bytes.to_vec(), &tagged, &RegistryAuth::Anonymous)
         .await

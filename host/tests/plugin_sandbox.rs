@@ -1,4 +1,4 @@
-//! Sandbox tests against real components built by host/build.rs (no cluster, loopback only):
+//! Sandbox tests against real components built by crates/sandbox/build.rs (no cluster, loopback only):
 //! the fake provider end to end, and the hostile-plugin suite.
 
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
@@ -132,7 +132,7 @@ async fn fake_provider_end_to_end_from_the_embedded_component() {
     let p = WasmProvider::with_embedded(sandbox(), Arc::new(NoCredentials))
         .await
         .unwrap();
-    let fake = ampoule::plugin::embedded::find("fake").unwrap();
+    let fake = ampoule::plugin::distribution::embedded::find("fake").unwrap();
     assert_eq!(Digest::of(fake.bytes).as_str(), fake.digest);
     let config = json!({"data": [
         {"key": "/foo/bar", "value": "HELLO1"},

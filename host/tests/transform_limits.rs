@@ -11,7 +11,7 @@ use ampoule::transform::{RenderRequest, TransformError, Transformer};
 
 fn transformer(limits: TransformLimits) -> WasmTransformer {
     let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(ampoule::plugin::cache::default_cache_dir()),
+        cache_dir: Some(ampoule::plugin::runtime::module_cache::default_cache_dir()),
         max_instances: 4,
         ..SandboxConfig::default()
     })

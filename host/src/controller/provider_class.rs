@@ -28,11 +28,11 @@ pub enum ClassError {
     #[error("no component embedded in this build serves provider \"{0}\": set spec.module.image")]
     NoEmbedded(String),
     #[error("signature verification failed: {0}")]
-    Verify(#[from] plugin::cosign::CosignError),
+    Verify(#[from] plugin::distribution::cosign::CosignError),
     #[error("could not read pull secret {0}: {1}")]
     PullSecret(String, String),
     #[error("{0}")]
-    Oci(#[from] plugin::oci::OciError),
+    Oci(#[from] plugin::distribution::oci::OciError),
     #[error("{0}")]
     Load(#[from] plugin::SandboxError),
 }
@@ -164,17 +164,18 @@ impl Classes {
                 let image = if keys.is_empty() {
                     module.image.clone()
                 } else {
-                    let keys = plugin::cosign::parse_public_keys(keys)?;
-                    let pinned = plugin::oci::resolve(&module.image, &auth).await?;
-                    let verified = plugin::cosign::verify(&pinned, &auth, &keys).await?;
+                    let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
+                    let pinned = plugin::distribution::oci::resolve(&module.image, &auth).await?;
+                    let verified =
+                        plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
                     tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
                     format!("oci://{}", pinned.whole())
                 };
-                let pulled = plugin::oci::pull(&image, &auth).await?;
+                let pulled = plugin::distribution::oci::pull(&image, &auth).await?;
                 (pulled.bytes, pulled.digest)
             }
             None => {
-                let embedded = plugin::embedded::find(&class.provider)
+                let embedded = plugin::distribution::embedded::find(&class.provider)
                     .ok_or_else(|| ClassError::NoEmbedded(class.provider.clone()))?;
                 let digest =
                     Digest::parse(embedded.digest).map_err(|e| ClassError::Spec(e.to_string()))?;
@@ -238,7 +239,7 @@ impl Classes {
         let key = &pc.spec.provider;
         self.wasm.unbind(key);
         // Back to the embedded component under the built-in ceiling, if there is one.
-        if let Some(embedded) = plugin::embedded::find(key) {
+        if let Some(embedded) = plugin::distribution::embedded::find(key) {
             let loaded = match Digest::parse(embedded.digest) {
                 Ok(digest) => self
                     .sandbox

@@ -82,26 +82,7 @@ pub enum CaProviderType {
     ConfigMap,
 }
 
-/// The two store kinds an ExternalSecret can reference.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
-#[schemars(transform = crate::crd::schema::drop_description)]
-pub enum StoreKind {
-    /// A namespaced `SecretStore` in the ExternalSecret's namespace (the default).
-    #[default]
-    SecretStore,
-    /// A cluster-scoped `ClusterSecretStore`.
-    ClusterSecretStore,
-}
-
-impl StoreKind {
-    /// The kind's name as written in manifests.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoreKind::SecretStore => "SecretStore",
-            StoreKind::ClusterSecretStore => "ClusterSecretStore",
-        }
-    }
-}
+pub use ampoule_sandbox::provider::StoreKind;
 
 /// Names the SecretStore or ClusterSecretStore to read from.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

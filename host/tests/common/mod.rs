@@ -83,7 +83,7 @@ pub async fn transformer() -> Arc<ampoule::plugin::WasmTransformer> {
     let t = SHARED
         .get_or_init(|| {
             let sandbox = ampoule::plugin::Sandbox::new(ampoule::plugin::SandboxConfig {
-                cache_dir: Some(ampoule::plugin::cache::default_cache_dir()),
+                cache_dir: Some(ampoule::plugin::runtime::module_cache::default_cache_dir()),
                 max_instances: 16,
                 ..ampoule::plugin::SandboxConfig::default()
             })

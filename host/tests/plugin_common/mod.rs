@@ -34,9 +34,12 @@ impl CredentialResolver for Creds {
     }
 }
 
-/// A component host/build.rs built (`ampoule_aws`, `ampoule_test_hostile`, …).
+/// A component crates/sandbox/build.rs built (`ampoule_aws`, `ampoule_test_hostile`, …).
 pub fn component(name: &str) -> Vec<u8> {
-    let path = format!("{}/{name}.wasm", ampoule::plugin::embedded::BUILD_DIR);
+    let path = format!(
+        "{}/{name}.wasm",
+        ampoule::plugin::distribution::embedded::BUILD_DIR
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

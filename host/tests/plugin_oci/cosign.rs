@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use ampoule::controller::provider_class::Classes;
 use ampoule::crd::{ConditionStatus, ProviderClass};
-use ampoule::plugin::cosign::{self, CosignError};
-use ampoule::plugin::{NoCredentials, Sandbox, SandboxConfig, WasmProvider, oci};
+use ampoule::plugin::distribution::cosign::{self, CosignError};
+use ampoule::plugin::distribution::oci;
+use ampoule::plugin::{NoCredentials, Sandbox, SandboxConfig, WasmProvider};
 use kube::api::{Api, PostParams};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -48,7 +49,9 @@ fn tempdir(prefix: &str) -> PathBuf {
 
 /// Pushes `component` to `repo:tag` and returns the reference pinned to the manifest digest.
 async fn push(component: &str, repo: &str, tag: &str) -> Reference {
-    let bytes = ampoule::plugin::embedded::find(component).unwrap().bytes;
+    let bytes = ampoule::plugin::distribution::embedded::find(component)
+        .unwrap()
+        .bytes;
     let image = format!("{repo}:{tag}");
     let digest = oci::push(bytes.to_vec(), &image, &AUTH).await.unwrap();
     oci::parse(&format!("{repo}@{digest}")).unwrap()

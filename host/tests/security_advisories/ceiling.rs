@@ -38,7 +38,7 @@ async fn serve(body: String) -> u16 {
 /// Pushes the hostile component to the ground's registry; returns the pinned reference.
 fn push_hostile(id: &str) -> String {
     let g = ground::ground();
-    let wasm = std::path::Path::new(ampoule::plugin::embedded::BUILD_DIR)
+    let wasm = std::path::Path::new(ampoule::plugin::distribution::embedded::BUILD_DIR)
         .join("ampoule_test_hostile.wasm");
     let repo = format!("oci://{}/ampoule/hostile-{id}", g.registry());
     let pushed = ground::run(
