@@ -1,9 +1,13 @@
-//! The ProviderClass `spec` (DESIGN.md §3) as a plain serde type, and a store's `spec.sandbox`.
-//! The controller fills these from the CRDs; [`crate::egress::policy`] turns them into a decision.
+//! The ProviderClass `spec` (docs/architecture.md#providerclass) and a store's `spec.sandbox`,
+//! as the sandbox reads them. The host converts its CRD types into these once, where it reads
+//! the object (`From` impls in the host's `crd` module); [`crate::egress::policy`] turns them
+//! into a decision.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub mod duration;
 
 /// `ProviderClass.spec`: which provider key it serves, the module, admin settings, the ceiling.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,7 +52,7 @@ pub struct Verify {
 }
 
 /// A ProviderClass ceiling, or a store's `spec.sandbox` (which can only narrow it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +61,7 @@ pub struct SandboxSpec {
     pub limits: LimitsSpec,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct EgressSpec {
     #[serde(default)]
@@ -68,7 +72,7 @@ pub struct EgressSpec {
 
 /// One allowed destination. Empty lists mean "any" (ports: the scheme's default port;
 /// schemes: http and https).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowRule {
     /// Exact name, IP literal, `*.suffix`, or `*` (any host).
@@ -83,7 +87,7 @@ pub struct AllowRule {
     pub path_prefixes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub enum PrivateNetworks {
     #[default]
     Deny,
@@ -91,7 +95,7 @@ pub enum PrivateNetworks {
 }
 
 /// `limits: {memory: 64Mi, timeout: 10s, requests: 50, responseBytes: 4Mi}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,7 +109,7 @@ pub struct LimitsSpec {
 }
 
 /// A Kubernetes-style quantity: `64Mi`, `4M`, `1048576`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(untagged)]
 pub enum Quantity {
     Int(u64),
@@ -146,34 +150,10 @@ impl Quantity {
     }
 }
 
-/// Parses a Go-style duration (`10s`, `1m30s`, `250ms`).
+/// Parses a sandbox's `limits.timeout`: a non-negative Go duration (`10s`, `1m30s`, `1.5s`,
+/// `250ms`), as the CRDs' CEL `duration()` checks it.
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    let bad = || ConfigError::Duration(text.to_owned());
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let split = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (digits, tail) = rest.split_at(split);
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let term = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-            "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
-            _ => return Err(bad()),
-        };
-        // `+=` panics past `Duration::MAX` (`18446744073709551615s1s`).
-        total = total.checked_add(term).ok_or_else(bad)?;
-        rest = tail;
-    }
-    Ok(total)
+    duration::parse_std(text.trim()).map_err(|_| ConfigError::Duration(text.to_owned()))
 }
 
 #[cfg(test)]

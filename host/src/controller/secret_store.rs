@@ -89,10 +89,7 @@ where
                 generation: store.meta().generation.unwrap_or_default(),
                 provider: provider.into(),
                 config,
-                sandbox: spec
-                    .sandbox
-                    .as_ref()
-                    .and_then(|s| serde_json::to_value(s).ok()),
+                sandbox: spec.sandbox.as_ref().map(|s| std::sync::Arc::new(s.into())),
             };
             match ctx.provider.open(&context).await {
                 Err(e) => Err((message::STORE_CLIENT, e.to_string())),

@@ -129,7 +129,7 @@ pub async fn resolve(
             .spec
             .sandbox
             .as_ref()
-            .and_then(|s| serde_json::to_value(s).ok()),
+            .map(|s| std::sync::Arc::new(s.into())),
     })
 }
 

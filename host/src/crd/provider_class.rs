@@ -122,3 +122,59 @@ pub struct ProviderClassStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
+
+/// The sandbox's typed view of a class, converted once where the class is read.
+impl From<&ProviderClassSpec> for ampoule_sandbox::ProviderClassConfig {
+    fn from(spec: &ProviderClassSpec) -> Self {
+        use ampoule_sandbox::config as c;
+        c::ProviderClassConfig {
+            provider: spec.provider.clone(),
+            module: spec.module.as_ref().map(|m| c::ModuleSource {
+                image: m.image.clone(),
+                pull_secret_ref: m.pull_secret_ref.as_ref().map(|r| c::ObjectRef {
+                    name: r.name.clone(),
+                    namespace: r.namespace.clone(),
+                }),
+                verify: m.verify.as_ref().map(|v| c::Verify {
+                    cosign_public_keys: v.cosign_public_keys.clone(),
+                }),
+            }),
+            settings: spec
+                .settings
+                .clone()
+                .map_or(serde_json::Value::Null, serde_json::Value::Object),
+            sandbox: spec.sandbox.as_ref().map(Into::into).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed conversion reads a class as the JSON round trip it replaced did.
+    #[test]
+    fn converts_as_the_json_round_trip_did() {
+        let specs = [
+            serde_json::json!({"provider": "vault"}),
+            serde_json::json!({
+                "provider": "vault",
+                "module": {"image": "oci://r/ampoule/vault@sha256:00",
+                           "pullSecretRef": {"name": "p", "namespace": "n"},
+                           "verify": {"cosignPublicKeys": ["PEM"]}},
+                "settings": {"endpoints": {"a": 1}},
+                "sandbox": {"egress": {"privateNetworks": "Allow"}, "limits": {"memory": "32Mi"}}
+            }),
+        ];
+        for json in specs {
+            let crd: ProviderClassSpec = serde_json::from_value(json.clone()).unwrap();
+            let old: ampoule_sandbox::ProviderClassConfig =
+                serde_json::from_value(serde_json::to_value(&crd).unwrap()).unwrap();
+            assert_eq!(
+                ampoule_sandbox::ProviderClassConfig::from(&crd),
+                old,
+                "{json}"
+            );
+        }
+    }
+}

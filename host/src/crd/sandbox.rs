@@ -96,3 +96,79 @@ pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_bytes: Option<Quantity>,
 }
+
+/// The sandbox reads a store's `spec.sandbox` (and a class's ceiling) as its own typed spec,
+/// converted here once, where the object is read.
+impl From<&Sandbox> for ampoule_sandbox::SandboxSpec {
+    fn from(s: &Sandbox) -> Self {
+        use ampoule_sandbox::config as c;
+        let quantity = |q: &Quantity| c::Quantity::Str(q.0.clone());
+        ampoule_sandbox::SandboxSpec {
+            egress: s.egress.as_ref().map(|e| c::EgressSpec {
+                allow: e
+                    .allow
+                    .iter()
+                    .map(|r| c::AllowRule {
+                        host: r.host.clone(),
+                        schemes: Vec::new(),
+                        ports: r.ports.clone(),
+                        methods: r.methods.clone(),
+                        path_prefixes: r.path_prefixes.clone(),
+                    })
+                    .collect(),
+                private_networks: e.private_networks.map(c::PrivateNetworks::from),
+            }),
+            limits: s
+                .limits
+                .as_ref()
+                .map(|l| c::LimitsSpec {
+                    memory: l.memory.as_ref().map(quantity),
+                    timeout: l.timeout.clone(),
+                    requests: l.requests,
+                    response_bytes: l.response_bytes.as_ref().map(quantity),
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl From<PrivateNetworks> for ampoule_sandbox::config::PrivateNetworks {
+    fn from(p: PrivateNetworks) -> Self {
+        match p {
+            PrivateNetworks::Deny => Self::Deny,
+            PrivateNetworks::Allow => Self::Allow,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed conversion reads a spec as the JSON round trip it replaced did.
+    #[test]
+    fn converts_as_the_json_round_trip_did() {
+        let specs = [
+            serde_json::json!({}),
+            serde_json::json!({"egress": {}}),
+            serde_json::json!({"egress": {"privateNetworks": "Allow"}}),
+            serde_json::json!({
+                "egress": {"allow": [{"host": "*.example.com", "ports": [443, 8200],
+                                      "methods": ["GET"], "pathPrefixes": ["/v1/"]}],
+                           "privateNetworks": "Deny"},
+                "limits": {"memory": "64Mi", "timeout": "1.5s", "requests": 7, "responseBytes": "4Mi"}
+            }),
+        ];
+        for json in specs {
+            let crd: Sandbox = serde_json::from_value(json.clone()).unwrap();
+            let old: ampoule_sandbox::SandboxSpec =
+                serde_json::from_value(serde_json::to_value(&crd).unwrap()).unwrap();
+            assert_eq!(ampoule_sandbox::SandboxSpec::from(&crd), old, "{json}");
+        }
+        // Go's durations, as the CRD's CEL `duration()` admits them.
+        assert_eq!(
+            ampoule_sandbox::config::parse_duration("1.5s").unwrap(),
+            std::time::Duration::from_millis(1500)
+        );
+    }
+}

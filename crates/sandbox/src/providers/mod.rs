@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use futures::future::BoxFuture;
 
 use crate::SandboxError;
-use crate::config::{ProviderClassConfig, SandboxSpec};
+use crate::config::ProviderClassConfig;
 use crate::egress::policy::{EgressPolicy, Rule};
 use crate::identity::Identity;
 use crate::provider::{
@@ -125,14 +125,8 @@ impl WasmProvider {
             .map(|c| &c.settings)
             .filter(|s| !s.is_null())
             .map_or_else(|| "{}".to_owned(), |s| s.to_string());
-        let store_sandbox: Option<SandboxSpec> = ctx
-            .sandbox
-            .clone()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| ProviderError::InvalidConfig(format!("spec.sandbox: {e}")))?;
         let ceiling = class.as_ref().map(|c| &c.sandbox);
-        let start_policy = EgressPolicy::new(Vec::new(), ceiling, store_sandbox.as_ref())
+        let start_policy = EgressPolicy::new(Vec::new(), ceiling, ctx.sandbox.as_deref())
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let timeout = start_policy.limits.timeout;
         let scope = Arc::new(Identity {
@@ -189,7 +183,7 @@ impl WasmProvider {
             .unwrap_or_default();
 
         let rules = requested.iter().map(rule_from_wit).collect();
-        let policy = EgressPolicy::new(rules, ceiling, store_sandbox.as_ref())
+        let policy = EgressPolicy::new(rules, ceiling, ctx.sandbox.as_deref())
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;

@@ -63,8 +63,8 @@ pub struct StoreContext {
     pub provider: String,
     /// The JSON block under that key, unchanged.
     pub config: serde_json::Value,
-    /// The store's optional `spec.sandbox` (JSON, unchanged): narrows the ProviderClass ceiling.
-    pub sandbox: Option<serde_json::Value>,
+    /// The store's optional `spec.sandbox`: narrows the ProviderClass ceiling.
+    pub sandbox: Option<std::sync::Arc<crate::config::SandboxSpec>>,
 }
 
 /// `remoteRef` of a `data[]` entry or a `dataFrom[].extract`.
