@@ -110,6 +110,11 @@ def contenders(eso_bin, eso_chart, ampoule_bin, ampoule_chart, only=None):
         Contender("ESO tuned", "eso", eso_bin, *render_container(eso_chart, tuned)),
         Contender("Ampoule", "ampoule", ampoule_bin, *render_container(ampoule_chart, {})),
     ]
+    # AMPOULE_BASELINE_BIN: another build of Ampoule (e.g. the commit before a change) measured
+    # in the same run, with the same chart args, for a before/after comparison.
+    baseline = os.environ.get("AMPOULE_BASELINE_BIN")
+    if baseline:
+        all_.insert(2, Contender("Ampoule before", "ampoule", baseline, *render_container(ampoule_chart, {})))
     if only:
         keep = {o.strip().lower() for o in only.split(",")}
         all_ = [c for c in all_ if c.name.lower() in keep or c.kind in keep]
