@@ -1,6 +1,6 @@
-//! Prometheus metrics. ESO's names and labels (docs/eso-behaviour.md#metrics) so existing dashboards keep
-//! working, the names the seed guide's alert and dashboard query, and Ampoule's own. One
-//! registry for the process.
+//! Prometheus metrics. ESO's names and labels (docs/eso-behaviour.md#metrics) so existing
+//! dashboards keep working, the names the seed guide's alert and dashboard query, and Ampoule's
+//! own. One registry for the process.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,8 +1,10 @@
-//! Issue 17, part 2: ESO's security advisories and multi-tenancy threats (eso-api.md §1.3, §2.10,
-//! §7.4) as end-to-end tests against the ground, with the `ampoule run` binary. Each test plants a
-//! real object holding a known value where a tenant must not reach it, tries to reach it the way
-//! the advisory did, and fails if the value arrives anywhere: in a Secret of the tenant's
-//! namespace, in an event, a status, or the operator's log.
+//! Issue 17, part 2: ESO's security advisories and multi-tenancy threats
+//! (docs/eso-behaviour.md#reference-rules,
+//! docs/eso-behaviour.md#store-conditions-and-referent-authentication,
+//! docs/eso-behaviour.md#multi-tenancy-and-advisories) as end-to-end tests against the ground, with
+//! the `ampoule run` binary. Each test plants a real object holding a known value where a tenant
+//! must not reach it, tries to reach it the way the advisory did, and fails if the value arrives
+//! anywhere: in a Secret of the tenant's namespace, in an event, a status, or the operator's log.
 //!
 //! - `credentials.rs`: a namespaced SecretStore never reads another namespace's credentials (auth
 //!   `secretRef.namespace`, `serviceAccountRef.namespace`) or CA (`caProvider.namespace`,

@@ -1,6 +1,6 @@
-//! Per-object exponential backoff (1 s doubling to 7 min, reset on success) and jitter for
-//! periodic refreshes, as ESO's workqueue rate limiter does (eso-api.md §2.3) — plus the jitter
-//! ESO lacks, so refreshes of objects created together do not stay aligned.
+//! Per-object exponential backoff (1 s doubling to 7 min, reset on success) and jitter for periodic
+//! refreshes, as ESO's workqueue rate limiter does (docs/eso-behaviour.md#retry-backoff) — plus the
+//! jitter ESO lacks, so refreshes of objects created together do not stay aligned.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,5 +1,6 @@
-//! ClusterExternalSecret: one ExternalSecret per selected namespace (eso-api.md §1.4, §2.14),
-//! owned by the ClusterExternalSecret; status lists provisioned and failed namespaces.
+//! ClusterExternalSecret: one ExternalSecret per selected namespace
+//! (docs/eso-behaviour.md#clusterexternalsecret), owned by the ClusterExternalSecret; status lists
+//! provisioned and failed namespaces.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! ESO's exact hashes (reference eso-api.md §2.13), so a cluster moving from ESO sees no rewrite of
-//! its Secrets and no re-sync of its ExternalSecrets.
+//! ESO's exact hashes (docs/eso-behaviour.md#hashes), so a cluster moving from ESO sees no rewrite
+//! of its Secrets and no re-sync of its ExternalSecrets.
 //!
 //! ESO computes `hex(sha3_224(fmt.Sprintf("%+v", x)))`; the functions below format `x` the way Go
 //! does for the three values ESO hashes.

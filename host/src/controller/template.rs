@@ -1,7 +1,7 @@
-//! ESO's template application (eso-api.md §2.9): resolve `templateFrom` ConfigMaps and Secrets
-//! (same namespace only), have the template component render, then merge with the fetched data
-//! by `mergePolicy`. No template: the fetched data and the ExternalSecret's own labels and
-//! annotations, as ESO copies them.
+//! ESO's template application (docs/eso-behaviour.md#templates): resolve `templateFrom` ConfigMaps
+//! and Secrets (same namespace only), have the template component render, then merge with the
+//! fetched data by `mergePolicy`. No template: the fetched data and the ExternalSecret's own labels
+//! and annotations, as ESO copies them.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,8 @@
-//! ClusterSecretStore `conditions` (eso-api.md §2.10) hold for every ExternalSecret, including
-//! those a ClusterExternalSecret fans out (§2.14): the fan-out reaches every selected namespace,
-//! the store serves only the namespaces its conditions admit.
+//! ClusterSecretStore `conditions`
+//! (docs/eso-behaviour.md#store-conditions-and-referent-authentication) hold for every
+//! ExternalSecret, including those a ClusterExternalSecret fans out
+//! (docs/eso-behaviour.md#clusterexternalsecret): the fan-out reaches every selected namespace, the
+//! store serves only the namespaces its conditions admit.
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;

@@ -1,6 +1,7 @@
-//! Credentials and CAs through Vault stores: a namespaced SecretStore follows no `namespace` of
-//! its references (ESO's rule, eso-api.md §1.3), and referent authentication keeps each
-//! namespace's login its own (§2.10).
+//! Credentials and CAs through Vault stores: a namespaced SecretStore follows no `namespace` of its
+//! references (ESO's rule, docs/eso-behaviour.md#reference-rules), and referent authentication
+//! keeps each namespace's login its own
+//! (docs/eso-behaviour.md#store-conditions-and-referent-authentication).
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
@@ -154,11 +155,11 @@ async fn a_secret_store_never_reads_credentials_of_another_namespace() {
     ground::ground().drop_namespace(&bait.other).await;
 }
 
-/// Referent authentication (eso-api.md §2.10): a ClusterSecretStore whose ServiceAccount
-/// reference names no namespace logs in as each ExternalSecret's own ServiceAccount. The login
-/// of one namespace (cached by the plugin for reuse) must never serve another: the role trusts
-/// only the first namespace's ServiceAccount, so the second namespace, reading the same path
-/// right after, is refused by OpenBao.
+/// Referent authentication (docs/eso-behaviour.md#store-conditions-and-referent-authentication): a
+/// ClusterSecretStore whose ServiceAccount reference names no namespace logs in as each
+/// ExternalSecret's own ServiceAccount. The login of one namespace (cached by the plugin for reuse)
+/// must never serve another: the role trusts only the first namespace's ServiceAccount, so the
+/// second namespace, reading the same path right after, is refused by OpenBao.
 #[tokio::test]
 async fn referent_authentication_never_lends_one_namespace_s_login_to_another() {
     use reqwest::Method;

@@ -1,8 +1,8 @@
-//! The seam between the controller and secret backends (docs/architecture.md#the-provider-seam).
+//! The seam between the controller and secret backends (docs/architecture.md#provider-seam).
 //!
 //! The controller only ever talks to [`SecretProvider`]. The production implementation runs the
-//! store's provider as a sandboxed WebAssembly component ([`crate::WasmProvider`]); controller tests use
-//! a test-only implementation. No in-process provider exists in production code.
+//! store's provider as a sandboxed WebAssembly component ([`crate::WasmProvider`]); controller
+//! tests use a test-only implementation. No in-process provider exists in production code.
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};

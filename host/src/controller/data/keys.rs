@@ -1,5 +1,5 @@
-//! Key and value rules of the data map (eso-api.md §2.5): ESO's key conversion and validation,
-//! decoding strategies, the null-byte policy and regexp rewrites.
+//! Key and value rules of the data map (docs/eso-behaviour.md#keys-and-decoding): ESO's key
+//! conversion and validation, decoding strategies, the null-byte policy and regexp rewrites.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
-//! Writing the target Secret (eso-api.md §2.6–§2.7): ownership, managed label, data-hash,
-//! created-by, copied labels and annotations, creationPolicy — by server-side apply with ESO's
-//! field manager, and no write at all when nothing changed.
+//! Writing the target Secret (docs/eso-behaviour.md#target-secret): ownership, managed label,
+//! data-hash, created-by, copied labels and annotations, creationPolicy — by server-side apply with
+//! ESO's field manager, and no write at all when nothing changed.
 
 mod apply;
 mod desired;

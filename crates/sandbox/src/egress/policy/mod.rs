@@ -1,4 +1,4 @@
-//! The egress decision — the ONE place it is made (DESIGN.md §4).
+//! The egress decision — the ONE place it is made (docs/architecture.md#egress).
 //!
 //! Effective grant = what the plugin requests for this config ∩ the ProviderClass ceiling ∩ the
 //! store's `spec.sandbox` (when it has one): a request is allowed only when a rule of EVERY layer
