@@ -341,3 +341,36 @@ async fn log_cache_and_stdout_reach_the_host() {
     let err = get(&p, "cred", json!({}), "cred token").await.unwrap_err();
     assert!(err.to_string().contains("not requested"), "{err}");
 }
+
+/// `validate-config`, `requested-egress` and `requested-credentials` are free of I/O (the WIT
+/// says so): their answer is kept per (digest, config, settings), so a second open of the same
+/// store runs only the instantiation and `client.open`, and a changed config asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pure_calls_run_once_per_config() {
+    use ampoule::plugin::metrics::SandboxMetrics;
+    let p = WasmProvider::with_embedded(sandbox(), Arc::new(NoCredentials))
+        .await
+        .unwrap();
+    let calls = || SandboxMetrics::get(&p.sandbox().metrics.calls);
+    let one = json!({"data": [{"key": "k", "value": "v1"}]});
+    let two = json!({"data": [{"key": "k", "value": "v2"}]});
+    let before = calls();
+    let (client, _) = p.open(&store_for("fake", "s", one.clone())).await.unwrap();
+    assert_eq!(client.get_secret(&key("k")).await.unwrap().expose(), b"v1");
+    let first = calls() - before;
+    // instantiate, validate-config, requested-egress, requested-credentials, open, get
+    assert_eq!(first, 6);
+    let before = calls();
+    let (client, _) = p.open(&store_for("fake", "s", one)).await.unwrap();
+    assert_eq!(client.get_secret(&key("k")).await.unwrap().expose(), b"v1");
+    assert_eq!(calls() - before, 3, "instantiate, open, get");
+    let before = calls();
+    let (client, _) = p.open(&store_for("fake", "s", two)).await.unwrap();
+    assert_eq!(client.get_secret(&key("k")).await.unwrap().expose(), b"v2");
+    assert_eq!(calls() - before, first, "a changed config asks again");
+    // A config the component refuses is refused on every open (errors are never kept).
+    for _ in 0..2 {
+        let bad = store_for("fake", "s", json!({"data": [{"key": "", "value": "x"}]}));
+        assert!(p.open(&bad).await.is_err());
+    }
+}

@@ -3,11 +3,10 @@
 mod client;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::BoxFuture;
 
-use crate::SandboxError;
 use crate::config::ProviderClassConfig;
 use crate::egress::policy::{EgressPolicy, Rule};
 use crate::identity::Identity;
@@ -17,6 +16,7 @@ use crate::provider::{
 use crate::runtime::bindings::ampoule::provider::types as wit;
 use crate::runtime::{Loaded, Sandbox};
 use crate::seam::credentials::{CredentialRequest, CredentialResolver};
+use crate::{Digest, SandboxError};
 
 use crate::runtime::runner::Runner;
 use client::Inner;
@@ -25,8 +25,24 @@ pub(crate) use client::from_wit;
 
 struct Binding {
     loaded: Arc<Loaded>,
-    class: Option<ProviderClassConfig>,
+    class: Option<Arc<ProviderClassConfig>>,
+    /// The class's `settings` as the JSON the guest reads (`{}` without a class or settings).
+    settings: Arc<str>,
 }
+
+/// What `validate-config`, `requested-egress` and `requested-credentials` answered for one
+/// component, store config and class settings. The WIT declares the three free of I/O, so the
+/// answer is kept and the calls run once per (digest, config, settings), not on every open.
+struct Prepared {
+    egress: Vec<Rule>,
+    credentials: Vec<CredentialRequest>,
+}
+
+type PreparedKey = (Digest, String, Arc<str>);
+
+/// Kept answers at most; past it the map starts over (each store config adds one entry, and a
+/// changed config or digest makes a new key).
+const PREPARED_MAX: usize = 4096;
 
 /// A credential reference that can only be resolved for an ExternalSecret's namespace.
 fn is_referent(ctx: &StoreContext, request: &CredentialRequest) -> bool {
@@ -39,6 +55,7 @@ pub struct WasmProvider {
     sandbox: Arc<Sandbox>,
     bindings: RwLock<HashMap<String, Binding>>,
     credentials: Arc<dyn CredentialResolver>,
+    prepared: Mutex<HashMap<PreparedKey, Arc<Prepared>>>,
 }
 
 impl WasmProvider {
@@ -47,6 +64,7 @@ impl WasmProvider {
             sandbox,
             bindings: RwLock::default(),
             credentials,
+            prepared: Mutex::default(),
         }
     }
 
@@ -78,8 +96,19 @@ impl WasmProvider {
 
     /// Serves `key` with `loaded` under `class` (its ceiling and settings; `None` → built-in ceiling).
     pub fn bind(&self, key: &str, loaded: Arc<Loaded>, class: Option<ProviderClassConfig>) {
+        let settings = class
+            .as_ref()
+            .map(|c| &c.settings)
+            .filter(|s| !s.is_null())
+            .map_or_else(|| "{}".to_owned(), |s| s.to_string())
+            .into();
+        let binding = Binding {
+            loaded,
+            class: class.map(Arc::new),
+            settings,
+        };
         if let Ok(mut map) = self.bindings.write() {
-            map.insert(key.to_owned(), Binding { loaded, class });
+            map.insert(key.to_owned(), binding);
         }
     }
 
@@ -98,10 +127,11 @@ impl WasmProvider {
             .map(|b| b.loaded.digest.to_string())
     }
 
+    #[allow(clippy::type_complexity)]
     fn lookup(
         &self,
         key: &str,
-    ) -> Result<(Arc<Loaded>, Option<ProviderClassConfig>), ProviderError> {
+    ) -> Result<(Arc<Loaded>, Option<Arc<ProviderClassConfig>>, Arc<str>), ProviderError> {
         let map = self
             .bindings
             .read()
@@ -111,20 +141,15 @@ impl WasmProvider {
                 "no plugin serves spec.provider.{key}: create a ProviderClass for it"
             ))
         })?;
-        Ok((b.loaded.clone(), b.class.clone()))
+        Ok((b.loaded.clone(), b.class.clone(), b.settings.clone()))
     }
 
     async fn open_client(
         &self,
         ctx: &StoreContext,
     ) -> Result<(WasmClient, StoreInfo), ProviderError> {
-        let (loaded, class) = self.lookup(&ctx.provider)?;
+        let (loaded, class, settings) = self.lookup(&ctx.provider)?;
         let config = ctx.config.to_string();
-        let settings = class
-            .as_ref()
-            .map(|c| &c.settings)
-            .filter(|s| !s.is_null())
-            .map_or_else(|| "{}".to_owned(), |s| s.to_string());
         let ceiling = class.as_ref().map(|c| &c.sandbox);
         let start_policy = EgressPolicy::new(Vec::new(), ceiling, ctx.sandbox.as_deref())
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
@@ -159,37 +184,23 @@ impl WasmProvider {
         let instance = runner
             .run(|s| Box::pin(async move { pre.instantiate_async(s).await }))
             .await?;
-        let g = instance.ampoule_provider_provider().clone();
-        let (g1, g2, g3, g4) = (g.clone(), g.clone(), g.clone(), g);
-        let (c1, c2, c3) = (config.clone(), config.clone(), config.clone());
-        runner
-            .run(|s| Box::pin(async move { g1.call_validate_config(s, &c1).await }))
-            .await?
-            .map_err(from_wit)?;
-        let requested = runner
-            .run(|s| Box::pin(async move { g2.call_requested_egress(s, &c2, &settings).await }))
-            .await?
-            .map_err(from_wit)?;
-        runner.store.data_mut().config_map_requests = Some(Vec::new());
-        let wanted = runner
-            .run(|s| Box::pin(async move { g3.call_requested_credentials(s, &c3).await }))
-            .await?
-            .map_err(from_wit)?;
-        let config_maps = runner
-            .store
-            .data_mut()
-            .config_map_requests
-            .take()
-            .unwrap_or_default();
+        let guest = instance.ampoule_provider_provider().clone();
+        let key = (loaded.digest.clone(), config.clone(), settings.clone());
+        let prepared = match self.prepared_answer(&key) {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(prepare(&mut runner, &guest, &config, &settings).await?);
+                self.keep_prepared(key, p.clone());
+                p
+            }
+        };
 
-        let rules = requested.iter().map(rule_from_wit).collect();
-        let policy = EgressPolicy::new(rules, ceiling, ctx.sandbox.as_deref())
+        let policy = EgressPolicy::new(prepared.egress.clone(), ceiling, ctx.sandbox.as_deref())
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;
         let mut creds = BTreeMap::new();
-        let requests = wanted.into_iter().map(CredentialRequest::from);
-        for request in requests.chain(config_maps) {
+        for request in prepared.credentials.iter().cloned() {
             if is_referent(ctx, &request) {
                 // ESO's referent authentication: a ClusterSecretStore reference without a
                 // namespace resolves in each ExternalSecret's namespace; while the store itself
@@ -213,14 +224,10 @@ impl WasmProvider {
             name: ctx.name.clone(),
             store_namespace: ctx.store_namespace.clone(),
             caller_namespace: ctx.caller_namespace.clone(),
-            settings: class
-                .as_ref()
-                .map(|c| &c.settings)
-                .filter(|s| !s.is_null())
-                .map_or_else(|| "{}".to_owned(), |s| s.to_string()),
+            settings: settings.to_string(),
         };
         let client = runner
-            .run(|s| Box::pin(async move { g4.client().call_open(s, &config, &wit_ctx).await }))
+            .run(|s| Box::pin(async move { guest.client().call_open(s, &config, &wit_ctx).await }))
             .await?
             .map_err(from_wit)?;
         let info = StoreInfo {
@@ -247,6 +254,62 @@ impl WasmProvider {
             info,
         ))
     }
+}
+
+impl WasmProvider {
+    fn prepared_answer(&self, key: &PreparedKey) -> Option<Arc<Prepared>> {
+        self.prepared.lock().ok()?.get(key).cloned()
+    }
+
+    fn keep_prepared(&self, key: PreparedKey, prepared: Arc<Prepared>) {
+        if let Ok(mut map) = self.prepared.lock() {
+            if map.len() >= PREPARED_MAX {
+                map.clear();
+            }
+            map.insert(key, prepared);
+        }
+    }
+}
+
+/// Asks a fresh instance what the config is worth: `validate-config`, then the egress and the
+/// credentials it needs (with the ConfigMap keys `requested-credentials` adds through
+/// `ampoule:host/credentials.request-config-map`). Errors are never kept.
+async fn prepare(
+    runner: &mut Runner<'_>,
+    guest: &crate::runtime::bindings::guest::Guest,
+    config: &str,
+    settings: &str,
+) -> Result<Prepared, ProviderError> {
+    let (g1, g2, g3) = (guest.clone(), guest.clone(), guest.clone());
+    let (c1, c2, c3) = (config.to_owned(), config.to_owned(), config.to_owned());
+    let settings = settings.to_owned();
+    runner
+        .run(|s| Box::pin(async move { g1.call_validate_config(s, &c1).await }))
+        .await?
+        .map_err(from_wit)?;
+    let requested = runner
+        .run(|s| Box::pin(async move { g2.call_requested_egress(s, &c2, &settings).await }))
+        .await?
+        .map_err(from_wit)?;
+    runner.store.data_mut().config_map_requests = Some(Vec::new());
+    let wanted = runner
+        .run(|s| Box::pin(async move { g3.call_requested_credentials(s, &c3).await }))
+        .await?
+        .map_err(from_wit)?;
+    let config_maps = runner
+        .store
+        .data_mut()
+        .config_map_requests
+        .take()
+        .unwrap_or_default();
+    Ok(Prepared {
+        egress: requested.iter().map(rule_from_wit).collect(),
+        credentials: wanted
+            .into_iter()
+            .map(CredentialRequest::from)
+            .chain(config_maps)
+            .collect(),
+    })
 }
 
 fn rule_from_wit(r: &wit::EgressRule) -> Rule {
