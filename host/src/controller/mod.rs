@@ -21,6 +21,7 @@ pub mod refresh;
 pub mod secret_store;
 pub mod shared;
 pub mod shared_credentials;
+pub mod single_flight;
 pub mod status;
 pub mod stores;
 pub mod target;

@@ -10,14 +10,14 @@
 //! backend requests per window, and a fraction of a thousand at first sync. Errors are shared
 //! with the callers already waiting but never stored.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared as SharedFuture};
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::single_flight::{Accept, Reuse, SingleFlight};
 use crate::provider::{
     FindRef, Opened, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider,
     SecretValue, StoreContext, Validation,
@@ -29,13 +29,14 @@ tokio::task_local! {
     pub static NOT_BEFORE: Option<Instant>;
 }
 
+/// How often stored values older than any reconcile accepts are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 enum Fetched {
     One(SecretValue),
     Map(SecretMap),
 }
-
-type Call = SharedFuture<BoxFuture<'static, Result<Fetched, ProviderError>>>;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -44,50 +45,19 @@ struct Key {
     map: bool,
 }
 
-/// A call in flight (with its number), or its value; both with the time the call started.
-enum Entry {
-    InFlight(Instant, u64, Call),
-    Done(Instant, Fetched),
-}
-
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<Key, Entry>,
-    /// The oldest age asked for: stored values older than it are dropped by [`Cache::sweep`].
-    longest: Duration,
-    swept: Option<Instant>,
-    /// Numbers the calls, so a finished call updates only its own entry.
-    calls: u64,
-}
-
-impl Cache {
-    fn sweep(&mut self, now: Instant) {
-        if self
-            .swept
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(30))
-        {
-            return;
-        }
-        self.swept = Some(now);
-        let keep = self.longest;
-        self.entries.retain(|_, e| match e {
-            Entry::InFlight(..) => true,
-            Entry::Done(at, _) => now.duration_since(*at) <= keep,
-        });
-    }
-}
+type Cache = SingleFlight<Key, Fetched, ProviderError>;
 
 /// See the module documentation.
 pub struct Shared {
     inner: Arc<dyn SecretProvider>,
-    cache: Arc<Mutex<Cache>>,
+    cache: Arc<Cache>,
 }
 
 impl Shared {
     pub fn new(inner: Arc<dyn SecretProvider>) -> Self {
         Self {
             inner,
-            cache: Arc::default(),
+            cache: Arc::new(SingleFlight::new(SWEEP_EVERY)),
         }
     }
 }
@@ -109,14 +79,10 @@ impl SecretProvider for Shared {
 struct SharedClient {
     inner: Arc<dyn ProviderClient>,
     store: StoreContext,
-    cache: Arc<Mutex<Cache>>,
+    cache: Arc<Cache>,
 }
 
 impl SharedClient {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     async fn fetch(&self, remote: &RemoteRef, map: bool) -> Result<Fetched, ProviderError> {
         let not_before = NOT_BEFORE.try_with(|w| *w).ok().flatten();
         let key = Key {
@@ -124,58 +90,25 @@ impl SharedClient {
             remote: remote.clone(),
             map,
         };
-        let (call, id) = {
-            let mut cache = self.lock();
-            let now = Instant::now();
-            if let Some(t) = not_before {
-                cache.longest = cache.longest.max(now.saturating_duration_since(t));
-            }
-            cache.sweep(now);
-            match cache.entries.get(&key) {
-                Some(Entry::InFlight(at, id, call)) if not_before.is_none_or(|t| *at >= t) => {
-                    (call.clone(), *id)
-                }
-                Some(Entry::Done(at, value)) if not_before.is_some_and(|t| *at >= t) => {
-                    return Ok(value.clone());
-                }
-                _ => {
-                    let (client, r) = (self.inner.clone(), remote.clone());
-                    let call: Call = async move {
-                        if map {
-                            client.get_secret_map(&r).await.map(Fetched::Map)
-                        } else {
-                            client.get_secret(&r).await.map(Fetched::One)
-                        }
-                    }
-                    .boxed()
-                    .shared();
-                    cache.calls += 1;
-                    let id = cache.calls;
-                    cache
-                        .entries
-                        .insert(key.clone(), Entry::InFlight(now, id, call.clone()));
-                    (call, id)
-                }
-            }
+        // Without a window: any call in flight, never a stored value; with one: a call started
+        // in it, in flight or done.
+        let accept = Accept {
+            join_since: not_before,
+            reuse: not_before.map_or(Reuse::Never, Reuse::StartedSince),
         };
-        let result = call.await;
-        let mut cache = self.lock();
-        if let Some(Entry::InFlight(started, current, _)) = cache.entries.get(&key)
-            && *current == id
-        {
-            match &result {
-                Ok(value) => {
-                    let started = *started;
-                    cache
-                        .entries
-                        .insert(key, Entry::Done(started, value.clone()));
+        let (client, r) = (self.inner.clone(), remote.clone());
+        self.cache
+            .get(key, accept, move || {
+                async move {
+                    if map {
+                        client.get_secret_map(&r).await.map(Fetched::Map)
+                    } else {
+                        client.get_secret(&r).await.map(Fetched::One)
+                    }
                 }
-                Err(_) => {
-                    cache.entries.remove(&key);
-                }
-            }
-        }
-        result
+                .boxed()
+            })
+            .await
     }
 }
 

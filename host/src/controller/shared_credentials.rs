@@ -7,35 +7,28 @@
 //! seconds, keyed by the whole [`StoreContext`] (store, generation, caller namespace) and the
 //! request, so nothing is shared between stores or namespaces. Errors are never kept.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
-use tokio::time::Instant;
+use futures::future::BoxFuture;
 
+use super::single_flight::{Accept, Reuse, SingleFlight};
 use crate::plugin::{CredentialRequest, CredentialResolver};
 use crate::provider::{ProviderError, SecretValue, StoreContext};
 
 /// How long a resolved credential is reused: a rotated credential is picked up this late.
 pub const KEEP: Duration = Duration::from_secs(5);
 
-type Call = Shared<BoxFuture<'static, Result<SecretValue, ProviderError>>>;
-
 /// The request as a key (its `Debug` form: names, namespaces, audiences — never a value).
 type Key = (StoreContext, String);
-
-enum Entry {
-    InFlight(Call),
-    Done(Instant, SecretValue),
-}
 
 /// See the module documentation.
 pub struct SharedCredentials {
     inner: Arc<dyn CredentialResolver>,
     keep: Duration,
-    entries: Mutex<HashMap<Key, Entry>>,
+    /// Swept on every look-up (values expire after a few seconds).
+    entries: SingleFlight<Key, SecretValue, ProviderError>,
 }
 
 impl SharedCredentials {
@@ -43,12 +36,8 @@ impl SharedCredentials {
         Self {
             inner,
             keep,
-            entries: Mutex::default(),
+            entries: SingleFlight::new(Duration::ZERO),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -60,38 +49,16 @@ impl CredentialResolver for SharedCredentials {
     ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
         Box::pin(async move {
             let key: Key = (store.clone(), format!("{request:?}"));
-            let call = {
-                let mut entries = self.lock();
-                let now = Instant::now();
-                let keep = self.keep;
-                entries.retain(|_, e| match e {
-                    Entry::InFlight(_) => true,
-                    Entry::Done(at, _) => now.duration_since(*at) < keep,
-                });
-                match entries.get(&key) {
-                    Some(Entry::Done(_, value)) => return Ok(value.clone()),
-                    Some(Entry::InFlight(call)) => call.clone(),
-                    None => {
-                        let (inner, s, r) = (self.inner.clone(), store.clone(), request.clone());
-                        let call = async move { inner.resolve(&s, &r).await }.boxed().shared();
-                        entries.insert(key.clone(), Entry::InFlight(call.clone()));
-                        call
-                    }
-                }
+            let accept = Accept {
+                join_since: None,
+                reuse: Reuse::FinishedWithin(self.keep),
             };
-            let result = call.await;
-            let mut entries = self.lock();
-            if matches!(entries.get(&key), Some(Entry::InFlight(_))) {
-                match &result {
-                    Ok(value) => {
-                        entries.insert(key, Entry::Done(Instant::now(), value.clone()));
-                    }
-                    Err(_) => {
-                        entries.remove(&key);
-                    }
-                }
-            }
-            result
+            let (inner, s, r) = (self.inner.clone(), store.clone(), request.clone());
+            self.entries
+                .get(key, accept, move || {
+                    async move { inner.resolve(&s, &r).await }.boxed()
+                })
+                .await
         })
     }
 }
