@@ -13,8 +13,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::Backoff;
 use super::queue::WorkQueue;
+use super::shared::Shared;
 use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
-use crate::provider::SecretProvider;
 use crate::transform::Transformer;
 
 /// Behaviour switches, named after ESO's flags where one exists.
@@ -68,7 +68,8 @@ pub struct Synced {
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
-    pub provider: Arc<dyn SecretProvider>,
+    /// The provider seam, behind the cache that shares identical fetches.
+    pub provider: Arc<Shared>,
     /// Template transforms (the sandboxed template component).
     pub transformer: Arc<dyn Transformer>,
     pub settings: Settings,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::context::Context;
 use super::error::Error;
+use super::shared::NotBefore;
 use super::stores;
 use crate::crd::data::{
     ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy, StoreGeneratorSourceRef,
@@ -32,7 +33,11 @@ type OpenedClient = (Box<dyn ProviderClient>, StoreInfo, String);
 
 /// Where stores come from: the cluster (the controller), or one given store (`ampoule render`).
 enum StoreSource<'a> {
-    Cluster(&'a Context),
+    /// The fetches share calls that started no earlier than `not_before`.
+    Cluster {
+        ctx: &'a Context,
+        not_before: NotBefore,
+    },
     Given {
         provider: &'a dyn SecretProvider,
         store: StoreContext,
@@ -47,9 +52,11 @@ pub struct Clients<'a> {
 }
 
 impl<'a> Clients<'a> {
-    pub fn new(ctx: &'a Context, namespace: &str) -> Self {
+    /// The stores of `namespace` in the cluster; fetches share calls that started no earlier
+    /// than `not_before`.
+    pub fn new(ctx: &'a Context, namespace: &str, not_before: NotBefore) -> Self {
         Self {
-            source: StoreSource::Cluster(ctx),
+            source: StoreSource::Cluster { ctx, not_before },
             namespace: namespace.into(),
             opened: HashMap::new(),
         }
@@ -67,25 +74,25 @@ impl<'a> Clients<'a> {
     async fn get(&mut self, r: &SecretStoreRef) -> Result<Counted<'_>, Error> {
         let key = (r.effective_kind(), r.name.clone());
         if !self.opened.contains_key(&key) {
-            let (store, provider): (StoreContext, &dyn SecretProvider) = match &self.source {
-                StoreSource::Cluster(ctx) => (
-                    stores::resolve(ctx, &self.namespace, r).await?,
-                    ctx.provider.as_ref(),
-                ),
-                StoreSource::Given { provider, store } => (store.clone(), *provider),
+            let (store, opened) = match &self.source {
+                StoreSource::Cluster { ctx, not_before } => {
+                    let store = stores::resolve(ctx, &self.namespace, r).await?;
+                    let opened = ctx.provider.open_with(&store, *not_before).await;
+                    (store, opened)
+                }
+                StoreSource::Given { provider, store } => {
+                    (store.clone(), provider.open(store).await)
+                }
             };
             let label = crate::metrics::provider_label(&store.provider, &store.config);
-            let (client, info) = provider
-                .open(&store)
-                .await
-                .map_err(|source| Error::Provider {
-                    context: format!(
-                        "could not open a client for {} \"{}\"",
-                        r.effective_kind().as_str(),
-                        r.name
-                    ),
-                    source,
-                })?;
+            let (client, info) = opened.map_err(|source| Error::Provider {
+                context: format!(
+                    "could not open a client for {} \"{}\"",
+                    r.effective_kind().as_str(),
+                    r.name
+                ),
+                source,
+            })?;
             self.opened.insert(key.clone(), (client, info, label));
         }
         match self.opened.get(&key) {
@@ -179,9 +186,16 @@ fn remote_ref(r: &ExternalSecretDataRemoteRef) -> RemoteRef {
 
 /// Fetches and shapes everything `es` asks for. A NotFound is skipped (and noted) unless
 /// `deletionPolicy` is Retain; any other error aborts, so partial data is never written.
-pub async fn fetch(ctx: &Context, es: &ExternalSecret) -> Result<Fetched, Error> {
+///
+/// Fetches share provider calls that started no earlier than `not_before`.
+pub async fn fetch(
+    ctx: &Context,
+    es: &ExternalSecret,
+    not_before: NotBefore,
+) -> Result<Fetched, Error> {
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
-    fetch_from(Clients::new(ctx, &namespace), ctx.transformer.as_ref(), es).await
+    let clients = Clients::new(ctx, &namespace, not_before);
+    fetch_from(clients, ctx.transformer.as_ref(), es).await
 }
 
 /// [`fetch`] with the stores from `clients` and rewrite transforms by `transformer`.

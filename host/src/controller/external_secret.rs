@@ -16,6 +16,7 @@ use super::data;
 use super::error::Error;
 use super::queue::Priority;
 use super::refresh;
+use super::shared::NotBefore;
 use super::status::{self, message, reason};
 use super::stores;
 use super::target::{self, Outcome};
@@ -40,8 +41,14 @@ pub type Requeue = Option<(Duration, Priority)>;
 ///
 /// `lane` is the queue lane the key was taken from: a periodic refresh that falls due while the
 /// object waits in the urgent lane (say, for a Secret event) is handed back to the normal lane,
-/// so new and changed objects never wait behind refreshes.
-pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>, lane: Priority) -> Requeue {
+/// so new and changed objects never wait behind refreshes. The provider fetches share calls that
+/// started no earlier than `not_before`.
+pub async fn reconcile(
+    ctx: &Context,
+    key: &ObjectRef<ExternalSecret>,
+    lane: Priority,
+    not_before: NotBefore,
+) -> Requeue {
     let Some(es) = ctx.external_secrets.get(key) else {
         forget(ctx, key);
         return None;
@@ -55,7 +62,7 @@ pub async fn reconcile(ctx: &Context, key: &ObjectRef<ExternalSecret>, lane: Pri
         namespace: namespace.clone(),
     };
     metrics.sync_calls.get_or_create(&labels).inc();
-    let result = sync(ctx, &es, started, lane).await;
+    let result = sync(ctx, &es, started, lane, not_before).await;
     let ok = result.is_ok();
     let requeue = match result {
         Ok(requeue) => {
@@ -112,6 +119,7 @@ async fn sync(
     es: &ExternalSecret,
     started: Timestamp,
     lane: Priority,
+    not_before: NotBefore,
 ) -> Result<Requeue, Error> {
     let key = ObjectRef::from_obj(es);
     let ns = es.namespace().unwrap_or_default();
@@ -161,7 +169,7 @@ async fn sync(
         return Ok(next_refresh(es, &ctx.synced(&key), started));
     }
 
-    let fetched = timed("fetch", data::fetch(ctx, es)).await?;
+    let fetched = timed("fetch", data::fetch(ctx, es, not_before)).await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
         ctx.event(

@@ -18,7 +18,7 @@ use crate::crd::secret_store::{PluginStatus, SecretStoreCapabilities};
 use crate::crd::{
     ClusterSecretStore, ConditionStatus, GenericStore, SecretStore, SecretStoreStatus,
 };
-use crate::provider::{Capabilities, StoreContext, Validation};
+use crate::provider::{Capabilities, SecretProvider, StoreContext, Validation};
 
 /// The requeue interval of a store: `spec.refreshInterval` (int seconds or Go duration), else the
 /// controller default.

@@ -3,10 +3,11 @@
 //! [`Shared`] wraps the [`SecretProvider`] the controller uses. Two reconciles asking the same
 //! store (same [`StoreContext`]: kind, name, namespaces, generation, config) for the same
 //! [`RemoteRef`] share one call when it started no earlier than the reconcile accepts
-//! ([`NOT_BEFORE`]), in flight or done. A periodic refresh accepts a value fetched in the second
-//! half of its refresh window (`watch::workers::refresh_not_before`); a new, changed or failing
-//! object one whose fetch started after it was queued, by its event or its failure
-//! (`watch::workers::work_once`). A thousand ExternalSecrets reading fifty keys cost about fifty
+//! ([`NotBefore`], given to [`Shared::open_with`] and kept by the client it opens), in flight or
+//! done. A periodic refresh accepts a value fetched in the second half of its refresh window
+//! (`watch::workers::refresh_not_before`); a new, changed or failing object one whose fetch
+//! started after it was queued, by its event or its failure (`watch::workers::work_once`, which
+//! passes it to the reconcile). A thousand ExternalSecrets reading fifty keys cost about fifty
 //! backend requests per window, and a fraction of a thousand at first sync. Errors are shared
 //! with the callers already waiting but never stored.
 
@@ -23,11 +24,10 @@ use crate::provider::{
     SecretValue, StoreContext, Validation,
 };
 
-tokio::task_local! {
-    /// The oldest fetch the current reconcile accepts (`None`: any call in flight, no stored
-    /// value).
-    pub static NOT_BEFORE: Option<Instant>;
-}
+/// The oldest fetch a reconcile accepts: `NotBefore(None)`, any call in flight but no stored
+/// value; `NotBefore(Some(t))`, a call that started at or after `t`, in flight or done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotBefore(pub Option<Instant>);
 
 /// How often stored values older than any reconcile accepts are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -60,19 +60,28 @@ impl Shared {
             cache: Arc::new(SingleFlight::new(SWEEP_EVERY)),
         }
     }
+
+    /// Opens a client whose fetches share calls that started no earlier than `not_before`.
+    pub async fn open_with(
+        &self,
+        store: &StoreContext,
+        not_before: NotBefore,
+    ) -> Result<Opened, ProviderError> {
+        let (client, info) = self.inner.open(store).await?;
+        let client: Box<dyn ProviderClient> = Box::new(SharedClient {
+            inner: Arc::from(client),
+            store: store.clone(),
+            cache: self.cache.clone(),
+            not_before,
+        });
+        Ok((client, info))
+    }
 }
 
+/// A client opened this way shares only calls in flight ([`NotBefore`]`(None)`).
 impl SecretProvider for Shared {
     fn open<'a>(&'a self, store: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>> {
-        Box::pin(async move {
-            let (client, info) = self.inner.open(store).await?;
-            let client: Box<dyn ProviderClient> = Box::new(SharedClient {
-                inner: Arc::from(client),
-                store: store.clone(),
-                cache: self.cache.clone(),
-            });
-            Ok((client, info))
-        })
+        Box::pin(self.open_with(store, NotBefore::default()))
     }
 }
 
@@ -80,11 +89,12 @@ struct SharedClient {
     inner: Arc<dyn ProviderClient>,
     store: StoreContext,
     cache: Arc<Cache>,
+    not_before: NotBefore,
 }
 
 impl SharedClient {
     async fn fetch(&self, remote: &RemoteRef, map: bool) -> Result<Fetched, ProviderError> {
-        let not_before = NOT_BEFORE.try_with(|w| *w).ok().flatten();
+        let NotBefore(not_before) = self.not_before;
         let key = Key {
             store: self.store.clone(),
             remote: remote.clone(),

@@ -39,11 +39,9 @@ async fn get(
     k: &str,
     age: Option<Duration>,
 ) -> Result<String, ProviderError> {
-    let (client, _) = p.open(s).await?;
-    let not_before = age.map(|a| Instant::now() - a);
-    let v = NOT_BEFORE
-        .scope(not_before, client.get_secret(&key(k)))
-        .await?;
+    let not_before = NotBefore(age.map(|a| Instant::now() - a));
+    let (client, _) = p.open_with(s, not_before).await?;
+    let v = client.get_secret(&key(k)).await?;
     Ok(String::from_utf8(v.expose().clone()).unwrap())
 }
 

@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 
 use crate::controller::context::Context;
 use crate::controller::queue::Priority;
-use crate::controller::{external_secret, refresh, secret_store, shared};
+use crate::controller::shared::NotBefore;
+use crate::controller::{external_secret, refresh, secret_store};
 use crate::crd::ExternalSecret;
 
 /// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
@@ -73,7 +74,7 @@ pub async fn workers(ctx: Arc<Context>) {
 /// reconciles it and queues it again as the reconcile asks — a periodic refresh that the urgent
 /// lane hands off comes back here in the normal lane.
 ///
-/// What a fetch may share ([`shared::NOT_BEFORE`]): a periodic refresh takes a value fetched in
+/// What a fetch may share ([`NotBefore`], passed to the reconcile): a periodic refresh takes a value fetched in
 /// the second half of its window; a new or changed object, or a failing one, only a value whose
 /// fetch started after the key was last queued: after the event, or after the failure (so a
 /// thousand new ExternalSecrets reading fifty keys make about fifty backend requests, and a
@@ -90,14 +91,12 @@ pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
             },
         })
         .observe(taken.waited.as_secs_f64());
-    let not_before = match lane {
+    let not_before = NotBefore(match lane {
         Priority::Normal if !ctx.is_failing(&key) => refresh_not_before(ctx, &key),
         _ => Some(taken.requested),
-    };
+    });
     let busy = crate::health::global().reconcile();
-    let next = shared::NOT_BEFORE
-        .scope(not_before, external_secret::reconcile(ctx, &key, lane))
-        .await;
+    let next = external_secret::reconcile(ctx, &key, lane, not_before).await;
     drop(busy);
     ctx.queue.done(&key);
     if let Some((delay, priority)) = next {
