@@ -114,6 +114,8 @@ pub fn forget(ctx: &Context, key: &ObjectRef<ExternalSecret>) {
     });
 }
 
+/// One sync: [`admit`] (deletion, controller class, finalizer, spec), the [`refresh::Plan`] and
+/// the [`first_step`] it leads to, then [`fetch`], [`write_or_delete`] and [`record_status`].
 async fn sync(
     ctx: &Context,
     es: &ExternalSecret,
@@ -121,14 +123,34 @@ async fn sync(
     lane: Priority,
     not_before: NotBefore,
 ) -> Result<Requeue, Error> {
+    let Some(target) = admit(ctx, es).await? else {
+        return Ok(None);
+    };
     let key = ObjectRef::from_obj(es);
-    let ns = es.namespace().unwrap_or_default();
+    let plan = refresh::plan(es, &ctx.synced(&key), started);
+    if let Step::CheckTarget { hand_off } = first_step(&plan, lane, ctx.is_failing(&key))
+        && timed("check", target::target_valid(ctx, es)).await?
+    {
+        if hand_off {
+            return Ok(Some((Duration::ZERO, Priority::Normal)));
+        }
+        return Ok(requeue_at(plan.next));
+    }
+    let fetched = fetch(ctx, es, not_before).await?;
+    let written = write_or_delete(ctx, es, fetched).await?;
+    record_status(ctx, es, &plan, started, written, target).await
+}
+
+/// Everything before the refresh decision: a deleted object is finalized, an object with a
+/// store of another controller class is skipped silently (both `None`); else the finalizer is
+/// set as needed, the target recorded as this object's, and the spec checked. Returns the
+/// target's name.
+async fn admit(ctx: &Context, es: &ExternalSecret) -> Result<Option<String>, Error> {
     if es.meta().deletion_timestamp.is_some() {
         return finalize(ctx, es).await.map(|()| None);
     }
-    // Skip silently when a referenced store belongs to another controller class.
-    let refs = stores::referenced(es);
-    if refs
+    let ns = es.namespace().unwrap_or_default();
+    if stores::referenced(es)
         .iter()
         .filter_map(|r| stores::lookup(ctx, &ns, r))
         .any(|s| !stores::serves(ctx, &s.spec))
@@ -138,10 +160,15 @@ async fn sync(
     timed("finalizer", ensure_finalizer(ctx, es)).await?;
     let target = target::target_name(es);
     ctx.lock_targets()
-        .entry((ns.clone(), target.clone()))
+        .entry((ns, target.clone()))
         .or_default()
         .insert(es.name_any());
+    check_spec(es)?;
+    Ok(Some(target))
+}
 
+/// What the spec asks for that Ampoule cannot do.
+fn check_spec(es: &ExternalSecret) -> Result<(), Error> {
     if let Err(e) = es.spec.refresh_interval() {
         return Err(Error::InvalidSpec(format!(
             "spec.refreshInterval {:?} is not a duration: {e}",
@@ -153,22 +180,36 @@ async fn sync(
             "spec.target.manifest: only Secret targets are supported".into(),
         ));
     }
+    Ok(())
+}
 
-    let memory = ctx.synced(&key);
-    let due = refresh::should_refresh(es, &memory, started);
-    // A failing object is never handed off: the hand-off would count as a success and reset its
-    // backoff.
-    let periodic_only = due
-        && lane == Priority::Urgent
-        && !ctx.is_failing(&key)
-        && refresh::only_periodic_due(es, &memory, started);
-    if (!due || periodic_only) && timed("check", target::target_valid(ctx, es)).await? {
-        if periodic_only {
-            return Ok(Some((Duration::ZERO, Priority::Normal)));
-        }
-        return Ok(next_refresh(es, &ctx.synced(&key), started));
+/// What a reconcile does once its refresh is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Fetch and write.
+    Sync,
+    /// Sync only when the target is not as this controller wrote it. Else nothing is due, or
+    /// (`hand_off`) only a periodic refresh, which an urgent turn hands to the normal lane.
+    CheckTarget { hand_off: bool },
+}
+
+/// The step `plan` leads to for a key taken from `lane`. A failing object is never handed off:
+/// the hand-off would count as a success and reset its backoff.
+fn first_step(plan: &refresh::Plan, lane: Priority, failing: bool) -> Step {
+    let hand_off = plan.due && lane == Priority::Urgent && !failing && plan.only_periodic();
+    if !plan.due || hand_off {
+        Step::CheckTarget { hand_off }
+    } else {
+        Step::Sync
     }
+}
 
+/// Fetches the data and sends a `MissingProviderSecret` event per key the provider lacked.
+async fn fetch(
+    ctx: &Context,
+    es: &ExternalSecret,
+    not_before: NotBefore,
+) -> Result<data::Fetched, Error> {
     let fetched = timed("fetch", data::fetch(ctx, es, not_before)).await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
@@ -181,63 +222,98 @@ async fn sync(
         )
         .await;
     }
+    Ok(fetched)
+}
 
-    let (condition_reason, condition_message) =
-        if fetched.data.is_empty() && es.spec.target.deletion_policy != DeletionPolicy::Merge {
-            match es.spec.target.deletion_policy {
-                DeletionPolicy::Delete => {
-                    if es.spec.target.creation_policy != CreationPolicy::Owner {
-                        return Err(Error::DeleteWithoutOwner);
-                    }
-                    if target::delete_if_owned(ctx, es).await? {
-                        ctx.event(
-                            &ctx.recorder,
-                            &obj,
-                            EventType::Normal,
-                            "Deleted",
-                            message::SECRET_DELETED.into(),
-                        )
-                        .await;
-                    }
-                    (reason::SECRET_DELETED, message::SECRET_DELETED)
-                }
-                _ => (reason::SECRET_SYNCED, message::SECRET_RETAINED),
+/// What becomes of the target after a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Shape the data and apply it.
+    Apply,
+    /// Nothing fetched, deletionPolicy Delete: delete the target if this object owns it.
+    Delete,
+    /// Nothing fetched, deletionPolicy Retain: leave the target as it is.
+    Retain,
+}
+
+/// The [`Write`] for `es` when the fetch found data or (`empty`) none.
+fn what_to_write(es: &ExternalSecret, empty: bool) -> Result<Write, Error> {
+    match es.spec.target.deletion_policy {
+        _ if !empty => Ok(Write::Apply),
+        DeletionPolicy::Merge => Ok(Write::Apply),
+        DeletionPolicy::Delete if es.spec.target.creation_policy != CreationPolicy::Owner => {
+            Err(Error::DeleteWithoutOwner)
+        }
+        DeletionPolicy::Delete => Ok(Write::Delete),
+        DeletionPolicy::Retain => Ok(Write::Retain),
+    }
+}
+
+/// The Ready condition's reason and message after a successful sync.
+type Ready = (&'static str, &'static str);
+
+/// Writes (or deletes, or keeps) the target as [`what_to_write`] says, with its events.
+async fn write_or_delete(
+    ctx: &Context,
+    es: &ExternalSecret,
+    fetched: data::Fetched,
+) -> Result<Ready, Error> {
+    let obj = es.object_ref(&());
+    match what_to_write(es, fetched.data.is_empty())? {
+        Write::Retain => Ok((reason::SECRET_SYNCED, message::SECRET_RETAINED)),
+        Write::Delete => {
+            if target::delete_if_owned(ctx, es).await? {
+                ctx.event(
+                    &ctx.recorder,
+                    &obj,
+                    EventType::Normal,
+                    "Deleted",
+                    message::SECRET_DELETED.into(),
+                )
+                .await;
             }
-        } else {
+            Ok((reason::SECRET_DELETED, message::SECRET_DELETED))
+        }
+        Write::Apply => {
             let shape = timed("template", template::shape(ctx, es, fetched.data)).await?;
             let written = timed("write", target::write(ctx, es, &shape)).await?;
             // Recorded at once, so the Secret watch recognises the echo of this write.
             {
                 let mut synced = ctx.lock_synced();
-                let entry = synced.entry(key.clone()).or_default();
+                let entry = synced.entry(ObjectRef::from_obj(es)).or_default();
                 entry.secret_resource_version = written.resource_version.clone();
                 entry.fingerprint = written.fingerprint.clone();
             }
-            match written.outcome {
-                Outcome::Created => {
-                    timed(
-                        "event",
-                        ctx.event_later(&ctx.recorder, &obj, "Created", "secret created".into()),
-                    )
-                    .await
-                }
-                Outcome::Updated => {
-                    timed(
-                        "event",
-                        ctx.event_later(&ctx.recorder, &obj, "Updated", "secret updated".into()),
-                    )
-                    .await
-                }
-                Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => {}
+            let event = match written.outcome {
+                Outcome::Created => Some(("Created", "secret created")),
+                Outcome::Updated => Some(("Updated", "secret updated")),
+                Outcome::Unchanged | Outcome::Missing | Outcome::NotManaged => None,
+            };
+            if let Some((reason, note)) = event {
+                timed(
+                    "event",
+                    ctx.event_later(&ctx.recorder, &obj, reason, note.into()),
+                )
+                .await;
             }
             if written.outcome == Outcome::Missing {
-                (reason::SECRET_MISSING, message::SECRET_MISSING)
+                Ok((reason::SECRET_MISSING, message::SECRET_MISSING))
             } else {
-                (reason::SECRET_SYNCED, message::SECRET_SYNCED)
+                Ok((reason::SECRET_SYNCED, message::SECRET_SYNCED))
             }
-        };
+        }
+    }
+}
 
-    let synced_rv = refresh::current_version(es);
+/// The status after a successful sync at `started`: Ready=True with `ready`'s reason and
+/// message, the refresh time, the synced version and the target.
+fn synced_status(
+    es: &ExternalSecret,
+    started: Timestamp,
+    (condition_reason, condition_message): Ready,
+    version: &str,
+    target: String,
+) -> ExternalSecretStatus {
     let mut status = es.status.clone().unwrap_or_default();
     status.conditions = status::set_condition(
         &status.conditions,
@@ -249,16 +325,29 @@ async fn sync(
     status.refresh_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
         started,
     ));
-    status.synced_resource_version = Some(synced_rv.clone());
+    status.synced_resource_version = Some(version.to_owned());
     status.binding = Some(SecretBinding { name: target });
+    status
+}
+
+/// Writes the status of a successful sync, remembers the sync, and says when to refresh next.
+async fn record_status(
+    ctx: &Context,
+    es: &ExternalSecret,
+    plan: &refresh::Plan,
+    started: Timestamp,
+    ready: Ready,
+    target: String,
+) -> Result<Requeue, Error> {
+    let status = synced_status(es, started, ready, &plan.version, target);
     timed("status", write_status(ctx, es, &status)).await?;
     {
-        let mut synced = ctx.lock_synced();
-        let entry = synced.entry(key.clone()).or_default();
+        let mut memory = ctx.lock_synced();
+        let entry = memory.entry(ObjectRef::from_obj(es)).or_default();
         entry.refresh_time = status.refresh_time.clone();
-        entry.synced_resource_version = Some(synced_rv);
+        entry.synced_resource_version = Some(plan.version.clone());
     }
-    Ok(next_refresh(es, &ctx.synced(&key), started))
+    Ok(requeue_at(plan.next_after_sync(started)))
 }
 
 /// Awaits one step of a reconcile and records its time in `ampoule_reconcile_phase_seconds`.
@@ -272,8 +361,9 @@ async fn timed<T>(phase: &'static str, step: impl std::future::Future<Output = T
     out
 }
 
-fn next_refresh(es: &ExternalSecret, memory: &super::context::Synced, now: Timestamp) -> Requeue {
-    refresh::until_next(es, memory, now).map(|d| (backoff::jitter(d), Priority::Normal))
+/// The requeue for the next periodic refresh, `next` from now (`None`: never), jittered.
+fn requeue_at(next: Option<Duration>) -> Requeue {
+    next.map(|d| (backoff::jitter(d), Priority::Normal))
 }
 
 /// A failed sync: Ready=False with ESO's message, a Warning event with the error, backoff. The
@@ -308,7 +398,7 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
     }
     if err.is_permanent() {
         // Only a change of the object (or the next refresh) can help: no retry storm.
-        return next_refresh(es, &ctx.synced(&key), Timestamp::now());
+        return requeue_at(refresh::plan(es, &ctx.synced(&key), Timestamp::now()).next);
     }
     let delay = ctx.backoff.failed(&key.to_string());
     Some((
@@ -436,3 +526,7 @@ async fn finalize(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
     }
     patch_finalizers(ctx, es, remove_finalizer_ops(es)).await
 }
+
+#[cfg(test)]
+#[path = "external_secret_tests.rs"]
+mod tests;

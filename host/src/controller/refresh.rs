@@ -48,41 +48,90 @@ pub fn current_version(es: &ExternalSecret) -> String {
     )
 }
 
-/// Whether the provider must be asked again now.
-pub fn should_refresh(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> bool {
-    let (refresh_time, synced) = last_sync(es, memory);
-    let Some(synced) = synced else { return true };
-    let Some(refresh_time) = refresh_time else {
-        return true;
-    };
-    match es.spec.refresh_policy.unwrap_or_default() {
-        RefreshPolicy::CreatedOnce => false,
-        RefreshPolicy::OnChange => synced != current_version(es),
-        RefreshPolicy::Periodic => {
-            let every = interval(es);
-            if every.is_zero() {
-                return false;
-            }
-            if synced != current_version(es) || refresh_time > now {
-                return true;
-            }
-            next_due(refresh_time, every) <= now
-        }
+/// Why a refresh is due, or that it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No successful sync is recorded (no refresh time or no `syncedResourceVersion`).
+    NeverSynced,
+    /// The spec, labels or annotations changed since the last sync.
+    Changed,
+    /// The last sync is recorded later than now (a clock set back): sync again.
+    SyncedInTheFuture,
+    /// The refresh interval has passed since the last sync, and nothing else asks for one.
+    IntervalPassed,
+    /// Not due: `CreatedOnce`, interval 0, `OnChange` without a change, or the interval has not
+    /// passed.
+    NotDue,
+}
+
+/// The refresh decision for one reconcile, made once from the object and what this process
+/// remembers of its last sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Whether the provider must be asked again now.
+    pub due: bool,
+    pub reason: Reason,
+    /// How long until the next periodic refresh is due, from the last sync (`None`: never).
+    pub next: Option<Duration>,
+    /// `syncedResourceVersion` of the object as it is now.
+    pub version: String,
+    /// The refresh interval when refreshes are periodic (`None`: no periodic refresh).
+    every: Option<Duration>,
+    /// The refresh time the object's status shows.
+    status_refresh_time: Option<Timestamp>,
+}
+
+impl Plan {
+    /// Whether a refresh is due only because the refresh interval has passed: the object was
+    /// synced in its current version and nothing else asks for a sync. Such a refresh waits
+    /// behind new and changed objects.
+    pub fn only_periodic(&self) -> bool {
+        self.reason == Reason::IntervalPassed
+    }
+
+    /// How long until the next periodic refresh once a sync at `at` is recorded (`None`:
+    /// never).
+    pub fn next_after_sync(&self, at: Timestamp) -> Option<Duration> {
+        let last = self.status_refresh_time.map_or(at, |t| t.max(at));
+        self.every.map(|every| until(next_due(last, every), at))
     }
 }
 
-/// Whether a refresh is due only because the refresh interval has passed: the object was synced
-/// in its current version and nothing else asks for a sync. Such a refresh waits behind new and
-/// changed objects.
-pub fn only_periodic_due(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> bool {
+/// ESO's refresh decision for `es` at `now`, with `memory`, this process's record of its last
+/// sync.
+pub fn plan(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> Plan {
     let (refresh_time, synced) = last_sync(es, memory);
-    let (Some(refresh_time), Some(synced)) = (refresh_time, synced) else {
-        return false;
+    let version = current_version(es);
+    let policy = es.spec.refresh_policy.unwrap_or_default();
+    let every = Some(interval(es)).filter(|e| policy == RefreshPolicy::Periodic && !e.is_zero());
+    let reason = match (refresh_time, &synced) {
+        (None, _) | (_, None) => Reason::NeverSynced,
+        (Some(refresh_time), Some(synced)) => match policy {
+            RefreshPolicy::CreatedOnce => Reason::NotDue,
+            RefreshPolicy::OnChange if *synced != version => Reason::Changed,
+            RefreshPolicy::OnChange => Reason::NotDue,
+            RefreshPolicy::Periodic => match every {
+                None => Reason::NotDue,
+                Some(_) if *synced != version => Reason::Changed,
+                Some(_) if refresh_time > now => Reason::SyncedInTheFuture,
+                Some(every) if next_due(refresh_time, every) <= now => Reason::IntervalPassed,
+                Some(_) => Reason::NotDue,
+            },
+        },
     };
-    es.spec.refresh_policy.unwrap_or_default() == RefreshPolicy::Periodic
-        && synced == current_version(es)
-        && refresh_time <= now
-        && should_refresh(es, memory, now)
+    let next = every.map(|every| until(next_due(refresh_time.unwrap_or(now), every), now));
+    Plan {
+        due: reason != Reason::NotDue,
+        reason,
+        next,
+        version,
+        every,
+        status_refresh_time: es
+            .status
+            .as_ref()
+            .and_then(|s| s.refresh_time.as_ref())
+            .map(|t| t.0),
+    }
 }
 
 fn next_due(refresh_time: Timestamp, every: Duration) -> Timestamp {
@@ -91,18 +140,9 @@ fn next_due(refresh_time: Timestamp, every: Duration) -> Timestamp {
     refresh_time.checked_add(every).unwrap_or(Timestamp::MAX)
 }
 
-/// How long until the next periodic refresh is due (`None`: never).
-pub fn until_next(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> Option<Duration> {
-    if es.spec.refresh_policy.unwrap_or_default() != RefreshPolicy::Periodic {
-        return None;
-    }
-    let every = interval(es);
-    if every.is_zero() {
-        return None;
-    }
-    let (refresh_time, _) = last_sync(es, memory);
-    let due = next_due(refresh_time.unwrap_or(now), every);
-    Some(Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO))
+/// How long from `now` until `due` (zero when past).
+fn until(due: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(due.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -113,6 +153,10 @@ mod tests {
 
     use super::*;
     use crate::crd::{ExternalSecretSpec, ExternalSecretStatus};
+
+    fn should_refresh(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> bool {
+        plan(es, memory, now).due
+    }
 
     fn es(
         policy: Option<RefreshPolicy>,
@@ -191,7 +235,7 @@ mod tests {
     fn only_an_elapsed_interval_is_a_periodic_refresh() {
         let now = Timestamp::now();
         let m = Synced::default();
-        let periodic = |e: &ExternalSecret| only_periodic_due(e, &m, now);
+        let periodic = |e: &ExternalSecret| plan(e, &m, now).only_periodic();
         assert!(periodic(&es(None, "1h", Some((3601, "current")))));
         assert!(!periodic(&es(None, "1h", None)), "never synced");
         assert!(
@@ -216,10 +260,60 @@ mod tests {
             ..Default::default()
         };
         assert!(!should_refresh(&stale, &memory, now));
-        let left = until_next(&stale, &memory, now).unwrap();
+        let left = plan(&stale, &memory, now).next.unwrap();
         assert!(
             left > Duration::from_secs(3590) && left <= Duration::from_secs(3600),
             "{left:?}"
+        );
+    }
+
+    #[test]
+    fn the_plan_names_its_reason() {
+        let now = Timestamp::now();
+        let m = Synced::default();
+        let reason = |e: &ExternalSecret| plan(e, &m, now).reason;
+        assert_eq!(reason(&es(None, "1h", None)), Reason::NeverSynced);
+        assert_eq!(
+            reason(&es(None, "1h", Some((60, "1-old")))),
+            Reason::Changed
+        );
+        assert_eq!(
+            reason(&es(None, "1h", Some((-60, "current")))),
+            Reason::SyncedInTheFuture
+        );
+        assert_eq!(
+            reason(&es(None, "1h", Some((3601, "current")))),
+            Reason::IntervalPassed
+        );
+        assert_eq!(
+            reason(&es(None, "1h", Some((60, "current")))),
+            Reason::NotDue
+        );
+        assert_eq!(
+            reason(&es(Some(RefreshPolicy::OnChange), "1m", Some((1, "1-old")))),
+            Reason::Changed
+        );
+    }
+
+    #[test]
+    fn after_a_sync_the_next_refresh_counts_from_it() {
+        let now = Timestamp::now();
+        let m = Synced::default();
+        let hour = Duration::from_secs(3600);
+        let overdue = plan(&es(None, "1h", Some((7200, "current"))), &m, now);
+        assert_eq!(overdue.next, Some(Duration::ZERO));
+        assert_eq!(overdue.next_after_sync(now), Some(hour));
+        // A status refresh time later than the sync (a clock set back) still counts.
+        let ahead = plan(&es(None, "1h", Some((-600, "current"))), &m, now);
+        let left = ahead.next_after_sync(now).unwrap();
+        assert!(
+            left >= Duration::from_secs(4200) && left < Duration::from_secs(4210),
+            "{left:?}"
+        );
+        let on_change = plan(&es(Some(RefreshPolicy::OnChange), "1h", None), &m, now);
+        assert_eq!(
+            (on_change.next, on_change.next_after_sync(now)),
+            (None, None)
         );
     }
 }
