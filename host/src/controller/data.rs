@@ -9,8 +9,9 @@ use super::error::Error;
 use super::shared::NotBefore;
 use super::stores;
 use crate::crd::data::{
-    ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy, StoreGeneratorSourceRef,
-    StoreSourceRef,
+    ConversionStrategy, DecodingStrategy, ExternalSecretData, ExternalSecretDataFromRemoteRef,
+    ExternalSecretDataRemoteRef, ExternalSecretRewrite, MetadataPolicy, NullBytePolicy,
+    StoreGeneratorSourceRef, StoreSourceRef,
 };
 use crate::crd::{DeletionPolicy, ExternalSecret, SecretStoreRef, StoreKind};
 use crate::provider::{
@@ -209,125 +210,203 @@ pub async fn fetch_from(
     let mut out = Fetched::default();
 
     for (i, from) in es.spec.data_from.iter().enumerate() {
-        let store = match &from.source_ref {
-            Some(StoreGeneratorSourceRef::StoreRef(r)) => r.clone(),
-            Some(StoreGeneratorSourceRef::GeneratorRef(g)) => {
-                return Err(Error::Unsupported(format!(
-                    "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} \"{}\"): generators are not supported by Ampoule yet",
-                    g.kind, g.name
-                )));
-            }
-            None => default_store.clone(),
-        };
+        let store = data_from_store(from, i, &default_store)?;
         let client = clients.get(&store).await?;
-        let (result, conversion, decoding, null_bytes) = if let Some(extract) = &from.extract {
-            (
-                client.get_secret_map(&remote_ref(extract)).await,
-                extract.conversion_strategy,
-                extract.decoding_strategy,
-                extract.null_byte_policy,
-            )
-        } else if let Some(find) = &from.find {
-            let f = FindRef {
+        let (request, shaping) = data_from_request(from, i)?;
+        let result = match &request {
+            Request::Extract(r) => client.get_secret_map(r).await,
+            Request::Find(f) => client.get_all_secrets(f).await,
+        };
+        let Some(map) = found(
+            result,
+            retain,
+            &mut out.missing,
+            || format!("secret does not exist at provider using spec.dataFrom[{i}]"),
+            || format!("error processing spec.dataFrom[{i}]"),
+        )?
+        else {
+            continue;
+        };
+        let map = data_from_keys(transformer, map, from, shaping, i).await?;
+        out.data.extend(data_from_values(map, shaping, i)?);
+    }
+
+    for (i, d) in es.spec.data.iter().enumerate() {
+        let store = data_store(d, i, &default_store)?;
+        let client = clients.get(&store).await?;
+        let key = &d.remote_ref.key;
+        let Some(value) = found(
+            client.get_secret(&remote_ref(&d.remote_ref)).await,
+            retain,
+            &mut out.missing,
+            || format!("secret does not exist at provider using spec.data[{i}] (key={key})"),
+            || format!("error processing spec.data[{i}] (key: {key})"),
+        )?
+        else {
+            continue;
+        };
+        let v = data_value(value.into_inner(), d, i)?;
+        out.data.insert(d.secret_key.clone(), Redacted::new(v));
+    }
+    Ok(out)
+}
+
+/// The store `spec.dataFrom[i]` reads (`default` unless it names one); generators are refused.
+fn data_from_store(
+    from: &ExternalSecretDataFromRemoteRef,
+    i: usize,
+    default: &SecretStoreRef,
+) -> Result<SecretStoreRef, Error> {
+    match &from.source_ref {
+        Some(StoreGeneratorSourceRef::StoreRef(r)) => Ok(r.clone()),
+        Some(StoreGeneratorSourceRef::GeneratorRef(g)) => Err(Error::Unsupported(format!(
+            "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} \"{}\"): generators are not supported by Ampoule yet",
+            g.kind, g.name
+        ))),
+        None => Ok(default.clone()),
+    }
+}
+
+/// The store `spec.data[i]` reads (`default` unless it names one); generators are refused.
+fn data_store(
+    d: &ExternalSecretData,
+    i: usize,
+    default: &SecretStoreRef,
+) -> Result<SecretStoreRef, Error> {
+    match &d.source_ref {
+        Some(StoreSourceRef::StoreRef(r)) => Ok(r.clone()),
+        Some(StoreSourceRef::GeneratorRef(_)) => Err(Error::Unsupported(format!(
+            "spec.data[{i}].sourceRef.generatorRef is deprecated and not supported"
+        ))),
+        None => Ok(default.clone()),
+    }
+}
+
+/// What a `spec.dataFrom[]` asks the provider for.
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    /// `extract`: one secret's properties.
+    Extract(RemoteRef),
+    /// `find`: every secret matching.
+    Find(FindRef),
+}
+
+/// How a `spec.dataFrom[]`'s keys and values are made into Secret data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shaping {
+    conversion: Option<ConversionStrategy>,
+    decoding: Option<DecodingStrategy>,
+    null_bytes: Option<NullBytePolicy>,
+}
+
+/// The request of `spec.dataFrom[i]` and how its answer is shaped.
+fn data_from_request(
+    from: &ExternalSecretDataFromRemoteRef,
+    i: usize,
+) -> Result<(Request, Shaping), Error> {
+    if let Some(extract) = &from.extract {
+        Ok((
+            Request::Extract(remote_ref(extract)),
+            Shaping {
+                conversion: extract.conversion_strategy,
+                decoding: extract.decoding_strategy,
+                null_bytes: extract.null_byte_policy,
+            },
+        ))
+    } else if let Some(find) = &from.find {
+        Ok((
+            Request::Find(FindRef {
                 path: find.path.clone(),
                 name_regexp: find.name.as_ref().and_then(|n| n.regexp.clone()),
                 tags: find.tags.clone(),
-            };
-            (
-                client.get_all_secrets(&f).await,
-                find.conversion_strategy,
-                find.decoding_strategy,
-                find.null_byte_policy,
-            )
-        } else {
-            return Err(Error::InvalidSpec(format!(
-                "spec.dataFrom[{i}] sets neither extract nor find"
+            }),
+            Shaping {
+                conversion: find.conversion_strategy,
+                decoding: find.decoding_strategy,
+                null_bytes: find.null_byte_policy,
+            },
+        ))
+    } else {
+        Err(Error::InvalidSpec(format!(
+            "spec.dataFrom[{i}] sets neither extract nor find"
+        )))
+    }
+}
+
+/// A provider answer: the value; `None` for a NotFound that is skipped (unless `retain`), with
+/// the note `missing` in `notes`; any other error (and a NotFound under `retain`) with `context`.
+fn found<T>(
+    result: Result<T, ProviderError>,
+    retain: bool,
+    notes: &mut Vec<String>,
+    missing: impl FnOnce() -> String,
+    context: impl FnOnce() -> String,
+) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ProviderError::NotFound) if !retain => {
+            notes.push(missing());
+            Ok(None)
+        }
+        Err(source) => Err(Error::Provider {
+            context: context(),
+            source,
+        }),
+    }
+}
+
+/// The keys of `spec.dataFrom[i]`'s map: converted (no rewrite) or rewritten, then validated.
+async fn data_from_keys(
+    transformer: &dyn Transformer,
+    map: SecretMap,
+    from: &ExternalSecretDataFromRemoteRef,
+    shaping: Shaping,
+    i: usize,
+) -> Result<SecretMap, Error> {
+    let map = if from.rewrite.is_empty() {
+        let strategy = shaping.conversion.unwrap_or_default();
+        if let Some(key) = collision(map.keys(), strategy) {
+            return Err(Error::Decode(format!(
+                "error processing spec.dataFrom[{i}]: secret name collision during conversion: {key}"
             )));
-        };
-        let map = match result {
-            Ok(map) => map,
-            Err(ProviderError::NotFound) if !retain => {
-                out.missing.push(format!(
-                    "secret does not exist at provider using spec.dataFrom[{i}]"
-                ));
-                continue;
-            }
-            Err(source) => {
-                return Err(Error::Provider {
-                    context: format!("error processing spec.dataFrom[{i}]"),
-                    source,
-                });
-            }
-        };
-        let map = if from.rewrite.is_empty() {
-            let strategy = conversion.unwrap_or_default();
-            if let Some(key) = collision(map.keys(), strategy) {
-                return Err(Error::Decode(format!(
-                    "error processing spec.dataFrom[{i}]: secret name collision during conversion: {key}"
-                )));
-            }
-            convert_keys(map, strategy)
-        } else {
-            rewrite(transformer, map, &from.rewrite, i).await?
-        };
-        let map = validate_keys(map)?;
-        for (k, v) in map {
-            let v = decode(v.into_inner(), decoding.unwrap_or_default()).map_err(|e| {
+        }
+        convert_keys(map, strategy)
+    } else {
+        rewrite(transformer, map, &from.rewrite, i).await?
+    };
+    validate_keys(map)
+}
+
+/// The values of `spec.dataFrom[i]`'s map, decoded and checked for NUL bytes.
+fn data_from_values(
+    map: SecretMap,
+    shaping: Shaping,
+    i: usize,
+) -> Result<BTreeMap<String, Redacted<Vec<u8>>>, Error> {
+    map.into_iter()
+        .map(|(k, v)| {
+            let v = decode(v.into_inner(), shaping.decoding.unwrap_or_default()).map_err(|e| {
                 Error::Decode(format!(
                     "error processing spec.dataFrom[{i}] (key: {k}): {e}"
                 ))
             })?;
-            check_null_bytes(&v, null_bytes, || format!("spec.dataFrom[{i}] (key: {k})"))?;
-            out.data.insert(k, Redacted::new(v));
-        }
-    }
+            check_null_bytes(&v, shaping.null_bytes, || {
+                format!("spec.dataFrom[{i}] (key: {k})")
+            })?;
+            Ok((k, Redacted::new(v)))
+        })
+        .collect()
+}
 
-    for (i, d) in es.spec.data.iter().enumerate() {
-        let store = match &d.source_ref {
-            Some(StoreSourceRef::StoreRef(r)) => r.clone(),
-            Some(StoreSourceRef::GeneratorRef(_)) => {
-                return Err(Error::Unsupported(format!(
-                    "spec.data[{i}].sourceRef.generatorRef is deprecated and not supported"
-                )));
-            }
-            None => default_store.clone(),
-        };
-        let client = clients.get(&store).await?;
-        let value = match client.get_secret(&remote_ref(&d.remote_ref)).await {
-            Ok(v) => v,
-            Err(ProviderError::NotFound) if !retain => {
-                out.missing.push(format!(
-                    "secret does not exist at provider using spec.data[{i}] (key={})",
-                    d.remote_ref.key
-                ));
-                continue;
-            }
-            Err(source) => {
-                return Err(Error::Provider {
-                    context: format!(
-                        "error processing spec.data[{i}] (key: {})",
-                        d.remote_ref.key
-                    ),
-                    source,
-                });
-            }
-        };
-        let v = decode(
-            value.into_inner(),
-            d.remote_ref.decoding_strategy.unwrap_or_default(),
-        )
-        .map_err(|e| {
-            Error::Decode(format!(
-                "error processing spec.data[{i}] (key: {}): {e}",
-                d.remote_ref.key
-            ))
-        })?;
-        check_null_bytes(&v, d.remote_ref.null_byte_policy, || {
-            format!("spec.data[{i}] (key: {})", d.remote_ref.key)
-        })?;
-        out.data.insert(d.secret_key.clone(), Redacted::new(v));
-    }
-    Ok(out)
+/// The value of `spec.data[i]`, decoded and checked for NUL bytes.
+fn data_value(value: Vec<u8>, d: &ExternalSecretData, i: usize) -> Result<Vec<u8>, Error> {
+    let key = &d.remote_ref.key;
+    let v = decode(value, d.remote_ref.decoding_strategy.unwrap_or_default())
+        .map_err(|e| Error::Decode(format!("error processing spec.data[{i}] (key: {key}): {e}")))?;
+    check_null_bytes(&v, d.remote_ref.null_byte_policy, || {
+        format!("spec.data[{i}] (key: {key})")
+    })?;
+    Ok(v)
 }
 
 /// `dataFrom[].rewrite`, applied in order: `regexp` (Go's `ReplaceAllString`, `$1` expands),
