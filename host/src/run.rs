@@ -223,7 +223,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => transformer,
     });
     let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
-    let mut classes = crate::controller::provider_class::Classes::new(
+    let classes = crate::controller::provider_class::Classes::new(
         client.clone(),
         sandbox,
         wasm.clone(),

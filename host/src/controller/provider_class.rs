@@ -2,9 +2,15 @@
 //! registry, its cosign signature verified first when the class names public keys) and its
 //! sandbox ceiling. Status shows the digest that runs. Deleting a class falls back to the
 //! embedded component under the built-in ceiling.
+//!
+//! The watch feeds a keyed work queue ([`WorkQueue`], one key per class name): [`WORKERS`]
+//! classes bind at once, so one slow pull does not hold back the others; a class that failed is
+//! retried with per-class backoff ([`Backoff`]: 1 s doubling to 7 min) without waiting for a
+//! watch event; a newer spec or a deletion abandons the attempt in flight for that class.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use base64::Engine;
 use futures::StreamExt;
@@ -17,9 +23,15 @@ use oci_client::secrets::RegistryAuth;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::backoff::Backoff;
+use super::queue::{Priority, WorkQueue};
 use super::status;
 use crate::crd::{ConditionStatus, ProviderClass};
 use crate::plugin::{self, Digest, ProviderClassConfig, Sandbox, WasmProvider};
+
+#[path = "provider_class_state.rs"]
+mod state;
+use state::{Desired, Work};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClassError {
@@ -35,6 +47,8 @@ pub enum ClassError {
     Oci(#[from] plugin::distribution::oci::OciError),
     #[error("{0}")]
     Load(#[from] plugin::SandboxError),
+    #[error("the registry did not answer within {} s", FETCH_TIMEOUT.as_secs())]
+    Timeout,
 }
 
 impl ClassError {
@@ -44,21 +58,102 @@ impl ClassError {
             ClassError::NoEmbedded(_) => "NoModule",
             ClassError::Verify(e) if e.category() == "public_key" => "InvalidSpec",
             ClassError::Verify(_) => "VerificationFailed",
-            ClassError::PullSecret(..) | ClassError::Oci(_) => "PullFailed",
+            ClassError::PullSecret(..) | ClassError::Oci(_) | ClassError::Timeout => "PullFailed",
             ClassError::Load(_) => "LoadFailed",
+        }
+    }
+
+    /// Whether trying the same spec again can succeed: a registry that comes back, a pull
+    /// secret created later, a signature pushed later. A spec that cannot be parsed, a key that
+    /// is not a key or a provider no component serves stay wrong until the spec changes.
+    pub fn retryable(&self) -> bool {
+        match self {
+            ClassError::Spec(_) | ClassError::NoEmbedded(_) => false,
+            ClassError::Verify(e) => e.category() != "public_key",
+            ClassError::PullSecret(..)
+            | ClassError::Oci(_)
+            | ClassError::Load(_)
+            | ClassError::Timeout => true,
         }
     }
 }
 
+/// Classes bound at once.
+pub const WORKERS: usize = 4;
+
+/// The most one attempt spends reading its pull secret, resolving, verifying and pulling its
+/// image: a registry that accepts the connection and never answers fails the attempt (retried
+/// with backoff) instead of holding a worker for good.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The result of one attempt at binding a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Bound (status Ready=True written).
+    Bound,
+    /// The same spec of the same object is bound already: nothing was done.
+    Unchanged,
+    /// Not bound (status Ready=False written); `retry` when the same spec may succeed later.
+    Failed { retry: bool },
+    /// A newer spec or a deletion arrived first: abandoned, nothing written.
+    Superseded,
+}
+
+/// Basic auth for `image`'s registry from the bytes of a `.dockerconfigjson` key: the
+/// `auths` entry named exactly as the image's host, its `username` and `password`, else its
+/// `auth` (base64 of `user:password`). The error says what is missing or malformed.
+pub fn docker_config_auth(raw: &[u8], image: &str) -> Result<RegistryAuth, String> {
+    let config: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let host = image
+        .trim_start_matches("oci://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let entry = &config["auths"][host];
+    if let (Some(user), Some(pass)) = (entry["username"].as_str(), entry["password"].as_str()) {
+        return Ok(RegistryAuth::Basic(user.into(), pass.into()));
+    }
+    if let Some(auth) = entry["auth"].as_str() {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth)
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&decoded);
+        if let Some((user, pass)) = text.split_once(':') {
+            return Ok(RegistryAuth::Basic(user.into(), pass.into()));
+        }
+    }
+    Err(format!("no credentials for registry {host}"))
+}
+
+/// What a class last bound, so an unchanged class is not pulled again.
+#[derive(Debug, Clone)]
+struct Bound {
+    spec: serde_json::Value,
+    uid: Option<String>,
+    provider: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Keeps the WasmProvider's bindings in line with the cluster's ProviderClasses.
 pub struct Classes {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     client: Client,
     sandbox: Arc<Sandbox>,
     wasm: Arc<WasmProvider>,
     /// Provider keys whose component or ceiling changed: the stores using them are re-validated.
     changed: UnboundedSender<String>,
-    /// What each class last bound: (spec, digest), so unchanged classes are not pulled again.
-    bound: HashMap<String, (serde_json::Value, String)>,
+    /// What each class (by name) last bound.
+    bound: Mutex<HashMap<String, Bound>>,
+    /// The latest object of each class and the attempts in flight.
+    desired: Mutex<Desired>,
+    queue: WorkQueue<String>,
+    backoff: Backoff,
 }
 
 impl Classes {
@@ -69,30 +164,35 @@ impl Classes {
         changed: UnboundedSender<String>,
     ) -> Self {
         Self {
-            client,
-            sandbox,
-            wasm,
-            changed,
-            bound: HashMap::new(),
+            shared: Arc::new(Shared {
+                client,
+                sandbox,
+                wasm,
+                changed,
+                bound: Mutex::default(),
+                desired: Mutex::default(),
+                queue: WorkQueue::default(),
+                backoff: Backoff::default(),
+            }),
         }
     }
 
-    /// Watches ProviderClasses until aborted.
-    pub async fn run(mut self) {
-        let api: Api<ProviderClass> = Api::all(self.client.clone());
+    /// Watches ProviderClasses and binds them with [`WORKERS`] workers until aborted.
+    pub async fn run(self) {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..WORKERS {
+            workers.spawn(self.shared.clone().work());
+        }
+        let api: Api<ProviderClass> = Api::all(self.shared.client.clone());
         let mut stream = std::pin::pin!(
             watcher::watcher(api, watcher::Config::default())
                 .default_backoff()
                 .inspect(|ev| super::watch::report("ProviderClass", ev))
         );
         while let Some(event) = stream.next().await {
-            match event {
-                Ok(Event::Apply(pc) | Event::InitApply(pc)) => self.apply(&pc).await,
-                Ok(Event::Delete(pc)) => self.remove(&pc).await,
-                Ok(Event::Init | Event::InitDone) => {}
-                Err(e) => tracing::warn!(error = %e, "ProviderClass watch failed; retrying"),
-            }
+            self.shared.on_event(event);
         }
+        workers.abort_all();
     }
 
     /// Applies every ProviderClass over an embedded component that exists now (call before
@@ -100,8 +200,8 @@ impl Classes {
     /// an OCI module are left to [`Classes::run`]: a pull and compile can take seconds for a
     /// large component, and one slow class must not hold back the controllers or other classes
     /// (their stores are validated again when the class binds).
-    pub async fn sync_once(&mut self) -> Result<(), kube::Error> {
-        let api: Api<ProviderClass> = Api::all(self.client.clone());
+    pub async fn sync_once(&self) -> Result<(), kube::Error> {
+        let api: Api<ProviderClass> = Api::all(self.shared.client.clone());
         for pc in api.list(&Default::default()).await? {
             if pc.spec.module.is_none() {
                 self.apply(&pc).await;
@@ -110,18 +210,141 @@ impl Classes {
         Ok(())
     }
 
-    /// Binds one ProviderClass (pull, verify, compile) and writes its status.
-    pub async fn apply(&mut self, pc: &ProviderClass) {
+    /// Binds one ProviderClass (pull, verify, compile) and writes its status, once.
+    pub async fn apply(&self, pc: &ProviderClass) -> Outcome {
         let spec = serde_json::to_value(&pc.spec).unwrap_or_default();
-        let name = pc.name_any();
-        if self.bound.get(&name).is_some_and(|(s, _)| *s == spec) {
-            return;
+        self.shared.attempt(pc, spec, std::future::pending()).await
+    }
+}
+
+impl Shared {
+    /// Records a watch event and queues the classes it concerns.
+    fn on_event(&self, event: Result<Event<ProviderClass>, watcher::Error>) {
+        let queued = {
+            let mut desired = lock(&self.desired);
+            match event {
+                Ok(Event::Apply(pc) | Event::InitApply(pc)) => {
+                    let name = pc.name_any();
+                    if desired.applied(pc) {
+                        vec![name]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Ok(Event::Delete(pc)) => {
+                    let name = pc.name_any();
+                    if desired.deleted(&pc) {
+                        vec![name]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Ok(Event::Init) => {
+                    desired.relist_started();
+                    Vec::new()
+                }
+                Ok(Event::InitDone) => desired.relist_done(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ProviderClass watch failed; retrying");
+                    Vec::new()
+                }
+            }
+        };
+        for name in queued {
+            self.queue.add(name, Duration::ZERO, Priority::Urgent);
         }
-        match self.load(pc, &spec).await {
-            Ok(digest) => {
-                tracing::info!(class = %name, provider = %pc.spec.provider, %digest, "provider class bound");
-                self.bound.insert(name, (spec, digest.clone()));
-                let _ = self.changed.send(pc.spec.provider.clone());
+    }
+
+    /// One worker: takes class names from the queue until aborted.
+    async fn work(self: Arc<Self>) {
+        loop {
+            let name = self.queue.next().await;
+            let work = lock(&self.desired).take(&name);
+            match work {
+                Some(Work::Apply {
+                    class,
+                    spec,
+                    superseded,
+                }) => {
+                    let outcome = self
+                        .attempt(&class, spec, async {
+                            let _ = superseded.await;
+                        })
+                        .await;
+                    lock(&self.desired).finished(&name);
+                    match outcome {
+                        Outcome::Failed { retry: true } => {
+                            let delay = self.backoff.failed(&name);
+                            tracing::info!(class = %name, retry_in_ms = delay.as_millis(), "provider class will be tried again");
+                            self.queue.add(name.clone(), delay, Priority::Normal);
+                        }
+                        Outcome::Bound | Outcome::Failed { retry: false } => {
+                            self.backoff.reset(&name)
+                        }
+                        Outcome::Unchanged | Outcome::Superseded => {}
+                    }
+                }
+                Some(Work::Remove { provider }) => {
+                    self.backoff.reset(&name);
+                    let previous = lock(&self.bound).remove(&name);
+                    self.remove(&provider).await;
+                    if let Some(previous) = previous
+                        && previous.provider != provider
+                    {
+                        self.remove(&previous.provider).await;
+                    }
+                }
+                None => {}
+            }
+            self.queue.done(&name);
+        }
+    }
+
+    /// Binds `pc` unless the same spec of the same object is bound, and writes its status;
+    /// abandoned (nothing bound, nothing written) when `superseded` resolves first.
+    async fn attempt(
+        &self,
+        pc: &ProviderClass,
+        spec: serde_json::Value,
+        superseded: impl std::future::Future<Output = ()>,
+    ) -> Outcome {
+        let name = pc.name_any();
+        let previous = lock(&self.bound).get(&name).cloned();
+        if previous
+            .as_ref()
+            .is_some_and(|b| b.spec == spec && b.uid == pc.metadata.uid)
+        {
+            return Outcome::Unchanged;
+        }
+        let loaded = tokio::select! {
+            biased;
+            () = superseded => {
+                tracing::info!(class = %name, "provider class changed or deleted while it was being bound; abandoned");
+                return Outcome::Superseded;
+            }
+            loaded = self.load(pc, &spec) => loaded,
+        };
+        match loaded {
+            Ok((class, loaded, digest)) => {
+                let key = class.provider.clone();
+                self.wasm.bind(&key, loaded, Some(class));
+                lock(&self.bound).insert(
+                    name.clone(),
+                    Bound {
+                        spec,
+                        uid: pc.metadata.uid.clone(),
+                        provider: key.clone(),
+                    },
+                );
+                tracing::info!(class = %name, provider = %key, %digest, "provider class bound");
+                let _ = self.changed.send(key.clone());
+                // The class served another key before: that key falls back to its embedded
+                // component rather than keep this class's module.
+                if let Some(previous) = previous
+                    && previous.provider != key
+                {
+                    self.remove(&previous.provider).await;
+                }
                 self.status(
                     pc,
                     Some(digest),
@@ -130,49 +353,60 @@ impl Classes {
                     "module pulled, verified and compiled",
                 )
                 .await;
+                Outcome::Bound
             }
             Err(e) => {
                 tracing::warn!(class = %name, error = %e, "provider class cannot be used");
                 self.status(pc, None, ConditionStatus::False, e.reason(), &e.to_string())
                     .await;
+                Outcome::Failed {
+                    retry: e.retryable(),
+                }
             }
         }
     }
 
+    /// Pulls (verifying first when the class names keys) or finds the component and compiles it.
     async fn load(
         &self,
         pc: &ProviderClass,
         spec: &serde_json::Value,
-    ) -> Result<String, ClassError> {
+    ) -> Result<(ProviderClassConfig, Arc<plugin::Loaded>, String), ClassError> {
         let class: ProviderClassConfig =
             serde_json::from_value(spec.clone()).map_err(|e| ClassError::Spec(e.to_string()))?;
         let (bytes, digest) = match &class.module {
             Some(module) => {
-                let auth = match &module.pull_secret_ref {
-                    Some(r) => {
-                        self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
-                            .await?
-                    }
-                    None => RegistryAuth::Anonymous,
+                // The module's bytes and digest from its registry, its signature verified first
+                // when the class names public keys.
+                let fetch = async {
+                    let auth = match &module.pull_secret_ref {
+                        Some(r) => {
+                            self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
+                                .await?
+                        }
+                        None => RegistryAuth::Anonymous,
+                    };
+                    let keys = module
+                        .verify
+                        .as_ref()
+                        .map(|v| v.cosign_public_keys.as_slice())
+                        .unwrap_or_default();
+                    // With keys: resolve to a digest, verify its signature, then pull that digest.
+                    let image = if keys.is_empty() {
+                        module.image.clone()
+                    } else {
+                        let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
+                        let pinned = plugin::distribution::oci::resolve(&module.image, &auth).await?;
+                        let verified = plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
+                        tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
+                        format!("oci://{}", pinned.whole())
+                    };
+                    let pulled = plugin::distribution::oci::pull(&image, &auth).await?;
+                    Ok::<_, ClassError>((pulled.bytes, pulled.digest))
                 };
-                let keys = module
-                    .verify
-                    .as_ref()
-                    .map(|v| v.cosign_public_keys.as_slice())
-                    .unwrap_or_default();
-                // With keys: resolve to a digest, verify its signature, then pull that digest.
-                let image = if keys.is_empty() {
-                    module.image.clone()
-                } else {
-                    let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
-                    let pinned = plugin::distribution::oci::resolve(&module.image, &auth).await?;
-                    let verified =
-                        plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
-                    tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
-                    format!("oci://{}", pinned.whole())
-                };
-                let pulled = plugin::distribution::oci::pull(&image, &auth).await?;
-                (pulled.bytes, pulled.digest)
+                tokio::time::timeout(FETCH_TIMEOUT, fetch)
+                    .await
+                    .map_err(|_| ClassError::Timeout)??
             }
             None => {
                 let embedded = plugin::distribution::embedded::find(&class.provider)
@@ -184,9 +418,7 @@ impl Classes {
         };
         let loaded = self.sandbox.load(bytes, Some(digest.clone())).await?;
         tracing::debug!(class = %pc.name_any(), "component loaded");
-        let key = class.provider.clone();
-        self.wasm.bind(&key, loaded, Some(class));
-        Ok(digest.to_string())
+        Ok((class, loaded, digest.to_string()))
     }
 
     /// Basic auth for the image's registry from a `kubernetes.io/dockerconfigjson` Secret.
@@ -208,37 +440,12 @@ impl Classes {
             .ok_or_else(|| {
                 ClassError::PullSecret(what.clone(), "no .dockerconfigjson key".into())
             })?;
-        let config: serde_json::Value = serde_json::from_slice(&raw.0)
-            .map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
-        let host = image
-            .trim_start_matches("oci://")
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let entry = &config["auths"][host];
-        if let (Some(user), Some(pass)) = (entry["username"].as_str(), entry["password"].as_str()) {
-            return Ok(RegistryAuth::Basic(user.into(), pass.into()));
-        }
-        if let Some(auth) = entry["auth"].as_str() {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(auth)
-                .map_err(|e| ClassError::PullSecret(what.clone(), e.to_string()))?;
-            let text = String::from_utf8_lossy(&decoded);
-            if let Some((user, pass)) = text.split_once(':') {
-                return Ok(RegistryAuth::Basic(user.into(), pass.into()));
-            }
-        }
-        Err(ClassError::PullSecret(
-            what,
-            format!("no credentials for registry {host}"),
-        ))
+        docker_config_auth(&raw.0, image).map_err(|e| ClassError::PullSecret(what, e))
     }
 
-    async fn remove(&mut self, pc: &ProviderClass) {
-        self.bound.remove(&pc.name_any());
-        let key = &pc.spec.provider;
+    /// Gives `key` back to its embedded component under the built-in ceiling, if there is one.
+    async fn remove(&self, key: &str) {
         self.wasm.unbind(key);
-        // Back to the embedded component under the built-in ceiling, if there is one.
         if let Some(embedded) = plugin::distribution::embedded::find(key) {
             let loaded = match Digest::parse(embedded.digest) {
                 Ok(digest) => self
@@ -252,7 +459,7 @@ impl Classes {
                 self.wasm.bind(key, loaded, None);
             }
         }
-        let _ = self.changed.send(key.clone());
+        let _ = self.changed.send(key.to_owned());
     }
 
     async fn status(
@@ -286,3 +493,7 @@ impl Classes {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "provider_class_tests.rs"]
+mod tests;
