@@ -1,90 +1,14 @@
 //! Byte values as ESO produces them: Go's `json.Marshal` (sorted keys, HTML-safe escapes, float64
-//! numbers) and `esutils.GetByteValue`.
+//! numbers), `esutils.GetByteValue` (both from ampoule-gojson, shared with the host) and
+//! `GetSecretMap`.
 
 use serde_json::{Map, Value};
 
+pub use ampoule_gojson::{byte_value, plain_float};
+
 /// Go's `json.Marshal` of a decoded JSON value.
 pub fn go_json(v: &Value) -> String {
-    let mut out = String::new();
-    write(&mut out, v);
-    out
-}
-
-fn write(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_float(n.as_f64().unwrap_or_default())),
-        Value::String(s) => write_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, k);
-                out.push(':');
-                write(out, &map[k]);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn write_str(out: &mut String, s: &str) {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    for c in quoted.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Go's float64 encoding in `json.Marshal` (`'f'` in [1e-6, 1e21), `'e'` outside).
-fn go_float(f: f64) -> String {
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        return match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        };
-    }
-    format!("{f}")
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
-pub fn plain_float(f: f64) -> String {
-    format!("{f}")
-}
-
-/// ESO's `GetByteValue`: strings as they are, numbers as decimals, maps and lists as JSON,
-/// `null` as empty.
-pub fn byte_value(v: &Value) -> Vec<u8> {
-    match v {
-        Value::String(s) => s.clone().into_bytes(),
-        Value::Number(n) => plain_float(n.as_f64().unwrap_or_default()).into_bytes(),
-        Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Null => Vec::new(),
-        other => go_json(other).into_bytes(),
-    }
+    ampoule_gojson::marshal(v, true)
 }
 
 /// ESO's `GetSecretMap`: the value (JSON object) decoded, every member through `GetByteValue`.
