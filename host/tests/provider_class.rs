@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use ampoule::controller::provider_class::Classes;
 use ampoule::crd::{ConditionStatus, ProviderClass};
-use ampoule::plugin::{NoCredentials, Sandbox, SandboxConfig, WasmProvider, oci};
+use ampoule::plugin::distribution::oci;
+use ampoule::plugin::{NoCredentials, Sandbox, SandboxConfig, WasmProvider};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
@@ -67,7 +68,7 @@ impl Drop for Cleanup {
 
 /// Pushes the fake component to the ground's registry; returns its image and component digest.
 async fn push_fake(repo: &str) -> (String, String) {
-    let fake = ampoule::plugin::embedded::find("fake").unwrap();
+    let fake = ampoule::plugin::distribution::embedded::find("fake").unwrap();
     let image = format!("oci://{}/ampoule/{repo}:1", ground::ground().registry());
     oci::push(fake.bytes.to_vec(), &image, &RegistryAuth::Anonymous)
         .await

@@ -1,5 +1,7 @@
-//! Building the data map of an ExternalSecret (eso-api.md §2.4–§2.5): every `dataFrom[]` in order,
-//! then every `data[]`; key conversion, validation, decoding, rewrites; NotFound per
+//! Building the data map of an ExternalSecret
+//! (docs/eso-behaviour.md#provider-errors-and-missing-secrets, docs/eso-behaviour.md#data-map):
+//! every `dataFrom[]` in order, then every `data[]`; key conversion, validation, decoding,
+//! rewrites; NotFound per
 //! `deletionPolicy`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -455,7 +457,6 @@ async fn rewrite(
     Ok(map)
 }
 
-mod gojson;
 mod keys;
 mod merge;
 

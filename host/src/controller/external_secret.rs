@@ -1,5 +1,5 @@
-//! The ExternalSecret reconcile (eso-api.md §2.1): finalizer, controller class, refresh
-//! decision, fetch, deletionPolicy on empty data, target write, status and events.
+//! The ExternalSecret reconcile (docs/eso-behaviour.md#reconcile): finalizer, controller class,
+//! refresh decision, fetch, deletionPolicy on empty data, target write, status and events.
 
 use std::time::Duration;
 

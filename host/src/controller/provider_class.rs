@@ -26,7 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::backoff::Backoff;
 use super::queue::{Priority, WorkQueue};
 use super::status;
-use crate::crd::{ConditionStatus, ProviderClass};
+use crate::crd::{ConditionStatus, ProviderClass, ProviderClassSpec};
 use crate::plugin::{self, Digest, ProviderClassConfig, Sandbox, WasmProvider};
 
 #[path = "provider_class_state.rs"]
@@ -128,7 +128,7 @@ pub fn docker_config_auth(raw: &[u8], image: &str) -> Result<RegistryAuth, Strin
 /// What a class last bound, so an unchanged class is not pulled again.
 #[derive(Debug, Clone)]
 struct Bound {
-    spec: serde_json::Value,
+    spec: ProviderClassSpec,
     uid: Option<String>,
     provider: String,
 }
@@ -212,8 +212,9 @@ impl Classes {
 
     /// Binds one ProviderClass (pull, verify, compile) and writes its status, once.
     pub async fn apply(&self, pc: &ProviderClass) -> Outcome {
-        let spec = serde_json::to_value(&pc.spec).unwrap_or_default();
-        self.shared.attempt(pc, spec, std::future::pending()).await
+        self.shared
+            .attempt(pc, pc.spec.clone(), std::future::pending())
+            .await
     }
 }
 
@@ -261,13 +262,9 @@ impl Shared {
             let name = self.queue.next().await;
             let work = lock(&self.desired).take(&name);
             match work {
-                Some(Work::Apply {
-                    class,
-                    spec,
-                    superseded,
-                }) => {
+                Some(Work::Apply { class, superseded }) => {
                     let outcome = self
-                        .attempt(&class, spec, async {
+                        .attempt(&class, class.spec.clone(), async {
                             let _ = superseded.await;
                         })
                         .await;
@@ -305,7 +302,7 @@ impl Shared {
     async fn attempt(
         &self,
         pc: &ProviderClass,
-        spec: serde_json::Value,
+        spec: ProviderClassSpec,
         superseded: impl std::future::Future<Output = ()>,
     ) -> Outcome {
         let name = pc.name_any();
@@ -370,10 +367,9 @@ impl Shared {
     async fn load(
         &self,
         pc: &ProviderClass,
-        spec: &serde_json::Value,
+        spec: &ProviderClassSpec,
     ) -> Result<(ProviderClassConfig, Arc<plugin::Loaded>, String), ClassError> {
-        let class: ProviderClassConfig =
-            serde_json::from_value(spec.clone()).map_err(|e| ClassError::Spec(e.to_string()))?;
+        let class = ProviderClassConfig::from(spec);
         let (bytes, digest) = match &class.module {
             Some(module) => {
                 // The module's bytes and digest from its registry, its signature verified first
@@ -396,8 +392,10 @@ impl Shared {
                         module.image.clone()
                     } else {
                         let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
-                        let pinned = plugin::distribution::oci::resolve(&module.image, &auth).await?;
-                        let verified = plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
+                        let pinned =
+                            plugin::distribution::oci::resolve(&module.image, &auth).await?;
+                        let verified =
+                            plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
                         tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
                         format!("oci://{}", pinned.whole())
                     };

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use tokio::sync::oneshot;
 
-use crate::crd::ProviderClass;
+use crate::crd::{ProviderClass, ProviderClassSpec};
 
 /// The latest known state of one class.
 #[derive(Debug, Clone)]
 enum Wanted {
-    /// The object and its spec as JSON (what decides whether it must be bound again).
-    Present(Arc<ProviderClass>, serde_json::Value),
+    /// The object and its spec (what decides whether it must be bound again).
+    Present(Arc<ProviderClass>),
     /// Deleted: the provider key it served, to fall back to the embedded component.
     Deleted(String),
 }
@@ -26,7 +26,6 @@ pub enum Work {
     /// Bind this object; `superseded` fires when a newer spec or a deletion arrives meanwhile.
     Apply {
         class: Arc<ProviderClass>,
-        spec: serde_json::Value,
         superseded: oneshot::Receiver<()>,
     },
     /// The class is gone: give its provider key back to the embedded component.
@@ -37,7 +36,7 @@ pub enum Work {
 pub struct Desired {
     classes: HashMap<String, Wanted>,
     /// Attempts in flight: the spec being applied and the sender that abandons it.
-    in_flight: HashMap<String, (serde_json::Value, oneshot::Sender<()>)>,
+    in_flight: HashMap<String, (ProviderClassSpec, oneshot::Sender<()>)>,
     /// Names delivered since the watch (re)started listing; `None` outside a relist.
     relisted: Option<HashSet<String>>,
 }
@@ -51,18 +50,16 @@ impl Desired {
         if let Some(seen) = self.relisted.as_mut() {
             seen.insert(name.clone());
         }
-        let spec = serde_json::to_value(&pc.spec).unwrap_or_default();
         let changed = match self.classes.get(&name) {
-            Some(Wanted::Present(old, old_spec)) => {
-                *old_spec != spec || old.metadata.uid != pc.metadata.uid
+            Some(Wanted::Present(old)) => {
+                old.spec != pc.spec || old.metadata.uid != pc.metadata.uid
             }
             Some(Wanted::Deleted(_)) | None => true,
         };
         if changed {
-            self.supersede(&name, Some(&spec));
+            self.supersede(&name, Some(&pc.spec));
         }
-        self.classes
-            .insert(name, Wanted::Present(Arc::new(pc), spec));
+        self.classes.insert(name, Wanted::Present(Arc::new(pc)));
         changed
     }
 
@@ -94,7 +91,7 @@ impl Desired {
             .collect();
         for name in &gone {
             self.supersede(name, None);
-            if let Some(Wanted::Present(pc, _)) = self.classes.get(name) {
+            if let Some(Wanted::Present(pc)) = self.classes.get(name) {
                 let provider = pc.spec.provider.clone();
                 self.classes.insert(name.clone(), Wanted::Deleted(provider));
             }
@@ -103,7 +100,7 @@ impl Desired {
     }
 
     /// Abandons the attempt in flight for `name` unless it applies `spec` already.
-    fn supersede(&mut self, name: &str, spec: Option<&serde_json::Value>) {
+    fn supersede(&mut self, name: &str, spec: Option<&ProviderClassSpec>) {
         let current = self.in_flight.get(name).map(|(s, _)| s);
         if current.is_some()
             && current != spec
@@ -117,15 +114,11 @@ impl Desired {
     /// handed out); an apply is marked in flight until [`Desired::finished`].
     pub fn take(&mut self, name: &str) -> Option<Work> {
         match self.classes.get(name)?.clone() {
-            Wanted::Present(class, spec) => {
+            Wanted::Present(class) => {
                 let (abandon, superseded) = oneshot::channel();
                 self.in_flight
-                    .insert(name.to_owned(), (spec.clone(), abandon));
-                Some(Work::Apply {
-                    class,
-                    spec,
-                    superseded,
-                })
+                    .insert(name.to_owned(), (class.spec.clone(), abandon));
+                Some(Work::Apply { class, superseded })
             }
             Wanted::Deleted(provider) => {
                 self.classes.remove(name);

@@ -86,9 +86,9 @@ fn class(name: &str, uid: &str, provider: &str, image: &str) -> ProviderClass {
 
 fn apply_spec(work: Option<Work>) -> (serde_json::Value, tokio::sync::oneshot::Receiver<()>) {
     match work {
-        Some(Work::Apply {
-            spec, superseded, ..
-        }) => (spec, superseded),
+        Some(Work::Apply { class, superseded }) => {
+            (serde_json::to_value(&class.spec).unwrap(), superseded)
+        }
         other => unreachable!("{other:?}"),
     }
 }
@@ -154,7 +154,8 @@ fn a_class_missing_from_a_relist_was_deleted() {
 fn only_failures_the_spec_does_not_decide_are_retried() {
     assert!(!ClassError::Spec("bad".into()).retryable());
     assert!(!ClassError::NoEmbedded("x".into()).retryable());
-    let junk_key = plugin::cosign::parse_public_keys(&["not a key".to_string()]).unwrap_err();
+    let junk_key =
+        plugin::distribution::cosign::parse_public_keys(&["not a key".to_string()]).unwrap_err();
     assert!(!ClassError::Verify(junk_key).retryable());
     assert!(ClassError::Timeout.retryable());
     assert!(ClassError::PullSecret("ns/s".into(), "not found".into()).retryable());

@@ -1,4 +1,5 @@
-//! ESO's refresh decision (`shouldRefresh`, eso-api.md §2.2) and the time of the next refresh.
+//! ESO's refresh decision (`shouldRefresh`, docs/eso-behaviour.md#refresh-decision) and the time of
+//! the next refresh.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Identical fetches share one provider call (DESIGN.md §5).
+//! Identical fetches share one provider call (docs/architecture.md#single-flight).
 //!
 //! [`Shared`] wraps the [`SecretProvider`] the controller uses. Two reconciles asking the same
 //! store (same [`StoreContext`]: kind, name, namespaces, generation, config) for the same

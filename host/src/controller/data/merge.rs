@@ -1,4 +1,4 @@
-//! `dataFrom[].rewrite[].merge` (eso-api.md §2.5), ESO's behaviour:
+//! `dataFrom[].rewrite[].merge` (docs/eso-behaviour.md#merge-rewrite), ESO's behaviour:
 //!
 //! - every value must be a JSON object (or `null`, which adds nothing); they are merged at the top
 //!   level only, in key order, except that the keys named in `priority` come last, in the order
@@ -16,12 +16,12 @@
 
 use serde_json::{Map, Value};
 
-use super::gojson;
 use crate::crd::data::{
     ExternalSecretRewriteMerge, MergeConflictPolicy, MergePriorityPolicy, MergeStrategy,
 };
 use crate::provider::SecretMap;
 use crate::redact::Redacted;
+use ampoule_gojson as gojson;
 
 /// Why a merge failed. The texts start like ESO's; none holds a secret value.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
