@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -11,6 +12,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
 
 fn probe(result: Result<(), String>) -> (StatusCode, String, &'static str) {
     match result {
@@ -23,11 +26,14 @@ fn probe(result: Result<(), String>) -> (StatusCode, String, &'static str) {
     }
 }
 
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    metrics: &Metrics,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body, content_type) = match req.uri().path() {
         "/metrics" => (
             StatusCode::OK,
-            crate::metrics::global().encode(),
+            metrics.encode(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
         "/healthz" => probe(crate::health::global().liveness()),
@@ -47,8 +53,8 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 }
 
 /// Binds `addr` (`host:port`, or `:port` for every interface as Go flags allow) and serves the
-/// admin endpoints in the background. Returns the bound address.
-pub async fn serve(addr: &str) -> anyhow::Result<SocketAddr> {
+/// admin endpoints in the background, `/metrics` from `metrics`. Returns the bound address.
+pub async fn serve(addr: &str, metrics: Arc<Metrics>) -> anyhow::Result<SocketAddr> {
     let addr = if addr.starts_with(':') {
         format!("0.0.0.0{addr}")
     } else {
@@ -63,9 +69,10 @@ pub async fn serve(addr: &str) -> anyhow::Result<SocketAddr> {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let metrics = metrics.clone();
             tokio::spawn(async move {
-                let conn = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(handle));
+                let service = service_fn(|req| handle(&metrics, req));
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "admin connection failed");
                 }

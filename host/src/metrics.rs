@@ -1,9 +1,10 @@
 //! Prometheus metrics. ESO's names and labels (docs/eso-behaviour.md#metrics) so existing
 //! dashboards keep working, the names the seed guide's alert and dashboard query, and Ampoule's
-//! own. One registry for the process.
+//! own. One registry per [`Metrics`]: `ampoule run` makes one and hands it to the controllers
+//! (in their context) and to the admin server; tests make their own.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -124,8 +125,15 @@ pub struct Metrics {
     registry: Mutex<Registry>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    fn new() -> Self {
+    /// Every metric, registered in a registry of its own.
+    pub fn new() -> Self {
         let mut r = Registry::default();
         let m = Metrics {
             sync_calls: Family::default(),
@@ -366,17 +374,6 @@ impl Collector for SandboxCollector {
         }
         Ok(())
     }
-}
-
-/// Exposes a sandbox's metrics on the process's `/metrics`.
-pub fn register_sandbox(metrics: Arc<SandboxMetrics>) {
-    global().register_sandbox(&metrics);
-}
-
-/// The process-wide metrics.
-pub fn global() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
 }
 
 #[cfg(test)]

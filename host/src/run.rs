@@ -179,7 +179,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Served from the start: /healthz answers while the components load, /readyz says 503 and
     // why until they are loaded and the caches are synced.
     crate::health::global().set_watch_limit(args.healthz_watch_limit);
-    let admin = crate::admin::serve(&args.metrics_addr).await?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let admin = crate::admin::serve(&args.metrics_addr, metrics.clone()).await?;
     tracing::info!(addr = %admin, "serving /metrics, /healthz and /readyz");
     // The providers are compiled in a child while the preflight checks run; the template
     // component, in a child of its own, only when a first template is rendered.
@@ -199,7 +200,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let sandbox = crate::plugin::Sandbox::new(sandbox_config)?;
-    crate::metrics::register_sandbox(sandbox.metrics.clone());
+    metrics.register_sandbox(&sandbox.metrics);
     // Identical credential look-ups (every reconcile opens a fresh plugin instance) share one
     // Kubernetes call for a few seconds.
     let credentials = Arc::new(SharedCredentials::new(
@@ -252,6 +253,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         provider,
         transformer,
         settings: args.settings(),
+        metrics,
         leader,
         provider_changes: Some(changes),
     };

@@ -135,6 +135,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         provider,
         common::transformer().await,
         settings,
+        Arc::new(ampoule::metrics::Metrics::new()),
         Some(leader),
     ));
     for target in &namespaces {

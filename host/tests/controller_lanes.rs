@@ -1,7 +1,7 @@
 //! The ExternalSecret queue's metrics against the ground's real apiserver: a sync of a new object
 //! goes through the urgent lane and times its phases (fetch, write, status);
 //! its periodic refreshes go through the normal lane. The controller runs in this process, so
-//! the test reads the process-wide metrics it exposes on `/metrics`.
+//! the test reads the metrics it records (what `/metrics` exposes) directly.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,28 +9,31 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
+use ampoule::metrics::Metrics;
 use common::{WAIT, start};
 use serde_json::json;
 
 /// The value of one series (0 while it has no sample).
-fn sample(series: &str) -> f64 {
-    ampoule::metrics::global()
+fn sample(metrics: &Metrics, series: &str) -> f64 {
+    metrics
         .encode()
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
 
-fn waits(lane: &str) -> f64 {
-    sample(&format!(
-        "ampoule_workqueue_wait_seconds_count{{lane=\"{lane}\"}}"
-    ))
+fn waits(metrics: &Metrics, lane: &str) -> f64 {
+    sample(
+        metrics,
+        &format!("ampoule_workqueue_wait_seconds_count{{lane=\"{lane}\"}}"),
+    )
 }
 
-fn phases(phase: &str) -> f64 {
-    sample(&format!(
-        "ampoule_reconcile_phase_seconds_count{{phase=\"{phase}\"}}"
-    ))
+fn phases(metrics: &Metrics, phase: &str) -> f64 {
+    sample(
+        metrics,
+        &format!("ampoule_reconcile_phase_seconds_count{{phase=\"{phase}\"}}"),
+    )
 }
 
 /// Waits until `read` exceeds `before`.
@@ -43,11 +46,11 @@ async fn a_sync_times_its_phases_and_each_lane_records_its_waits() {
     let run = start("lanes", |_| {}).await;
     let backend = run.store("backend").await;
     backend.set("k", "v1");
-    let urgent = waits("urgent");
-    let normal = waits("normal");
+    let urgent = waits(&run.metrics, "urgent");
+    let normal = waits(&run.metrics, "normal");
     let timed: Vec<(&str, f64)> = ["fetch", "write", "status"]
         .into_iter()
-        .map(|p| (p, phases(p)))
+        .map(|p| (p, phases(&run.metrics, p)))
         .collect();
 
     run.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "app"},
@@ -56,12 +59,12 @@ async fn a_sync_times_its_phases_and_each_lane_records_its_waits() {
     .await;
     run.es_ready("app", "True", "SecretSynced").await;
     grows("a wait in the urgent lane (a new object)", urgent, || {
-        waits("urgent")
+        waits(&run.metrics, "urgent")
     })
     .await;
     for (phase, before) in timed {
         grows(&format!("a sample of phase {phase}"), before, || {
-            phases(phase)
+            phases(&run.metrics, phase)
         })
         .await;
     }
@@ -73,7 +76,7 @@ async fn a_sync_times_its_phases_and_each_lane_records_its_waits() {
     })
     .await;
     grows("a wait in the normal lane (a refresh)", normal, || {
-        waits("normal")
+        waits(&run.metrics, "normal")
     })
     .await;
 }

@@ -101,7 +101,9 @@ async fn last_evaluation(http: &reqwest::Client, prom: &str) -> Option<String> {
 async fn seed_alert_and_dashboard_queries_work_on_the_operators_metrics() {
     let g = ground::ground();
     let run = start("prom", |_| {}).await;
-    let admin = ampoule::admin::serve("127.0.0.1:0").await.unwrap();
+    let admin = ampoule::admin::serve("127.0.0.1:0", run.metrics.clone())
+        .await
+        .unwrap();
     let backend = run.store("backend").await;
     backend.set("k", "v");
     run.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "watched"},

@@ -94,6 +94,8 @@ pub struct Context {
     /// waits on the stores' readiness and sets it: kube's `Store::wait_until_ready` wakes only
     /// the last of several tasks waiting on the same store, so nothing else waits on it.
     pub caches_listed: tokio::sync::watch::Receiver<bool>,
+    /// Where the controllers' metrics go (the registry `/metrics` serves).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Normal events published in the background at once, at most.
@@ -209,7 +211,7 @@ impl Context {
         } else {
             set.remove(key);
         }
-        crate::metrics::global()
+        self.metrics
             .seed_failing
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }

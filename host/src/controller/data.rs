@@ -102,6 +102,10 @@ impl<'a> Clients<'a> {
             Some((client, _, label)) => Ok(Counted {
                 client: client.as_ref(),
                 label,
+                metrics: match &self.source {
+                    StoreSource::Cluster { ctx, .. } => Some(&ctx.metrics),
+                    StoreSource::Given { .. } => None,
+                },
             }),
             None => Err(Error::InvalidSpec(format!(
                 "store \"{}\" could not be opened",
@@ -115,6 +119,8 @@ impl<'a> Clients<'a> {
 struct Counted<'a> {
     client: &'a dyn ProviderClient,
     label: &'a str,
+    /// The controllers' metrics (`None`: a render outside the cluster counts nothing).
+    metrics: Option<&'a crate::metrics::Metrics>,
 }
 
 impl Counted<'_> {
@@ -124,11 +130,14 @@ impl Counted<'_> {
         result: &Result<T, ProviderError>,
         started: std::time::Instant,
     ) {
+        let Some(metrics) = self.metrics else {
+            return;
+        };
         let duration = crate::metrics::CallLabels {
             provider: self.label.to_string(),
             call,
         };
-        crate::metrics::global()
+        metrics
             .provider_call_duration
             .get_or_create(&duration)
             .observe(started.elapsed().as_secs_f64());
@@ -141,10 +150,7 @@ impl Counted<'_> {
             call,
             status,
         };
-        crate::metrics::global()
-            .provider_calls
-            .get_or_create(&labels)
-            .inc();
+        metrics.provider_calls.get_or_create(&labels).inc();
     }
 
     async fn get_secret(

@@ -55,7 +55,7 @@ pub async fn reconcile(
     };
     let started = Timestamp::now();
     let clock = std::time::Instant::now();
-    let metrics = crate::metrics::global();
+    let metrics = &ctx.metrics;
     let namespace = key.namespace.clone().unwrap_or_default();
     let labels = ObjectLabels {
         name: key.name.clone(),
@@ -103,7 +103,8 @@ pub async fn reconcile(
 pub fn forget(ctx: &Context, key: &ObjectRef<ExternalSecret>) {
     ctx.lock_synced().remove(key);
     ctx.set_failing(key, false);
-    crate::metrics::global().forget(&key.name, key.namespace.as_deref().unwrap_or_default());
+    ctx.metrics
+        .forget(&key.name, key.namespace.as_deref().unwrap_or_default());
     ctx.backoff.reset(&key.to_string());
     let ns = key.namespace.clone().unwrap_or_default();
     ctx.lock_targets().retain(|(n, _), names| {
@@ -129,7 +130,7 @@ async fn sync(
     let key = ObjectRef::from_obj(es);
     let plan = refresh::plan(es, &ctx.synced(&key), started);
     if let Step::CheckTarget { hand_off } = first_step(&plan, lane, ctx.is_failing(&key))
-        && timed("check", target::target_valid(ctx, es)).await?
+        && timed(&ctx.metrics, "check", target::target_valid(ctx, es)).await?
     {
         if hand_off {
             return Ok(Some((Duration::ZERO, Priority::Normal)));
@@ -157,7 +158,7 @@ async fn admit(ctx: &Context, es: &ExternalSecret) -> Result<Option<String>, Err
     {
         return Ok(None);
     }
-    timed("finalizer", ensure_finalizer(ctx, es)).await?;
+    timed(&ctx.metrics, "finalizer", ensure_finalizer(ctx, es)).await?;
     let target = target::target_name(es);
     ctx.lock_targets()
         .entry((ns, target.clone()))
@@ -210,7 +211,7 @@ async fn fetch(
     es: &ExternalSecret,
     not_before: NotBefore,
 ) -> Result<data::Fetched, Error> {
-    let fetched = timed("fetch", data::fetch(ctx, es, not_before)).await?;
+    let fetched = timed(&ctx.metrics, "fetch", data::fetch(ctx, es, not_before)).await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
         ctx.event(
@@ -275,8 +276,13 @@ async fn write_or_delete(
             Ok((reason::SECRET_DELETED, message::SECRET_DELETED))
         }
         Write::Apply => {
-            let shape = timed("template", template::shape(ctx, es, fetched.data)).await?;
-            let written = timed("write", target::write(ctx, es, &shape)).await?;
+            let shape = timed(
+                &ctx.metrics,
+                "template",
+                template::shape(ctx, es, fetched.data),
+            )
+            .await?;
+            let written = timed(&ctx.metrics, "write", target::write(ctx, es, &shape)).await?;
             // Recorded at once, so the Secret watch recognises the echo of this write.
             {
                 let mut synced = ctx.lock_synced();
@@ -291,6 +297,7 @@ async fn write_or_delete(
             };
             if let Some((reason, note)) = event {
                 timed(
+                    &ctx.metrics,
                     "event",
                     ctx.event_later(&ctx.recorder, &obj, reason, note.into()),
                 )
@@ -340,7 +347,7 @@ async fn record_status(
     target: String,
 ) -> Result<Requeue, Error> {
     let status = synced_status(es, started, ready, &plan.version, target);
-    timed("status", write_status(ctx, es, &status)).await?;
+    timed(&ctx.metrics, "status", write_status(ctx, es, &status)).await?;
     {
         let mut memory = ctx.lock_synced();
         let entry = memory.entry(ObjectRef::from_obj(es)).or_default();
@@ -351,10 +358,14 @@ async fn record_status(
 }
 
 /// Awaits one step of a reconcile and records its time in `ampoule_reconcile_phase_seconds`.
-async fn timed<T>(phase: &'static str, step: impl std::future::Future<Output = T>) -> T {
+async fn timed<T>(
+    metrics: &Metrics,
+    phase: &'static str,
+    step: impl std::future::Future<Output = T>,
+) -> T {
     let start = std::time::Instant::now();
     let out = step.await;
-    crate::metrics::global()
+    metrics
         .reconcile_phase
         .get_or_create(&crate::metrics::PhaseLabel { phase })
         .observe(start.elapsed().as_secs_f64());

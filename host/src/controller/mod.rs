@@ -36,6 +36,7 @@ use kube::api::{Api, ListParams};
 pub use context::{Context, Settings};
 
 use crate::crd::ExternalSecret;
+use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
 
@@ -74,10 +75,20 @@ pub async fn run(
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
     settings: Settings,
+    metrics: Arc<Metrics>,
     leader: Option<leader::LeaderElection>,
 ) -> Result<(), RunError> {
     preflight(&client, settings.namespace.as_deref()).await?;
-    run_with(client, provider, transformer, settings, leader, None).await
+    run_with(
+        client,
+        provider,
+        transformer,
+        settings,
+        metrics,
+        leader,
+        None,
+    )
+    .await
 }
 
 /// [`run`] without its [`preflight`] (the caller has done it), plus a channel of provider keys
@@ -88,6 +99,7 @@ pub async fn run_with(
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
     settings: Settings,
+    metrics: Arc<Metrics>,
     leader: Option<leader::LeaderElection>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), RunError> {
@@ -96,6 +108,7 @@ pub async fn run_with(
         provider,
         transformer,
         settings,
+        metrics,
         leader,
         provider_changes,
     };
@@ -108,6 +121,8 @@ pub struct Parts {
     pub provider: Arc<dyn SecretProvider>,
     pub transformer: Arc<dyn Transformer>,
     pub settings: Settings,
+    /// Where the controllers' metrics go (the registry the admin server exposes).
+    pub metrics: Arc<Metrics>,
     pub leader: Option<leader::LeaderElection>,
     pub provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 }
@@ -131,6 +146,7 @@ pub async fn run_until(
         parts.provider,
         parts.transformer,
         parts.settings,
+        parts.metrics,
         parts.provider_changes,
     );
     let mut stop = std::pin::pin!(stop);

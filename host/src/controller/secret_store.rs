@@ -141,7 +141,7 @@ where
         cond_reason,
         cond_message,
     );
-    let metrics = crate::metrics::global();
+    let metrics = &ctx.metrics;
     let family = match S::KIND {
         crate::crd::StoreKind::SecretStore => &metrics.store_condition,
         crate::crd::StoreKind::ClusterSecretStore => &metrics.cluster_store_condition,

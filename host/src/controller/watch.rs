@@ -26,6 +26,7 @@ use super::queue::WorkQueue;
 use super::shared;
 use super::target::MANAGED_LABEL;
 use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
 
@@ -66,6 +67,7 @@ fn context(
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
     settings: Settings,
+    metrics: Arc<Metrics>,
 ) -> (Arc<Context>, Writers) {
     let (es_store, es_writer) = reflector::store();
     let (ss_store, ss_writer) = reflector::store();
@@ -93,6 +95,7 @@ fn context(
             super::context::EVENTS_IN_FLIGHT,
         )),
         caches_listed,
+        metrics,
     });
     let writers = Writers {
         external_secrets: es_writer,
@@ -110,10 +113,11 @@ pub fn start(
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
     settings: Settings,
+    metrics: Arc<Metrics>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> (Arc<Context>, Watches) {
     let ns = settings.namespace.clone();
-    let (ctx, writers) = context(client.clone(), provider, transformer, settings);
+    let (ctx, writers) = context(client.clone(), provider, transformer, settings, metrics);
 
     let mut tasks = JoinSet::new();
     let es = guarded::<ExternalSecret>(&client, ns.as_deref()).reflect(writers.external_secrets);

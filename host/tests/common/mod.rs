@@ -64,6 +64,8 @@ pub struct Running {
     pub class: String,
     pub client: Client,
     pub namespace: String,
+    /// The metrics this controller records (its own registry).
+    pub metrics: Arc<ampoule::metrics::Metrics>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -111,10 +113,13 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
     adjust(&mut settings);
     let class = settings.controller_class.clone();
     let transformer = transformer().await;
+    let metrics = Arc::new(ampoule::metrics::Metrics::new());
     let task = {
-        let (client, provider) = (client.clone(), provider.clone());
+        let (client, provider, metrics) = (client.clone(), provider.clone(), metrics.clone());
         tokio::spawn(async move {
-            if let Err(e) = controller::run(client, provider, transformer, settings, None).await {
+            if let Err(e) =
+                controller::run(client, provider, transformer, settings, metrics, None).await
+            {
                 eprintln!("controller stopped: {e}");
             }
         })
@@ -124,6 +129,7 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
         class,
         client,
         namespace,
+        metrics,
         task,
     }
 }

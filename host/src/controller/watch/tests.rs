@@ -79,7 +79,9 @@ impl Fixture {
             flood_gate: false,
             ..Settings::default()
         };
-        let (ctx, mut writers) = context(client, provider, Arc::new(NoTemplates), settings);
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let (ctx, mut writers) =
+            context(client, provider, Arc::new(NoTemplates), settings, metrics);
 
         let store: SecretStore = serde_json::from_value(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
@@ -160,33 +162,34 @@ fn target(name: &str, resource_version: &str, owner: Option<&str>) -> PartialObj
     .unwrap()
 }
 
-/// The value of one series in the process-wide metrics (0 when it has no sample yet). Other
-/// tests may add samples at the same time, so tests compare before and after.
-fn sample(series: &str) -> f64 {
-    crate::metrics::global()
+/// The value of one series in the fixture's metrics (0 when it has no sample yet).
+fn sample(metrics: &crate::metrics::Metrics, series: &str) -> f64 {
+    metrics
         .encode()
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
 
-fn waits(lane: &str) -> f64 {
-    sample(&format!(
-        "ampoule_workqueue_wait_seconds_count{{lane=\"{lane}\"}}"
-    ))
+fn waits(f: &Fixture, lane: &str) -> f64 {
+    sample(
+        &f.ctx.metrics,
+        &format!("ampoule_workqueue_wait_seconds_count{{lane=\"{lane}\"}}"),
+    )
 }
 
-fn phases(phase: &str) -> f64 {
-    sample(&format!(
-        "ampoule_reconcile_phase_seconds_count{{phase=\"{phase}\"}}"
-    ))
+fn phases(f: &Fixture, phase: &str) -> f64 {
+    sample(
+        &f.ctx.metrics,
+        &format!("ampoule_reconcile_phase_seconds_count{{phase=\"{phase}\"}}"),
+    )
 }
 
 #[tokio::test]
 async fn a_due_refresh_taken_from_the_urgent_lane_is_handed_to_the_normal_lane() {
     let f = Fixture::new(false).await;
-    let (urgent, normal) = (waits("urgent"), waits("normal"));
-    let (check, fetch) = (phases("check"), phases("fetch"));
+    let (urgent, normal) = (waits(&f, "urgent"), waits(&f, "normal"));
+    let (check, fetch) = (phases(&f, "check"), phases(&f, "fetch"));
 
     // Say a Secret event put the object in the urgent lane just as its refresh fell due.
     f.ctx
@@ -201,15 +204,15 @@ async fn a_due_refresh_taken_from_the_urgent_lane_is_handed_to_the_normal_lane()
     assert_eq!(f.api_connections(), 0, "nor is anything written");
     assert_eq!(f.ctx.queue.len(), 1, "the key waits again");
     assert!(!f.ctx.is_failing(&f.key));
-    assert!(waits("urgent") > urgent, "the urgent wait is observed");
-    assert!(phases("check") > check, "the target check is timed");
+    assert!(waits(&f, "urgent") > urgent, "the urgent wait is observed");
+    assert!(phases(&f, "check") > check, "the target check is timed");
 
     // A worker of both lanes takes urgent keys first: only in the normal lane does the key get
     // refreshed (taken from the urgent lane again it would be handed off again).
     work_once(&f.ctx, false).await;
     assert_eq!(f.provider_calls(), 1, "refreshed from the normal lane");
-    assert!(waits("normal") > normal, "the normal wait is observed");
-    assert!(phases("fetch") > fetch, "the fetch is timed");
+    assert!(waits(&f, "normal") > normal, "the normal wait is observed");
+    assert!(phases(&f, "fetch") > fetch, "the fetch is timed");
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ pub async fn workers(ctx: Arc<Context>) {
 pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
     let taken = ctx.queue.take(only_urgent).await;
     let (key, lane) = (taken.key, taken.lane);
-    crate::metrics::global()
+    ctx.metrics
         .queue_wait
         .get_or_create(&crate::metrics::LaneLabel {
             lane: match lane {
