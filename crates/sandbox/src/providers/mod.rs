@@ -154,27 +154,11 @@ impl WasmProvider {
         let start_policy = EgressPolicy::new(Vec::new(), ceiling, ctx.sandbox.as_deref())
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let timeout = start_policy.limits.timeout;
-        let scope = Arc::new(Identity {
-            store: format!(
-                "{}/{}/{}",
-                ctx.kind.as_str(),
-                ctx.store_namespace.as_deref().unwrap_or("-"),
-                ctx.name
-            ),
-            provider: ctx.provider.clone(),
-            digest: loaded.digest.to_string(),
-            cache_key: format!(
-                "{}/{}/{}@{}#{}",
-                ctx.kind.as_str(),
-                ctx.store_namespace.as_deref().unwrap_or(""),
-                ctx.name,
-                ctx.generation,
-                loaded.digest
-            ),
-        });
-        let mut store = self
-            .sandbox
-            .store(Arc::new(start_policy), scope, BTreeMap::new());
+        let mut store = self.sandbox.store(
+            Arc::new(start_policy),
+            identity(ctx, &loaded),
+            BTreeMap::new(),
+        );
         let mut runner = Runner {
             store: &mut store,
             timeout,
@@ -199,43 +183,20 @@ impl WasmProvider {
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;
-        let mut creds = BTreeMap::new();
-        for request in prepared.credentials.iter().cloned() {
-            if is_referent(ctx, &request) {
-                // ESO's referent authentication: a ClusterSecretStore reference without a
-                // namespace resolves in each ExternalSecret's namespace; while the store itself
-                // is validated there is none, so the plugin gets no value (and reports unknown).
-                continue;
-            }
-            let value = self.credentials.resolve(ctx, &request).await?;
-            creds.insert(request.name, value);
-        }
+        let creds = self.resolve_credentials(ctx, &prepared.credentials).await?;
         {
             let state = runner.store.data_mut();
             state.hooks.policy = Arc::new(policy);
             state.limiter.cap = state.limiter.cap.min(memory as usize);
             state.credentials = creds;
         }
-        let wit_ctx = wit::StoreContext {
-            kind: match ctx.kind {
-                StoreKind::SecretStore => wit::StoreKind::SecretStore,
-                StoreKind::ClusterSecretStore => wit::StoreKind::ClusterSecretStore,
-            },
-            name: ctx.name.clone(),
-            store_namespace: ctx.store_namespace.clone(),
-            caller_namespace: ctx.caller_namespace.clone(),
-            settings: settings.to_string(),
-        };
+        let wit_ctx = wit_context(ctx, &settings);
         let client = runner
             .run(|s| Box::pin(async move { guest.client().call_open(s, &config, &wit_ctx).await }))
             .await?
             .map_err(from_wit)?;
         let info = StoreInfo {
-            capabilities: Some(match (loaded.info.read, loaded.info.write) {
-                (true, true) => Capabilities::ReadWrite,
-                (false, true) => Capabilities::WriteOnly,
-                _ => Capabilities::ReadOnly,
-            }),
+            capabilities: Some(capabilities(&loaded)),
             digest: Some(loaded.digest.to_string()),
             granted_egress: granted,
         };
@@ -257,6 +218,26 @@ impl WasmProvider {
 }
 
 impl WasmProvider {
+    /// The values of the credentials the config asked for, resolved by the controller.
+    async fn resolve_credentials(
+        &self,
+        ctx: &StoreContext,
+        requests: &[CredentialRequest],
+    ) -> Result<BTreeMap<String, crate::provider::SecretValue>, ProviderError> {
+        let mut creds = BTreeMap::new();
+        for request in requests {
+            if is_referent(ctx, request) {
+                // ESO's referent authentication: a ClusterSecretStore reference without a
+                // namespace resolves in each ExternalSecret's namespace; while the store itself
+                // is validated there is none, so the plugin gets no value (and reports unknown).
+                continue;
+            }
+            let value = self.credentials.resolve(ctx, request).await?;
+            creds.insert(request.name.clone(), value);
+        }
+        Ok(creds)
+    }
+
     fn prepared_answer(&self, key: &PreparedKey) -> Option<Arc<Prepared>> {
         self.prepared.lock().ok()?.get(key).cloned()
     }
@@ -310,6 +291,52 @@ async fn prepare(
             .chain(config_maps)
             .collect(),
     })
+}
+
+/// Who the instance runs for: logs name the store, the cache is scoped to the store's
+/// generation and the digest.
+fn identity(ctx: &StoreContext, loaded: &Loaded) -> Arc<Identity> {
+    let namespace = ctx.store_namespace.as_deref();
+    Arc::new(Identity {
+        store: format!(
+            "{}/{}/{}",
+            ctx.kind.as_str(),
+            namespace.unwrap_or("-"),
+            ctx.name
+        ),
+        provider: ctx.provider.clone(),
+        digest: loaded.digest.to_string(),
+        cache_key: format!(
+            "{}/{}/{}@{}#{}",
+            ctx.kind.as_str(),
+            namespace.unwrap_or(""),
+            ctx.name,
+            ctx.generation,
+            loaded.digest
+        ),
+    })
+}
+
+/// The store as the guest's `client.open` sees it.
+fn wit_context(ctx: &StoreContext, settings: &str) -> wit::StoreContext {
+    wit::StoreContext {
+        kind: match ctx.kind {
+            StoreKind::SecretStore => wit::StoreKind::SecretStore,
+            StoreKind::ClusterSecretStore => wit::StoreKind::ClusterSecretStore,
+        },
+        name: ctx.name.clone(),
+        store_namespace: ctx.store_namespace.clone(),
+        caller_namespace: ctx.caller_namespace.clone(),
+        settings: settings.to_owned(),
+    }
+}
+
+fn capabilities(loaded: &Loaded) -> Capabilities {
+    match (loaded.info.read, loaded.info.write) {
+        (true, true) => Capabilities::ReadWrite,
+        (false, true) => Capabilities::WriteOnly,
+        _ => Capabilities::ReadOnly,
+    }
 }
 
 fn rule_from_wit(r: &wit::EgressRule) -> Rule {
