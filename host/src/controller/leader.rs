@@ -10,8 +10,6 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 
-use super::RunError;
-
 /// Who competes for which lease.
 #[derive(Debug, Clone)]
 pub struct LeaderElection {
@@ -139,6 +137,15 @@ enum Attempt {
     Other { expires_in: Option<Duration> },
 }
 
+/// Why a held lease ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseLost {
+    #[error("leader election failed: {0}")]
+    Renewal(#[source] kube::Error),
+    #[error("lost the leader election lease")]
+    TakenOver,
+}
+
 /// A held lease; [`Held::hold`] renews it until it is lost.
 pub struct Held {
     election: LeaderElection,
@@ -147,17 +154,17 @@ pub struct Held {
 
 impl Held {
     /// Renews the lease forever; returns an error once leadership is lost.
-    pub async fn hold(&self) -> Result<(), RunError> {
+    pub async fn hold(&self) -> Result<(), LeaseLost> {
         let mut last_renewal = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(self.election.retry).await;
             match self.election.try_acquire_or_renew(&self.api).await {
                 Ok(true) => last_renewal = tokio::time::Instant::now(),
-                Ok(false) => return Err(RunError::LostLease),
+                Ok(false) => return Err(LeaseLost::TakenOver),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not renew the leader lease");
                     if last_renewal.elapsed() > self.election.renew_deadline {
-                        return Err(RunError::Leader(e));
+                        return Err(LeaseLost::Renewal(e));
                     }
                 }
             }

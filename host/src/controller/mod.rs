@@ -56,6 +56,15 @@ pub enum RunError {
     LostLease,
 }
 
+impl From<leader::LeaseLost> for RunError {
+    fn from(e: leader::LeaseLost) -> Self {
+        match e {
+            leader::LeaseLost::Renewal(e) => RunError::Leader(e),
+            leader::LeaseLost::TakenOver => RunError::LostLease,
+        }
+    }
+}
+
 /// Checks that the cluster answers and serves ESO's API, with a clear error when not.
 pub async fn preflight(client: &Client, namespace: Option<&str>) -> Result<(), RunError> {
     let api: Api<ExternalSecret> = match namespace {
@@ -169,7 +178,7 @@ pub async fn run_until(
         let workers = watch::workers(ctx.clone());
         match &lease {
             Some(lease) => tokio::select! {
-                lost = lease.hold() => lost,
+                lost = lease.hold() => lost.map_err(RunError::from),
                 () = workers => Ok(()),
             },
             None => {
