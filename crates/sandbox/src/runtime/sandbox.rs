@@ -296,10 +296,7 @@ impl Sandbox {
     }
 
     async fn describe(&self, loaded: &Loaded) -> Result<ProviderInfo, SandboxError> {
-        let policy = Arc::new(
-            EgressPolicy::new(Vec::new(), None, None)
-                .map_err(|e| SandboxError::Engine(e.to_string()))?,
-        );
+        let policy = Arc::new(EgressPolicy::deny_all());
         let scope = Arc::new(Identity {
             store: "-".into(),
             provider: "-".into(),

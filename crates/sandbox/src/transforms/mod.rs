@@ -176,8 +176,7 @@ impl WasmTransformer {
     ) -> Result<R, TransformError> {
         let sandbox_err = |e: SandboxError| TransformError::Sandbox(e.to_string());
         let loaded = self.preload().await.map_err(sandbox_err)?;
-        let policy = EgressPolicy::new(Vec::new(), None, None)
-            .map_err(|e| TransformError::Sandbox(e.to_string()))?;
+        let policy = EgressPolicy::deny_all();
         let scope = Arc::new(Identity {
             store: format!("transform/{what}"),
             provider: "template".into(),

@@ -86,10 +86,7 @@ pub async fn run(iterations: usize) -> Result<Vec<String>, SandboxError> {
     let loaded = sb.load(fake.bytes.to_vec(), None).await?;
     let mut inst = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let policy = Arc::new(
-            EgressPolicy::new(Vec::new(), None, None)
-                .map_err(|e| SandboxError::Engine(e.to_string()))?,
-        );
+        let policy = Arc::new(EgressPolicy::deny_all());
         let scope = Arc::new(Identity {
             store: "b".into(),
             provider: "fake".into(),

@@ -341,6 +341,19 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
+    /// Nothing leaves: no requested rule, under the built-in ceiling and limits. What an instance
+    /// gets before its config has asked for egress (`describe`, templates).
+    pub fn deny_all() -> Self {
+        EgressPolicy {
+            requested: Vec::new(),
+            ceiling: vec![Rule::any()],
+            store: None,
+            private_networks: false,
+            explicit_link_local: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
     /// `ceiling = None` → the built-in ceiling: any public host the plugin requests.
     pub fn new(
         requested: Vec<Rule>,

@@ -297,3 +297,13 @@ fn granted_lists_requested_rules_the_ceiling_covers() {
         vec!["* http(s)://vault.example.com:8200/v1/".to_owned()]
     );
 }
+
+/// `deny_all` is what `new` makes with nothing requested and no ceiling or store, and it lets
+/// nothing out.
+#[test]
+fn deny_all_is_the_policy_with_nothing_requested() {
+    let deny = EgressPolicy::deny_all();
+    assert_eq!(deny, EgressPolicy::new(Vec::new(), None, None).unwrap());
+    assert!(deny.granted().is_empty());
+    assert!(check(&deny, "GET", "https://example.com/v1/x").is_err());
+}
