@@ -131,6 +131,12 @@ impl Health {
         }
     }
 
+    /// The kinds whose watch is failing now (its latest result was an error), sorted.
+    pub fn failing_watches(&self) -> Vec<String> {
+        let broken = self.broken.lock().unwrap_or_else(|e| e.into_inner());
+        broken.keys().cloned().collect()
+    }
+
     /// The embedded components are loaded (compiled or read from the module cache).
     pub fn set_components_loaded(&self) {
         self.components_loaded.store(true, Ordering::SeqCst);
@@ -247,6 +253,7 @@ mod tests {
         );
         h.watch_result("Secret", None);
         assert!(h.liveness_at(t0 + 11_000).is_err(), "another kind's event");
+        assert_eq!(h.failing_watches(), vec!["ExternalSecret"]);
         let quiet = millis(WATCH_QUIET);
         assert!(
             h.liveness_at(h.now_ms() + quiet + 1_000).is_ok(),

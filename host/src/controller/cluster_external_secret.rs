@@ -1,180 +1,316 @@
 //! ClusterExternalSecret: one ExternalSecret per selected namespace
 //! (docs/eso-behaviour.md#clusterexternalsecret), owned by the ClusterExternalSecret; status lists
 //! provisioned and failed namespaces.
+//!
+//! Runs on the controllers' own runtime: the ClusterExternalSecret watch (malformed objects
+//! skipped, see [`super::watch`]) and a Namespace metadata watch fill caches and queue keys
+//! (ClusterExternalSecret names) on a [`WorkQueue`]; [`WORKERS`] workers reconcile them. The
+//! ExternalSecrets come from the ExternalSecret controller's cache, whose watch events queue the
+//! ClusterExternalSecret controlling them. A failed reconcile is retried with per-object
+//! backoff ([`Backoff`]); a successful one again after `spec.refreshTime` (1 h by default).
+//! Which ClusterExternalSecrets an event concerns is decided in [`plan`]: a Namespace event
+//! queues only those whose selection matches the namespace before or after the change.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher::{self, Event};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::backoff::{self, Backoff};
 use super::context::Context;
-use super::stores::selector_matches;
-use crate::crd::cluster_external_secret::{
-    ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus,
-    ClusterExternalSecretStatusCondition,
-};
-use crate::crd::{ClusterExternalSecret, ConditionStatus, ExternalSecret};
+use super::queue::{Priority, WorkQueue};
+use crate::crd::cluster_external_secret::ClusterExternalSecretNamespaceFailure;
+use crate::crd::{ClusterExternalSecret, ExternalSecret};
+
+#[path = "cluster_external_secret_plan.rs"]
+pub mod plan;
+use plan::NamespaceView;
 
 /// The annotation ESO propagates from a ClusterExternalSecret to its ExternalSecrets.
 pub const FORCE_SYNC: &str = "external-secrets.io/force-sync";
 const FIELD_MANAGER: &str = "external-secrets-cluster-external-secret";
-const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
+
+/// ClusterExternalSecrets reconciled at once.
+pub const WORKERS: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CesError {
-    #[error("could not list namespaces: {0}")]
-    ListNamespaces(#[source] kube::Error),
-    #[error("could not list ExternalSecrets: {0}")]
-    ListExternalSecrets(#[source] kube::Error),
     #[error("could not update status: {0}")]
     PatchStatus(#[source] kube::Error),
 }
 
-/// Runs the ClusterExternalSecret controller until aborted.
-pub async fn run(ctx: Arc<Context>) {
-    let client = ctx.client.clone();
-    let controller = Controller::new(
-        Api::<ClusterExternalSecret>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(
-        Api::<ExternalSecret>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let all = controller.store();
-    controller
-        .watches(
-            Api::<Namespace>::all(client),
-            watcher::Config::default(),
-            move |_ns: Namespace| {
-                all.state()
-                    .iter()
-                    .map(|c| ObjectRef::from_obj(c.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+/// The ClusterExternalSecret controller's caches, queue and backoff (part of [`Context`]).
+pub struct State {
+    pub objects: Store<ClusterExternalSecret>,
+    /// Metadata of every Namespace (name, labels, deletion).
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    /// ClusterExternalSecret names.
+    pub queue: WorkQueue<String>,
+    pub backoff: Backoff,
 }
 
-fn error_policy(_ces: Arc<ClusterExternalSecret>, err: &CesError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(error = %err, "ClusterExternalSecret reconcile failed");
-    Action::requeue(Duration::from_secs(5))
-}
-
-fn selected(ces: &ClusterExternalSecret, ns: &Namespace) -> bool {
-    let name = ns.name_any();
-    let labels = ns.labels();
-    ces.spec.namespaces.contains(&name)
-        || ces
-            .spec
-            .namespace_selector
-            .as_ref()
-            .is_some_and(|s| selector_matches(s, labels))
-        || ces
-            .spec
-            .namespace_selectors
-            .iter()
-            .any(|s| selector_matches(s, labels))
-}
-
-fn owned_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
-    let uid = ces.meta().uid.as_deref().unwrap_or_default();
-    es.owner_references()
-        .iter()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
-
-async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result<Action, CesError> {
-    let client = ctx.client.clone();
-    let es_name = ces
-        .spec
-        .external_secret_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| ces.name_any());
-    let refresh = ces
-        .spec
-        .refresh_time
-        .as_deref()
-        .and_then(|t| crate::crd::duration::parse(t).ok())
-        .and_then(super::refresh::to_std)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_REFRESH);
-    if ces.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+impl State {
+    pub fn new(
+        objects: Store<ClusterExternalSecret>,
+        namespaces: Store<PartialObjectMeta<Namespace>>,
+    ) -> Self {
+        Self {
+            objects,
+            namespaces,
+            queue: WorkQueue::default(),
+            backoff: Backoff::default(),
+        }
     }
-    let namespaces = Api::<Namespace>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(CesError::ListNamespaces)?;
-    let wanted: BTreeSet<String> = namespaces
-        .items
-        .iter()
-        .filter(|ns| ns.metadata.deletion_timestamp.is_none() && selected(&ces, ns))
-        .map(|ns| ns.name_any())
-        .collect();
 
-    // ExternalSecrets this ClusterExternalSecret created that are no longer wanted (namespace
-    // deselected, or renamed) go away.
-    let existing = Api::<ExternalSecret>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(CesError::ListExternalSecrets)?;
-    for es in existing.items.iter().filter(|es| owned_by(es, &ces)) {
-        let ns = es.namespace().unwrap_or_default();
-        if !wanted.contains(&ns) || es.name_any() != es_name {
-            let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &ns);
-            if let Err(e) = api.delete(&es.name_any(), &DeleteParams::default()).await {
+    fn queue_all(&self, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            self.queue.add(name, Duration::ZERO, Priority::Urgent);
+        }
+    }
+}
+
+/// ClusterExternalSecret watch events: a new object or a change other than its status queues it.
+pub(super) async fn on_objects(
+    ctx: Arc<Context>,
+    stream: impl Stream<Item = Result<Event<ClusterExternalSecret>, watcher::Error>>,
+) {
+    let state = &ctx.cluster_external_secrets;
+    let mut seen = HashMap::new();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Apply(ces) | Event::InitApply(ces)) => {
+                let name = ces.name_any();
+                let print = plan::fingerprint(&ces);
+                if seen.get(&name) == Some(&print) {
+                    continue;
+                }
+                seen.insert(name.clone(), print);
+                state.queue.add(name, Duration::ZERO, Priority::Urgent);
+            }
+            Ok(Event::Delete(ces)) => {
+                let name = ces.name_any();
+                seen.remove(&name);
+                state.queue.forget(&name);
+                state.backoff.reset(&name);
+            }
+            Ok(Event::Init | Event::InitDone) => {}
+            Err(e) => tracing::warn!(error = %e, "ClusterExternalSecret watch failed; retrying"),
+        }
+    }
+}
+
+/// Namespace watch events: a namespace whose labels or deletion changed (or that appeared or
+/// went) queues the ClusterExternalSecrets selecting it before or after the change. A relist
+/// finds the namespaces deleted while the watch was down.
+pub(super) async fn on_namespaces(
+    ctx: Arc<Context>,
+    stream: impl Stream<Item = Result<Event<PartialObjectMeta<Namespace>>, watcher::Error>>,
+) {
+    let state = &ctx.cluster_external_secrets;
+    let mut seen: HashMap<String, NamespaceView> = HashMap::new();
+    let mut relisted: Option<HashSet<String>> = None;
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        let changes = match event {
+            Ok(Event::Apply(ns) | Event::InitApply(ns)) => {
+                let view = NamespaceView::of(&ns);
+                if let Some(r) = relisted.as_mut() {
+                    r.insert(view.name.clone());
+                }
+                let before = seen.insert(view.name.clone(), view.clone());
+                if before.as_ref() == Some(&view) {
+                    continue;
+                }
+                vec![(before, Some(view))]
+            }
+            Ok(Event::Delete(ns)) => {
+                let gone = NamespaceView::of(&ns);
+                let before = seen.remove(&gone.name).unwrap_or(gone);
+                vec![(Some(before), None)]
+            }
+            Ok(Event::Init) => {
+                relisted = Some(HashSet::new());
+                continue;
+            }
+            Ok(Event::InitDone) => {
+                let listed = relisted.take().unwrap_or_default();
+                let gone: Vec<String> = seen
+                    .keys()
+                    .filter(|n| !listed.contains(*n))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .filter_map(|n| seen.remove(&n))
+                    .map(|before| (Some(before), None))
+                    .collect()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Namespace watch failed; retrying");
+                continue;
+            }
+        };
+        let all = state.objects.state();
+        for (before, after) in changes {
+            let names = plan::affected_by_namespace(
+                all.iter().map(AsRef::as_ref),
+                before.as_ref(),
+                after.as_ref(),
+            );
+            state.queue_all(names);
+        }
+    }
+}
+
+/// An ExternalSecret changed (not only its status) or went away: the ClusterExternalSecrets it
+/// concerns are queued (called by the ExternalSecret watch, whose cache this controller reads).
+pub(super) fn external_secret_changed(ctx: &Context, es: &ExternalSecret) {
+    if !ctx.settings.cluster_external_secrets {
+        return;
+    }
+    let state = &ctx.cluster_external_secrets;
+    let all = state.objects.state();
+    state.queue_all(plan::affected_by_external_secret(
+        all.iter().map(AsRef::as_ref),
+        es,
+    ));
+}
+
+/// Runs the workers until aborted; they start once the caches are complete (the ExternalSecret
+/// controller's, then this controller's own).
+pub async fn workers(ctx: Arc<Context>) {
+    let mut listed = ctx.caches_listed.clone();
+    let _ = listed.wait_for(|l| *l).await;
+    // The only waiter on these two stores (kube wakes only one waiter of a store).
+    let state = &ctx.cluster_external_secrets;
+    let ready = async {
+        state.objects.wait_until_ready().await?;
+        state.namespaces.wait_until_ready().await
+    };
+    if let Err(e) = ready.await {
+        tracing::warn!(error = %e, "a ClusterExternalSecret watch stopped before it listed its objects");
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..WORKERS {
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            loop {
+                work_once(&ctx).await;
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// One turn of a worker: takes a due name, reconciles it and queues it again: after the refresh
+/// time when it succeeded, after its backoff when it failed.
+pub(super) async fn work_once(ctx: &Context) {
+    let state = &ctx.cluster_external_secrets;
+    let name = state.queue.next().await;
+    let next = match state.objects.get(&ObjectRef::new(&name)) {
+        Some(ces) if ces.meta().deletion_timestamp.is_none() => match reconcile(ctx, &ces).await {
+            Ok(Outcome { retry: false }) => {
+                state.backoff.reset(&name);
+                Some(backoff::jitter(plan::refresh_interval(&ces)))
+            }
+            Ok(Outcome { retry: true }) => {
+                let delay = state.backoff.failed(&name);
+                tracing::info!(name = %name, retry_in_ms = delay.as_millis(), "ClusterExternalSecret has failed namespaces; trying again");
+                Some(delay)
+            }
+            Err(e) => {
+                let delay = state.backoff.failed(&name);
+                tracing::warn!(name = %name, error = %e, retry_in_ms = delay.as_millis(), "ClusterExternalSecret reconcile failed");
+                Some(delay)
+            }
+        },
+        // Gone, or being deleted: its ExternalSecrets go through their ownerReferences.
+        _ => {
+            state.backoff.reset(&name);
+            None
+        }
+    };
+    state.queue.done(&name);
+    if let Some(delay) = next {
+        state.queue.add(name, delay, Priority::Normal);
+    }
+}
+
+/// How a reconcile ended when its status was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// An ExternalSecret could not be applied (an API error, not a conflict): try again with
+    /// backoff rather than wait for the refresh time.
+    pub retry: bool,
+}
+
+/// Selects the namespaces, plans the ExternalSecrets, applies and deletes them and writes the
+/// status.
+async fn reconcile(ctx: &Context, ces: &ClusterExternalSecret) -> Result<Outcome, CesError> {
+    let es_name = plan::external_secret_name(ces);
+    let namespaces = cached_namespaces(ctx);
+    let wanted = plan::select_namespaces(ces, &namespaces, ctx.settings.namespace.as_deref());
+    let existing = ctx.external_secrets.state();
+    let plan = plan::plan(ces, &es_name, &wanted, existing.iter().map(AsRef::as_ref));
+    delete_unwanted(ctx, &plan.delete).await;
+    let (provisioned, mut failed) = apply_wanted(ctx, ces, &es_name, &plan.apply).await;
+    let retry = !failed.is_empty();
+    failed.splice(0..0, plan.conflicts);
+    failed.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    let status = plan::status(&es_name, provisioned, failed);
+    write_status(ctx, ces, status).await?;
+    Ok(Outcome { retry })
+}
+
+/// Stage 1's input: the namespaces in the cache.
+fn cached_namespaces(ctx: &Context) -> Vec<NamespaceView> {
+    ctx.cluster_external_secrets
+        .namespaces
+        .state()
+        .iter()
+        .map(|ns| NamespaceView::of(ns.as_ref()))
+        .collect()
+}
+
+/// Stage 3a: deletes the owned ExternalSecrets no longer wanted (a failure is logged; the next
+/// reconcile tries again).
+async fn delete_unwanted(ctx: &Context, unwanted: &[(String, String)]) {
+    for (ns, name) in unwanted {
+        let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
                 tracing::warn!(error = %e, namespace = %ns, "could not delete a deselected ExternalSecret");
             }
         }
     }
+}
 
+/// Stage 3b: applies the ExternalSecret in each namespace; the namespaces where that worked, and
+/// those where it did not with the error.
+async fn apply_wanted(
+    ctx: &Context,
+    ces: &ClusterExternalSecret,
+    es_name: &str,
+    namespaces: &[String],
+) -> (Vec<String>, Vec<ClusterExternalSecretNamespaceFailure>) {
     let mut provisioned = Vec::new();
     let mut failed = Vec::new();
-    for ns in &wanted {
-        let api: Api<ExternalSecret> = Api::namespaced(client.clone(), ns);
-        let current = existing
-            .items
-            .iter()
-            .find(|es| es.namespace().as_deref() == Some(ns.as_str()) && es.name_any() == es_name);
-        if current.is_some_and(|es| !owned_by(es, &ces)) {
-            failed.push(ClusterExternalSecretNamespaceFailure {
-                namespace: ns.clone(),
-                reason: Some("external secret already exists in namespace".into()),
-            });
-            continue;
-        }
-        let metadata = ces
-            .spec
-            .external_secret_metadata
-            .clone()
-            .unwrap_or_default();
-        let mut annotations = metadata.annotations.clone();
-        if let Some(force) = ces.annotations().get(FORCE_SYNC) {
-            annotations.insert(FORCE_SYNC.into(), force.clone());
-        }
-        let mut owner = ces.controller_owner_ref(&()).unwrap_or_default();
-        owner.block_owner_deletion = Some(true);
-        let obj = json!({
-            "apiVersion": "external-secrets.io/v1",
-            "kind": "ExternalSecret",
-            "metadata": {"name": es_name, "namespace": ns, "labels": metadata.labels, "annotations": annotations, "ownerReferences": [owner]},
-            "spec": ces.spec.external_secret_spec,
-        });
+    for ns in namespaces {
+        let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), ns);
+        let obj = plan::desired(ces, es_name, ns);
         match api
             .patch(
-                &es_name,
+                es_name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&obj),
             )
@@ -187,31 +323,29 @@ async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<Context>) -> Result
             }),
         }
     }
-    provisioned.sort();
-    let ready = failed.is_empty();
-    let status = ClusterExternalSecretStatus {
-        external_secret_name: Some(es_name),
-        failed_namespaces: failed,
-        provisioned_namespaces: provisioned,
-        conditions: vec![ClusterExternalSecretStatusCondition {
-            type_: "Ready".into(),
-            status: if ready {
-                ConditionStatus::True
-            } else {
-                ConditionStatus::False
-            },
-            message: (!ready).then(|| "one or more namespaces failed".to_string()),
-        }],
-    };
-    if ces.status.as_ref() != Some(&status) {
-        Api::<ClusterExternalSecret>::all(client)
-            .patch_status(
-                &ces.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": status})),
-            )
-            .await
-            .map_err(CesError::PatchStatus)?;
-    }
-    Ok(Action::requeue(refresh))
+    (provisioned, failed)
 }
+
+/// Stage 4: writes the status unless it is already the one in the cache.
+async fn write_status(
+    ctx: &Context,
+    ces: &ClusterExternalSecret,
+    status: crate::crd::ClusterExternalSecretStatus,
+) -> Result<(), CesError> {
+    if ces.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    Api::<ClusterExternalSecret>::all(ctx.client.clone())
+        .patch_status(
+            &ces.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await
+        .map_err(CesError::PatchStatus)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "cluster_external_secret_tests.rs"]
+mod tests;

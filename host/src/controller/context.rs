@@ -96,6 +96,8 @@ pub struct Context {
     pub caches_listed: tokio::sync::watch::Receiver<bool>,
     /// Where the controllers' metrics go (the registry `/metrics` serves).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The ClusterExternalSecret controller's caches and queue.
+    pub cluster_external_secrets: super::cluster_external_secret::State,
 }
 
 /// Normal events published in the background at once, at most.

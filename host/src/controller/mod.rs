@@ -1,7 +1,8 @@
 //! The controllers: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret.
 //!
-//! Watches feed two keyed work queues ([`queue::WorkQueue`]); `--concurrent` workers reconcile
-//! ExternalSecrets (never-synced and changed objects first), a few workers validate stores.
+//! Watches feed keyed work queues ([`queue::WorkQueue`]); `--concurrent` workers reconcile
+//! ExternalSecrets (never-synced and changed objects first), a few workers validate stores and
+//! a few reconcile ClusterExternalSecrets.
 //! Managed Secrets are watched as metadata only (never every Secret's data).
 
 pub mod backoff;
@@ -169,11 +170,6 @@ pub async fn run_until(
         },
         None => None,
     };
-    let ces = if ctx.settings.cluster_external_secrets {
-        Some(tokio::spawn(cluster_external_secret::run(ctx.clone())))
-    } else {
-        None
-    };
     let work = async {
         let workers = watch::workers(ctx.clone());
         match &lease {
@@ -192,9 +188,6 @@ pub async fn run_until(
         () = &mut stop => (Ok(()), true),
     };
     watches.abort();
-    if let Some(ces) = ces {
-        ces.abort();
-    }
     if stopped {
         let unsent = context::drain_events(&ctx.event_slots, EVENT_DRAIN).await;
         if unsent > 0 {

@@ -11,7 +11,7 @@ mod workers;
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
@@ -21,11 +21,12 @@ use kube::{Client, Resource, ResourceExt};
 use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
+use super::cluster_external_secret;
 use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, reporter};
 use super::queue::WorkQueue;
 use super::shared;
 use super::target::MANAGED_LABEL;
-use crate::crd::{ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::crd::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore};
 use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
@@ -57,6 +58,8 @@ struct Writers {
     stores: Writer<SecretStore>,
     cluster_stores: Writer<ClusterSecretStore>,
     secrets: Writer<PartialObjectMeta<Secret>>,
+    cluster_external_secrets: Writer<ClusterExternalSecret>,
+    namespaces: Writer<PartialObjectMeta<Namespace>>,
     /// Set by [`caches_synced`] (see [`Context::caches_listed`]).
     listed: tokio::sync::watch::Sender<bool>,
 }
@@ -73,6 +76,8 @@ fn context(
     let (ss_store, ss_writer) = reflector::store();
     let (css_store, css_writer) = reflector::store();
     let (secret_store, secret_writer) = reflector::store();
+    let (ces_store, ces_writer) = reflector::store();
+    let (ns_store, ns_writer) = reflector::store();
     let (listed, caches_listed) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -96,12 +101,15 @@ fn context(
         )),
         caches_listed,
         metrics,
+        cluster_external_secrets: cluster_external_secret::State::new(ces_store, ns_store),
     });
     let writers = Writers {
         external_secrets: es_writer,
         stores: ss_writer,
         cluster_stores: css_writer,
         secrets: secret_writer,
+        cluster_external_secrets: ces_writer,
+        namespaces: ns_writer,
         listed,
     };
     (ctx, writers)
@@ -140,6 +148,26 @@ pub fn start(
     .modify(|s| s.metadata.managed_fields = None)
     .reflect(writers.secrets);
     tasks.spawn(events::on_secrets(ctx.clone(), secrets));
+    if ctx.settings.cluster_external_secrets {
+        let ces = guarded::<ClusterExternalSecret>(&client, None)
+            .reflect(writers.cluster_external_secrets);
+        tasks.spawn(cluster_external_secret::on_objects(ctx.clone(), ces));
+        // Metadata only: names, labels and deletion are all the selection reads.
+        let namespaces = watcher(
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .inspect(|ev| report("Namespace", ev))
+        .modify(|n| n.metadata.managed_fields = None)
+        .reflect(writers.namespaces);
+        tasks.spawn(cluster_external_secret::on_namespaces(
+            ctx.clone(),
+            namespaces,
+        ));
+    } else {
+        drop((writers.cluster_external_secrets, writers.namespaces));
+    }
     if let Some(changes) = provider_changes {
         tasks.spawn(events::on_provider_changes(ctx.clone(), changes));
     }

@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::controller::context::{Context, StoreKey};
 use crate::controller::queue::Priority;
-use crate::controller::{external_secret, stores};
+use crate::controller::{cluster_external_secret, external_secret, stores};
 use crate::crd::{ExternalSecret, GenericStore};
 
 /// What makes an ExternalSecret event worth a reconcile (ESO's predicate): generation, labels,
@@ -60,6 +60,7 @@ pub(super) async fn on_external_secrets(
                     continue;
                 }
                 seen.insert(key.clone(), print);
+                cluster_external_secret::external_secret_changed(&ctx, &es);
                 let priority = if !first || never_synced(&es) {
                     Priority::Urgent
                 } else {
@@ -72,6 +73,7 @@ pub(super) async fn on_external_secrets(
                 seen.remove(&key);
                 ctx.queue.forget(&key);
                 external_secret::forget(&ctx, &key);
+                cluster_external_secret::external_secret_changed(&ctx, &es);
             }
             Ok(Event::Init | Event::InitDone) => {}
             Err(e) => tracing::warn!(error = %e, "ExternalSecret watch failed; retrying"),

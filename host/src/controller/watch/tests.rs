@@ -29,6 +29,7 @@ use crate::crd::ExternalSecretStatus;
 
 const NS: &str = "lanes";
 
+mod ces;
 mod doubles;
 use crate::controller::counting::Counting;
 use doubles::NoTemplates;

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use crate::controller::context::Context;
 use crate::controller::queue::Priority;
 use crate::controller::shared::NotBefore;
-use crate::controller::{external_secret, refresh, secret_store};
+use crate::controller::{cluster_external_secret, external_secret, refresh, secret_store};
 use crate::crd::ExternalSecret;
 
 /// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
@@ -32,7 +32,8 @@ fn refresh_not_before(
 }
 
 /// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
-/// them only for new or changed objects), two for stores.
+/// them only for new or changed objects), two for stores, and the ClusterExternalSecret
+/// workers when that controller is enabled.
 pub async fn workers(ctx: Arc<Context>) {
     // Every cache complete first: the flood gate needs the stores' readiness, and the
     // ExternalSecret cache must be complete before store events fan out.
@@ -65,6 +66,9 @@ pub async fn workers(ctx: Arc<Context>) {
                 }
             }
         });
+    }
+    if ctx.settings.cluster_external_secrets {
+        set.spawn(cluster_external_secret::workers(ctx.clone()));
     }
     while set.join_next().await.is_some() {}
 }
