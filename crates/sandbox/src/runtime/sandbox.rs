@@ -55,6 +55,12 @@ pub struct Loaded {
     pub(crate) pre: SecretProviderCorePre<HostState>,
 }
 
+/// A store and its instance made by [`Sandbox::instantiate`], kept until dropped.
+pub struct Instantiated {
+    _instance: crate::runtime::bindings::SecretProviderCore,
+    _store: Store<HostState>,
+}
+
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
@@ -324,21 +330,25 @@ impl Sandbox {
         })
     }
 
-    /// A fresh store and instance of `loaded` under `policy`, dropped at once: what opening a
-    /// client costs before any guest call (the sandbox benchmark times it).
+    /// A fresh store and instance of `loaded` under `policy`, with no guest call: what opening a
+    /// client costs before its first call (the sandbox benchmark times it). Dropping the result
+    /// gives the instance's slot back to the pool.
     pub async fn instantiate(
         &self,
         loaded: &Loaded,
         policy: Arc<EgressPolicy>,
         identity: Arc<Identity>,
-    ) -> Result<(), SandboxError> {
+    ) -> Result<Instantiated, SandboxError> {
         let mut store = self.store(policy, identity, Default::default());
-        loaded
+        let instance = loaded
             .pre
             .instantiate_async(&mut store)
             .await
-            .map(drop)
-            .map_err(|e| SandboxError::Trap(e.to_string()))
+            .map_err(|e| SandboxError::Trap(e.to_string()))?;
+        Ok(Instantiated {
+            _instance: instance,
+            _store: store,
+        })
     }
 
     /// A fresh store for one reconcile of one store.
