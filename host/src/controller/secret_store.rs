@@ -10,6 +10,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use super::backoff::Backoff;
 use super::context::{Context, StoreKey};
 use super::queue::Priority;
 use super::status::{self, message, reason};
@@ -18,7 +19,7 @@ use crate::crd::secret_store::{PluginStatus, SecretStoreCapabilities};
 use crate::crd::{
     ClusterSecretStore, ConditionStatus, GenericStore, SecretStore, SecretStoreStatus,
 };
-use crate::provider::{Capabilities, SecretProvider, StoreContext, Validation};
+use crate::provider::{Capabilities, SecretProvider, StoreContext, StoreInfo, Validation};
 
 /// The requeue interval of a store: `spec.refreshInterval` (int seconds or Go duration), else the
 /// controller default.
@@ -56,6 +57,9 @@ pub async fn reconcile(ctx: &Context, key: &StoreKey) -> Option<(Duration, Prior
     }
 }
 
+/// Validates one store: its client (stages [`store_context`] and [`check`]), the verdict
+/// ([`verdict`]) written as the Ready condition, metrics and an event, the status, and when to
+/// validate again ([`next_attempt`]).
 async fn validate<S>(ctx: &Context, store: &S, api: Api<S>) -> Option<(Duration, Priority)>
 where
     S: GenericStore
@@ -75,65 +79,16 @@ where
     let recorder = &ctx.store_recorder;
     let obj = store.object_ref(&());
     let mut status = store.store_status().cloned().unwrap_or_default();
-    let outcome = match spec.provider.key() {
-        None => Err((
-            message::STORE_CLIENT,
-            "spec.provider must name exactly one provider".to_string(),
-        )),
-        Some((provider, config)) => {
-            let context = StoreContext {
-                kind: S::KIND,
-                name: store.name_any(),
-                store_namespace: store.namespace(),
-                caller_namespace: None,
-                generation: store.meta().generation.unwrap_or_default(),
-                provider: provider.into(),
-                config,
-                sandbox: spec.sandbox.as_ref().map(|s| std::sync::Arc::new(s.into())),
-            };
-            match ctx.provider.open(&context).await {
-                Err(e) => Err((message::STORE_CLIENT, e.to_string())),
-                Ok((client, info)) => {
-                    status.capabilities = info.capabilities.map(|c| match c {
-                        Capabilities::ReadOnly => SecretStoreCapabilities::ReadOnly,
-                        Capabilities::WriteOnly => SecretStoreCapabilities::WriteOnly,
-                        Capabilities::ReadWrite => SecretStoreCapabilities::ReadWrite,
-                    });
-                    status.plugin = info.digest.clone().map(|digest| PluginStatus {
-                        digest: Some(digest),
-                        granted_egress: info.granted_egress.clone(),
-                    });
-                    client
-                        .validate()
-                        .await
-                        .map_err(|e| (message::STORE_VALIDATE, e.to_string()))
-                }
-            }
-        }
+    let outcome = match store_context(store) {
+        Ok(context) => check(ctx.provider.as_ref(), &context, &mut status).await,
+        Err(failure) => Err(failure),
     };
-    let (cond_status, cond_reason, cond_message, event) = match &outcome {
-        Ok(Validation::Valid) => (
-            ConditionStatus::True,
-            reason::STORE_VALID,
-            message::STORE_VALIDATED,
-            None,
-        ),
-        Ok(Validation::Unknown) => (
-            ConditionStatus::True,
-            reason::VALIDATION_UNKNOWN,
-            message::STORE_UNKNOWN,
-            Some((
-                EventType::Warning,
-                "store validation is unknown (referent authentication)".to_string(),
-            )),
-        ),
-        Err((msg, detail)) => (
-            ConditionStatus::False,
-            reason::INVALID_PROVIDER_CONFIG,
-            *msg,
-            Some((EventType::Warning, detail.clone())),
-        ),
-    };
+    let Verdict {
+        status: cond_status,
+        reason: cond_reason,
+        message: cond_message,
+        event: (event_type, note),
+    } = verdict(&outcome);
     status.conditions = status::set_condition(
         &status.conditions,
         "Ready".to_string(),
@@ -162,35 +117,153 @@ where
             result,
         })
         .inc();
-    match event {
-        None => {
-            ctx.event(
-                recorder,
-                &obj,
-                EventType::Normal,
-                cond_reason,
-                message::STORE_VALIDATED.into(),
-            )
-            .await
-        }
-        Some((t, note)) => ctx.event(recorder, &obj, t, cond_reason, note).await,
+    ctx.event(recorder, &obj, event_type, cond_reason, note)
+        .await;
+    let written = write_status(&api, store, &status).await;
+    if let Err(e) = &written {
+        tracing::warn!(error = %e, "could not update store status");
     }
-    let key = format!(
+    let after = next_attempt(
+        &ctx.backoff,
+        &backoff_key(store),
+        written.is_ok(),
+        ready,
+        every,
+    );
+    Some((after, Priority::Normal))
+}
+
+/// Why a store is not Ready: the condition's message and the event's note (the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    message: &'static str,
+    detail: String,
+}
+
+/// Stage 1, the provider block: what the provider needs to open a client for `store` itself (no
+/// caller namespace). Fails unless `spec.provider` names exactly one provider.
+fn store_context<S>(store: &S) -> Result<StoreContext, Failure>
+where
+    S: GenericStore + Resource<DynamicType = ()>,
+{
+    let spec = store.store_spec();
+    let Some((provider, config)) = spec.provider.key() else {
+        return Err(Failure {
+            message: message::STORE_CLIENT,
+            detail: "spec.provider must name exactly one provider".to_string(),
+        });
+    };
+    Ok(StoreContext {
+        kind: S::KIND,
+        name: store.name_any(),
+        store_namespace: store.namespace(),
+        caller_namespace: None,
+        generation: store.meta().generation.unwrap_or_default(),
+        provider: provider.into(),
+        config,
+        sandbox: spec.sandbox.as_ref().map(|s| std::sync::Arc::new(s.into())),
+    })
+}
+
+/// Stages 2 to 4: opens a client (the plugin), records what the provider reports about the store
+/// in `status` ([`reported`]), then asks the client to validate. A client that cannot be opened
+/// leaves `status` as it was.
+async fn check(
+    provider: &dyn SecretProvider,
+    context: &StoreContext,
+    status: &mut SecretStoreStatus,
+) -> Result<Validation, Failure> {
+    let (client, info) = provider.open(context).await.map_err(|e| Failure {
+        message: message::STORE_CLIENT,
+        detail: e.to_string(),
+    })?;
+    (status.capabilities, status.plugin) = reported(&info);
+    client.validate().await.map_err(|e| Failure {
+        message: message::STORE_VALIDATE,
+        detail: e.to_string(),
+    })
+}
+
+/// The status fields an opened client's [`StoreInfo`] sets: `capabilities`, and `plugin` (only
+/// when the provider names the component's digest).
+fn reported(info: &StoreInfo) -> (Option<SecretStoreCapabilities>, Option<PluginStatus>) {
+    let capabilities = info.capabilities.map(|c| match c {
+        Capabilities::ReadOnly => SecretStoreCapabilities::ReadOnly,
+        Capabilities::WriteOnly => SecretStoreCapabilities::WriteOnly,
+        Capabilities::ReadWrite => SecretStoreCapabilities::ReadWrite,
+    });
+    let plugin = info.digest.clone().map(|digest| PluginStatus {
+        digest: Some(digest),
+        granted_egress: info.granted_egress.clone(),
+    });
+    (capabilities, plugin)
+}
+
+/// Stage 5, what the outcome means: the Ready condition (status, reason, message) and the event
+/// (its type and note; its reason is the condition's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Verdict {
+    status: ConditionStatus,
+    reason: &'static str,
+    message: &'static str,
+    event: (EventType, String),
+}
+
+/// The [`Verdict`] on an outcome, with ESO's reasons: Valid (a Normal event), ValidationUnknown
+/// (Ready all the same, with a Warning) and InvalidProviderConfig (a Warning naming the error).
+fn verdict(outcome: &Result<Validation, Failure>) -> Verdict {
+    match outcome {
+        Ok(Validation::Valid) => Verdict {
+            status: ConditionStatus::True,
+            reason: reason::STORE_VALID,
+            message: message::STORE_VALIDATED,
+            event: (EventType::Normal, message::STORE_VALIDATED.into()),
+        },
+        Ok(Validation::Unknown) => Verdict {
+            status: ConditionStatus::True,
+            reason: reason::VALIDATION_UNKNOWN,
+            message: message::STORE_UNKNOWN,
+            event: (
+                EventType::Warning,
+                "store validation is unknown (referent authentication)".to_string(),
+            ),
+        },
+        Err(failure) => Verdict {
+            status: ConditionStatus::False,
+            reason: reason::INVALID_PROVIDER_CONFIG,
+            message: failure.message,
+            event: (EventType::Warning, failure.detail.clone()),
+        },
+    }
+}
+
+/// The key of a store in the controller's backoff.
+fn backoff_key<S: ResourceExt>(store: &S) -> String {
+    format!(
         "store/{}/{}",
         store.namespace().unwrap_or_default(),
         store.name_any()
-    );
-    if let Err(e) = write_status(&api, store, &status).await {
-        tracing::warn!(error = %e, "could not update store status");
-        return Some((ctx.backoff.failed(&key), Priority::Normal));
-    }
-    if ready {
-        ctx.backoff.reset(&key);
-        Some((every, Priority::Normal))
+    )
+}
+
+/// When to validate the store again. A status that could not be written is retried with
+/// backoff; a Ready store forgets its failures and comes back `every`; a store that fails
+/// validation is retried with backoff (1 s doubling to 7 min), never later than its regular
+/// interval: a fixed credential or a started server is noticed soon.
+fn next_attempt(
+    backoff: &Backoff,
+    key: &str,
+    written: bool,
+    ready: bool,
+    every: Duration,
+) -> Duration {
+    if !written {
+        backoff.failed(key)
+    } else if ready {
+        backoff.reset(key);
+        every
     } else {
-        // A store that fails validation is retried with backoff (1 s doubling to 7 min), never
-        // later than its regular interval: a fixed credential or a started server is noticed soon.
-        Some((ctx.backoff.failed(&key).min(every), Priority::Normal))
+        backoff.failed(key).min(every)
     }
 }
 
@@ -219,33 +292,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_intervals() {
-        let d = Duration::from_secs(300);
-        assert_eq!(requeue_interval(None, d), d);
-        assert_eq!(
-            requeue_interval(Some(&IntOrString::Int(30)), d),
-            Duration::from_secs(30)
-        );
-        assert_eq!(requeue_interval(Some(&IntOrString::Int(0)), d), d);
-        assert_eq!(
-            requeue_interval(Some(&IntOrString::String("1m30s".into())), d),
-            Duration::from_secs(90)
-        );
-        assert_eq!(
-            requeue_interval(Some(&IntOrString::String("0s".into())), d),
-            d
-        );
-        // kube's parser panicked on a negative later term; now the default applies.
-        for bad in ["1h-5s", "5s-1s", "99999999999999999999h"] {
-            assert_eq!(
-                requeue_interval(Some(&IntOrString::String(bad.into())), d),
-                d,
-                "{bad}"
-            );
-        }
-    }
-}
+mod tests;
