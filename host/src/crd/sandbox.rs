@@ -18,7 +18,7 @@ pub struct Sandbox {
     /// Where the plugin may send HTTP requests. Omitted on a store: the class's rules apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<Egress>,
-    /// Resource limits per call. Omitted fields: the class's (or built-in) limits apply.
+    /// Resource limits of the plugin. Omitted fields: the class's (or built-in) limits apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
 }
@@ -46,7 +46,8 @@ pub struct EgressRule {
     /// address (IPv6 in brackets or bare).
     #[schemars(length(min = 1, max = 253), pattern(r"^(\*\.)?[-A-Za-z0-9.:\[\]]+$"))]
     pub host: String,
-    /// Allowed ports; 443 when empty.
+    /// Allowed ports; when empty, the default port of the request's scheme (443 for https, 80
+    /// for http).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16), inner(range(min = 1, max = 65535)))]
     pub ports: Vec<u16>,
@@ -74,7 +75,10 @@ pub enum PrivateNetworks {
     Allow,
 }
 
-/// Per-call resource limits.
+/// Resource limits of a plugin. `memory` and `timeout` bound each instance and each call into it;
+/// `requests` and `responseBytes` bound the HTTP traffic of one opened client: the open and every
+/// call made on it during one reconcile (validating a store, or reading one ExternalSecret's
+/// values from that store).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
@@ -88,11 +92,13 @@ pub struct Limits {
         extend("x-kubernetes-validations" = [{"rule": TIMEOUT_RULE, "message": TIMEOUT_MSG}])
     )]
     pub timeout: Option<String>,
-    /// Maximum number of outgoing HTTP requests per call.
+    /// Maximum number of outgoing HTTP requests of one opened client: the open and every call
+    /// made on it during one reconcile together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub requests: Option<u32>,
-    /// Maximum bytes of all response bodies per call (e.g. `4Mi`).
+    /// Maximum bytes of each response body (e.g. `4Mi`); the response bodies of one opened client
+    /// (the open and every call made on it during one reconcile) may total 8 times this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_bytes: Option<Quantity>,
 }

@@ -24,7 +24,10 @@ use crate::metrics::SandboxMetrics;
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendResult = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
 
-/// Requests and bytes used by one store.
+/// The requests sent and response bytes read by one opened client: a fresh `Budget` comes with
+/// each wasmtime store (`Sandbox::store`), which serves the open and every call made on that client
+/// (during one reconcile). `requests` is checked against `Limits::requests`, `bytes` against
+/// `Limits::total_bytes`; each response on its own is capped at `Limits::response_bytes`.
 #[derive(Debug, Default)]
 pub struct Budget {
     requests: AtomicU32,

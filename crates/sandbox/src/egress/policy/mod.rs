@@ -241,7 +241,7 @@ pub enum Denial {
         ip: IpAddr,
         class: &'static str,
     },
-    #[error("request budget of {0} requests per invocation exhausted")]
+    #[error("request budget of {0} requests per opened client exhausted")]
     RequestBudget(u32),
     #[error("request body larger than {0} bytes")]
     RequestTooLarge(u64),
@@ -267,7 +267,7 @@ pub struct Limits {
     pub timeout: Duration,
     pub requests: u32,
     pub response_bytes: u64,
-    /// Sum of response bytes per invocation.
+    /// Sum of the response bytes of one opened client (its open and every call on it).
     pub total_bytes: u64,
     pub request_bytes: u64,
     pub connect_timeout: Duration,
