@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ampoule::controller::provider_class::Classes;
+use ampoule::controller::provider_class::{Classes, controller_namespace};
 use ampoule::crd::{ConditionStatus, ProviderClass};
 use ampoule::plugin::distribution::oci;
 use ampoule::plugin::{NoCredentials, Sandbox, SandboxConfig, WasmProvider};
@@ -62,6 +62,19 @@ impl Drop for Cleanup {
                 "--wait=false",
             ])
             .args(&self.0)
+            .output();
+    }
+}
+
+/// Deletes a namespace of the test even when it fails.
+struct DropNamespace(String);
+
+impl Drop for DropNamespace {
+    fn drop(&mut self) {
+        let _ = ground::ground()
+            .command("kubectl")
+            .args(["delete", "namespace", "--ignore-not-found", "--wait=false"])
+            .arg(&self.0)
             .output();
     }
 }
@@ -261,4 +274,69 @@ async fn a_stalled_pull_holds_back_no_other_class_and_a_newer_spec_or_a_deletion
     api.delete(&gone, &Default::default()).await.unwrap();
     at_least("the deleted class's pull to be closed", &server.closed, 2).await;
     assert!(running.wasm.digest(&gone).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_secret_without_a_namespace_is_read_in_the_controllers_namespace() {
+    let _turn = SERIAL.lock().await;
+    let g = ground::ground();
+    let admin = g.client().await;
+    common::crds(&admin).await;
+    let id = format!("{:08x}", rand::random::<u32>());
+    let name = format!("pc-pull-{id}");
+    let _cleanup = Cleanup(vec![name.clone()]);
+    let (image, digest) = push_fake(&name).await;
+    // The controller's client defaults to a namespace of its own, as a pod's in-cluster config
+    // defaults to the pod's namespace; `default` holds no pull secret of this name.
+    let home = g.namespace("pc-home").await;
+    let _home = DropNamespace(home.clone());
+    let kubeconfig = kube::config::Kubeconfig::read_from(g.kubeconfig()).unwrap();
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    config.default_namespace = home.clone();
+    let client = kube::Client::try_from(config).unwrap();
+    let expected = controller_namespace(std::env::var("POD_NAMESPACE").ok(), &home);
+    let running = controller(&client);
+    let api: Api<ProviderClass> = Api::all(client.clone());
+
+    let secret = format!("pull-{id}");
+    let pc: ProviderClass = serde_json::from_value(json!({
+        "apiVersion": "ampoule.dev/v1alpha1", "kind": "ProviderClass",
+        "metadata": {"name": name},
+        "spec": {"provider": name, "module": {"image": image, "pullSecretRef": {"name": secret}}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &pc).await.unwrap();
+    let (status, reason, message) = ground::eventually(
+        Duration::from_secs(20),
+        "the first pull to fail",
+        || async { ready(&api, &name).await },
+    )
+    .await;
+    assert_eq!(
+        (status, reason.as_str()),
+        (ConditionStatus::False, "PullFailed"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with(&format!("could not read pull secret {expected}/{secret}:")),
+        "{message}"
+    );
+
+    // The secret appears in the controller's namespace: a retry reads it and the class binds.
+    let auths = json!({"auths": {g.registry(): {"username": "robot", "password": "pw"}}});
+    let pull: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": secret},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": auths.to_string()}
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), &expected)
+        .create(&PostParams::default(), &pull)
+        .await
+        .unwrap();
+    wait_ready(&api, &name, Duration::from_secs(60)).await;
+    assert_eq!(running.wasm.digest(&name).as_deref(), Some(digest.as_str()));
 }

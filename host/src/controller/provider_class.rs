@@ -99,6 +99,15 @@ pub enum Outcome {
     Superseded,
 }
 
+/// The namespace the controller runs in: `POD_NAMESPACE` (the chart sets it from the pod's
+/// metadata) when set, else the client's default namespace (the service account's in a pod, the
+/// kubeconfig context's outside one, `default` when that names none).
+pub fn controller_namespace(pod_namespace: Option<String>, client_default: &str) -> String {
+    pod_namespace
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| client_default.to_owned())
+}
+
 /// Basic auth for `image`'s registry from the bytes of a `.dockerconfigjson` key: the
 /// `auths` entry named exactly as the image's host, its `username` and `password`, else its
 /// `auth` (base64 of `user:password`). The error says what is missing or malformed.
@@ -144,6 +153,9 @@ pub struct Classes {
 
 struct Shared {
     client: Client,
+    /// Where a pull secret without a namespace is read: the controller's own namespace
+    /// ([`controller_namespace`]).
+    home: String,
     sandbox: Arc<Sandbox>,
     wasm: Arc<WasmProvider>,
     /// Provider keys whose component or ceiling changed: the stores using them are re-validated.
@@ -163,9 +175,14 @@ impl Classes {
         wasm: Arc<WasmProvider>,
         changed: UnboundedSender<String>,
     ) -> Self {
+        let home = controller_namespace(
+            std::env::var("POD_NAMESPACE").ok(),
+            client.default_namespace(),
+        );
         Self {
             shared: Arc::new(Shared {
                 client,
+                home,
                 sandbox,
                 wasm,
                 changed,
@@ -426,7 +443,7 @@ impl Shared {
         namespace: Option<&str>,
         image: &str,
     ) -> Result<RegistryAuth, ClassError> {
-        let ns = namespace.unwrap_or("default");
+        let ns = namespace.unwrap_or(&self.home);
         let what = format!("{ns}/{name}");
         let secret = Api::<Secret>::namespaced(self.client.clone(), ns)
             .get(name)

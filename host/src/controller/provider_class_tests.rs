@@ -193,3 +193,15 @@ mod props {
         }
     }
 }
+
+#[test]
+fn pull_secrets_default_to_the_controllers_namespace() {
+    assert_eq!(
+        controller_namespace(Some("ampoule-system".into()), "default"),
+        "ampoule-system"
+    );
+    // Outside a pod (no POD_NAMESPACE): the client's namespace, the kubeconfig context's.
+    assert_eq!(controller_namespace(None, "dev"), "dev");
+    assert_eq!(controller_namespace(Some(String::new()), "dev"), "dev");
+    assert_eq!(controller_namespace(None, "default"), "default");
+}

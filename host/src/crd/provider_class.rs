@@ -96,7 +96,8 @@ pub struct PullSecretRef {
     /// Name of the Secret.
     #[schemars(length(min = 1, max = 253), pattern(DNS1123_SUBDOMAIN))]
     pub name: String,
-    /// Namespace of the Secret; the controller's namespace when omitted.
+    /// Namespace of the Secret; when omitted, the namespace Ampoule runs in (the chart's release
+    /// namespace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63), pattern(DNS1123_LABEL))]
     pub namespace: Option<String>,
