@@ -48,24 +48,6 @@ fn controller(client: &kube::Client) -> Controller {
     Controller { wasm, task }
 }
 
-/// Deletes the test's classes even when it fails.
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = ground::ground()
-            .command("kubectl")
-            .args([
-                "delete",
-                "providerclass",
-                "--ignore-not-found",
-                "--wait=false",
-            ])
-            .args(&self.0)
-            .output();
-    }
-}
-
 /// Deletes a namespace of the test even when it fails.
 struct DropNamespace(String);
 
@@ -132,7 +114,7 @@ async fn a_class_created_while_its_registry_is_down_binds_when_it_is_back() {
     common::crds(&client).await;
     let id = format!("{:08x}", rand::random::<u32>());
     let name = format!("pc-down-{id}");
-    let _cleanup = Cleanup(vec![name.clone()]);
+    let _cleanup = common::DeleteClasses(vec![name.clone()]);
     let (image, digest) = push_fake(&name).await;
     let running = controller(&client);
     let api: Api<ProviderClass> = Api::all(client.clone());
@@ -237,7 +219,7 @@ async fn a_stalled_pull_holds_back_no_other_class_and_a_newer_spec_or_a_deletion
     common::crds(&client).await;
     let id = format!("{:08x}", rand::random::<u32>());
     let [stuck, gone, good] = ["stuck", "gone", "good"].map(|n| format!("pc-{n}-{id}"));
-    let _cleanup = Cleanup(vec![stuck.clone(), gone.clone(), good.clone()]);
+    let _cleanup = common::DeleteClasses(vec![stuck.clone(), gone.clone(), good.clone()]);
     let (image, digest) = push_fake(&good).await;
     let server = stall().await;
     let stalled = format!("oci://{}/ampoule/stall:1", server.addr);
@@ -284,7 +266,7 @@ async fn a_pull_secret_without_a_namespace_is_read_in_the_controllers_namespace(
     common::crds(&admin).await;
     let id = format!("{:08x}", rand::random::<u32>());
     let name = format!("pc-pull-{id}");
-    let _cleanup = Cleanup(vec![name.clone()]);
+    let _cleanup = common::DeleteClasses(vec![name.clone()]);
     let (image, digest) = push_fake(&name).await;
     // The controller's client defaults to a namespace of its own, as a pod's in-cluster config
     // defaults to the pod's namespace; `default` holds no pull secret of this name.

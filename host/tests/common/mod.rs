@@ -402,3 +402,24 @@ pub async fn force_sync(client: &Client, ns: &str, name: &str, value: &str) {
     .await
     .unwrap();
 }
+
+/// Deletes the named ProviderClasses when dropped, so a failing test leaves none behind.
+pub struct DeleteClasses(pub Vec<String>);
+
+impl Drop for DeleteClasses {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let _ = ground::ground()
+            .command("kubectl")
+            .args([
+                "delete",
+                "providerclass",
+                "--ignore-not-found",
+                "--wait=false",
+            ])
+            .args(&self.0)
+            .output();
+    }
+}

@@ -19,7 +19,7 @@ async fn javascript_and_python_fakes_pulled_from_the_registry_sync_through_the_o
     let class = unique("polyglot");
     let log = std::env::temp_dir().join(format!("{ns}.log"));
     let mut classes = Vec::new();
-    let mut cleanup = Cleanup(Vec::new());
+    let mut cleanup = common::DeleteClasses(Vec::new());
     for name in ["js-fake", "py-fake"] {
         // Push the component to the ground's registry; pin the class to the manifest digest.
         let repo = format!("oci://{}/ampoule/{name}-{class}", g.registry());
@@ -102,26 +102,4 @@ async fn javascript_and_python_fakes_pulled_from_the_registry_sync_through_the_o
         assert_eq!(status.digest.as_deref(), Some(digest.as_str()), "{name}");
     }
     g.drop_namespace(&ns).await;
-}
-
-/// Deletes the test's cluster-scoped ProviderClasses even when the test fails, so no later
-/// operator loads them.
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if self.0.is_empty() {
-            return;
-        }
-        let _ = ground::ground()
-            .command("kubectl")
-            .args([
-                "delete",
-                "providerclass",
-                "--ignore-not-found",
-                "--wait=false",
-            ])
-            .args(&self.0)
-            .output();
-    }
 }
