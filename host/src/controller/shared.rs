@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use super::single_flight::{Accept, Reuse, SingleFlight};
 use crate::provider::{
-    FindRef, Opened, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider,
-    SecretValue, StoreContext, Validation,
+    FindRef, Opened, ProviderClient, ProviderError, PushData, PushRemoteRef, RemoteRef, SecretMap,
+    SecretProvider, SecretValue, StoreContext, Validation,
 };
 
 /// The oldest fetch a reconcile accepts: `NotBefore(None)`, any call in flight but no stored
@@ -156,6 +156,24 @@ impl ProviderClient for SharedClient {
         f: &'a FindRef,
     ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
         self.inner.get_all_secrets(f)
+    }
+
+    fn push_secret<'a>(&'a self, data: &'a PushData) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.inner.push_secret(data)
+    }
+
+    fn delete_secret<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        self.inner.delete_secret(remote)
+    }
+
+    fn secret_exists<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        self.inner.secret_exists(remote)
     }
 }
 

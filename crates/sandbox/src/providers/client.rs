@@ -8,7 +8,8 @@ use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
 use crate::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretValue, Validation,
+    FindRef, ProviderClient, ProviderError, PushData, PushRemoteRef, RemoteRef, SecretMap,
+    SecretValue, Validation,
 };
 use crate::runtime::bindings::ampoule::provider::types as wit;
 use crate::runtime::bindings::{SecretProviderCore, guest};
@@ -163,5 +164,55 @@ impl ProviderClient for WasmClient {
         self.call_with(query, to_map, |s, g, c, query| {
             Box::pin(async move { g.client().call_get_all_secrets(s, c, &query).await })
         })
+    }
+
+    fn push_secret<'a>(&'a self, data: &'a PushData) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let req = wit::PushRequest {
+            remote_key: data.remote.remote_key.clone(),
+            property: data.remote.property.clone(),
+            value: data.value.expose().clone(),
+            metadata: data.metadata.clone(),
+        };
+        self.call_with(
+            req,
+            |()| (),
+            |s, g, c, req| Box::pin(async move { g.client().call_push_secret(s, c, &req).await }),
+        )
+    }
+
+    fn delete_secret<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let arg = (remote.remote_key.clone(), remote.property.clone());
+        self.call_with(
+            arg,
+            |()| (),
+            |s, g, c, (key, property)| {
+                Box::pin(async move {
+                    g.client()
+                        .call_delete_secret(s, c, &key, property.as_deref())
+                        .await
+                })
+            },
+        )
+    }
+
+    fn secret_exists<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        let arg = (remote.remote_key.clone(), remote.property.clone());
+        self.call_with(
+            arg,
+            |b| b,
+            |s, g, c, (key, property)| {
+                Box::pin(async move {
+                    g.client()
+                        .call_secret_exists(s, c, &key, property.as_deref())
+                        .await
+                })
+            },
+        )
     }
 }

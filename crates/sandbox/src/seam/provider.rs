@@ -94,6 +94,27 @@ pub struct FindRef {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Where a PushSecret writes (ESO's `PushSecretRemoteRef`): `data[].match.remoteRef`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushRemoteRef {
+    pub remote_key: String,
+    /// Write one property of the remote secret (merged into what is there) instead of all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+}
+
+/// One value a PushSecret writes (ESO's `PushSecretData` with the Secret's bytes resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushData {
+    pub remote: PushRemoteRef,
+    /// The `match.secretKey`'s value; for a whole-Secret push (no `secretKey`), the Secret's
+    /// data as one JSON object of strings, as ESO's providers write it.
+    pub value: SecretValue,
+    /// `data[].metadata`, provider-specific JSON (Vault custom metadata, AWS tags …).
+    pub metadata: Option<String>,
+}
+
 /// What a store reports it can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Capabilities {
@@ -179,6 +200,33 @@ pub trait ProviderClient: Send + Sync {
         &'a self,
         f: &'a FindRef,
     ) -> BoxFuture<'a, Result<SecretMap, ProviderError>>;
+    /// PushSecret: writes `data` (ESO's `PushSecret`). A provider refuses to overwrite a remote
+    /// secret it did not create (ESO's `managed-by` check) with `Forbidden`.
+    fn push_secret<'a>(&'a self, data: &'a PushData) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let _ = data;
+        Box::pin(async { Err(read_only()) })
+    }
+    /// Removes what a PushSecret wrote (`deletionPolicy: Delete`). Gone already is success.
+    fn delete_secret<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        let _ = remote;
+        Box::pin(async { Err(read_only()) })
+    }
+    /// Whether the remote secret (or its property) exists (`updatePolicy: IfNotExists`).
+    fn secret_exists<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        let _ = remote;
+        Box::pin(async { Err(read_only()) })
+    }
+}
+
+/// The answer of a client that cannot write.
+fn read_only() -> ProviderError {
+    ProviderError::Forbidden("this store's provider does not write secrets".into())
 }
 
 /// An opened client and what the provider reports about the store.
