@@ -17,6 +17,7 @@ pub mod duration;
 pub mod external_secret;
 pub mod provider_class;
 pub mod providers;
+pub mod push_secret;
 pub mod sandbox;
 pub mod schema;
 pub mod secret_store;
@@ -41,6 +42,10 @@ pub use external_secret::{
 };
 pub use provider_class::{ProviderClass, ProviderClassSpec, ProviderClassStatus};
 pub use providers::SecretStoreProvider;
+pub use push_secret::{
+    ClusterPushSecret, ClusterPushSecretSpec, ClusterPushSecretStatus, PushSecret, PushSecretSpec,
+    PushSecretStatus,
+};
 pub use sandbox::{Egress, EgressRule, Limits, PrivateNetworks, Sandbox};
 pub use secret_store::{
     ClusterSecretStore, ClusterSecretStoreSpec, GenericStore, SecretStore, SecretStoreSpec,
@@ -53,7 +58,7 @@ pub const ESO_GROUP: &str = "external-secrets.io";
 pub const AMPOULE_GROUP: &str = "ampoule.dev";
 
 /// Every CRD Ampoule serves, in a stable order: ExternalSecret, SecretStore, ClusterSecretStore,
-/// ClusterExternalSecret, ProviderClass.
+/// ClusterExternalSecret, ProviderClass, PushSecret, ClusterPushSecret.
 pub fn all() -> Vec<CustomResourceDefinition> {
     let eso = schema::Finish {
         legacy_version: true,
@@ -73,12 +78,19 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         )],
         ..schema::Finish::default()
     };
+    let push_secret = schema::Finish {
+        // ESO writes `refreshTime: null` before the first push (`+nullable` in its CRD).
+        nullable: &[&["status", "refreshTime"]],
+        ..schema::Finish::default()
+    };
     vec![
         schema::finish(ExternalSecret::crd(), &external_secret),
         schema::finish(SecretStore::crd(), &eso),
         schema::finish(ClusterSecretStore::crd(), &eso),
         schema::finish(ClusterExternalSecret::crd(), &eso),
         schema::finish(ProviderClass::crd(), &provider_class),
+        schema::finish(PushSecret::crd(), &push_secret),
+        schema::finish(ClusterPushSecret::crd(), &schema::Finish::default()),
     ]
 }
 

@@ -98,6 +98,12 @@ pub fn drop_description(schema: &mut schemars::Schema) {
     }
 }
 
+/// Any JSON value, kept as written (ESO's `apiextensionsv1.JSON` fields, such as a PushSecret's
+/// provider-specific `metadata`). Used as `#[schemars(schema_with = "…::any_json")]`.
+pub fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "x-kubernetes-preserve-unknown-fields": true })
+}
+
 /// Calls `f` on every schema node, depth first, with its path (`[]` for items and map values).
 pub fn walk(
     props: &mut JSONSchemaProps,

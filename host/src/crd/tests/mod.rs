@@ -62,3 +62,5 @@ const SS: &str = "secretstores.external-secrets.io";
 const CSS: &str = "clustersecretstores.external-secrets.io";
 const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PC: &str = "providerclasses.ampoule.dev";
+const PS: &str = "pushsecrets.external-secrets.io";
+const CPS: &str = "clusterpushsecrets.external-secrets.io";

@@ -4,7 +4,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
 
-use super::{CES, CSS, ES, PC, SS, all, crd, node, root};
+use super::{CES, CPS, CSS, ES, PC, PS, SS, all, crd, node, root};
 
 #[test]
 fn all_crds_in_stable_order() {
@@ -12,7 +12,7 @@ fn all_crds_in_stable_order() {
         .iter()
         .filter_map(|c| c.metadata.name.as_deref())
         .collect();
-    assert_eq!(names, [ES, SS, CSS, CES, PC]);
+    assert_eq!(names, [ES, SS, CSS, CES, PC, PS, CPS]);
 }
 
 #[test]
@@ -22,12 +22,15 @@ fn names_scopes_and_categories_match_eso() {
         (SS, "SecretStore", "Namespaced", "ss"),
         (CSS, "ClusterSecretStore", "Cluster", "css"),
         (CES, "ClusterExternalSecret", "Cluster", "ces"),
+        (PS, "PushSecret", "Namespaced", "ps"),
+        (CPS, "ClusterPushSecret", "Cluster", ""),
     ];
     for (name, kind, scope, short) in cases {
         let crd = crd(name);
         assert_eq!(crd.spec.names.kind, kind);
         assert_eq!(crd.spec.scope, scope, "{name}");
-        assert_eq!(crd.spec.names.short_names, Some(vec![short.to_owned()]));
+        let shorts = (!short.is_empty()).then(|| vec![short.to_owned()]);
+        assert_eq!(crd.spec.names.short_names, shorts, "{name}");
         assert_eq!(
             crd.spec.names.categories,
             Some(vec!["external-secrets".to_owned()])
