@@ -101,6 +101,10 @@ pub struct Metrics {
     pub es_condition: Family<ConditionLabels, Gauge>,
     /// `externalsecret_reconcile_duration{name,namespace}`: nanoseconds of the last reconcile (as ESO).
     pub es_duration: Family<ObjectLabels, Gauge>,
+    /// `pushsecret_status_condition{name,namespace,condition,status}`.
+    pub ps_condition: Family<ConditionLabels, Gauge>,
+    /// `pushsecret_reconcile_duration{name,namespace}`: nanoseconds of the last reconcile.
+    pub ps_duration: Family<ObjectLabels, Gauge>,
     /// `secretstore_status_condition`.
     pub store_condition: Family<ConditionLabels, Gauge>,
     /// `clustersecretstore_status_condition`.
@@ -140,6 +144,8 @@ impl Metrics {
             sync_errors: Family::default(),
             es_condition: Family::default(),
             es_duration: Family::default(),
+            ps_condition: Family::default(),
+            ps_duration: Family::default(),
             store_condition: Family::default(),
             cluster_store_condition: Family::default(),
             provider_calls: Family::default(),
@@ -173,6 +179,16 @@ impl Metrics {
             "externalsecret_reconcile_duration",
             "The duration time to reconcile the External Secret (ns)",
             m.es_duration.clone(),
+        );
+        r.register(
+            "pushsecret_status_condition",
+            "The status condition of a specific Push Secret",
+            m.ps_condition.clone(),
+        );
+        r.register(
+            "pushsecret_reconcile_duration",
+            "The duration time to reconcile the Push Secret (ns)",
+            m.ps_duration.clone(),
         );
         r.register(
             "secretstore_status_condition",
@@ -278,6 +294,32 @@ impl Metrics {
                 status: status.into(),
             };
             family.get_or_create(&labels).set(i64::from(value));
+        }
+    }
+
+    /// `pushsecret_reconcile_duration` of one PushSecret.
+    pub fn push_secret_duration(&self, name: &str, namespace: &str) -> Gauge {
+        self.ps_duration
+            .get_or_create(&ObjectLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+            })
+            .clone()
+    }
+
+    /// Drops every series of a deleted PushSecret.
+    pub fn forget_push_secret(&self, name: &str, namespace: &str) {
+        self.ps_duration.remove(&ObjectLabels {
+            name: name.into(),
+            namespace: namespace.into(),
+        });
+        for status in ["True", "False"] {
+            self.ps_condition.remove(&ConditionLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+                condition: "Ready".into(),
+                status: status.into(),
+            });
         }
     }
 

@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// Run the ClusterExternalSecret reconciler.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_cluster_external_secret_reconciler: bool,
+    /// Run the PushSecret reconciler.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub enable_push_secret_reconciler: bool,
+    /// Run the ClusterPushSecret reconciler.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub enable_cluster_push_secret_reconciler: bool,
     /// How often stores that set no refreshInterval are validated (Go duration).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub store_requeue_interval: Duration,
@@ -113,6 +119,8 @@ impl RunArgs {
             flood_gate: self.enable_flood_gate,
             cluster_stores: self.enable_cluster_store_reconciler,
             cluster_external_secrets: self.enable_cluster_external_secret_reconciler,
+            push_secrets: self.enable_push_secret_reconciler,
+            cluster_push_secrets: self.enable_cluster_push_secret_reconciler,
             store_requeue_interval: self.store_requeue_interval,
             template_delimiters: (
                 self.template_left_delimiter.clone(),

@@ -32,6 +32,10 @@ pub struct Settings {
     pub cluster_stores: bool,
     /// `--enable-cluster-external-secret-reconciler`.
     pub cluster_external_secrets: bool,
+    /// `--enable-push-secret-reconciler`.
+    pub push_secrets: bool,
+    /// `--enable-cluster-push-secret-reconciler`.
+    pub cluster_push_secrets: bool,
     /// `--store-requeue-interval`: how often stores are validated when they set no interval.
     pub store_requeue_interval: Duration,
     /// `--template-left-delimiter` / `--template-right-delimiter`.
@@ -47,6 +51,8 @@ impl Default for Settings {
             flood_gate: true,
             cluster_stores: true,
             cluster_external_secrets: true,
+            push_secrets: true,
+            cluster_push_secrets: true,
             store_requeue_interval: Duration::from_secs(300),
             template_delimiters: ("{{".into(), "}}".into()),
         }
@@ -98,6 +104,8 @@ pub struct Context {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The ClusterExternalSecret controller's caches and queue.
     pub cluster_external_secrets: super::cluster_external_secret::State,
+    /// The PushSecret controller's cache and queue.
+    pub push_secrets: super::push_secret::State,
 }
 
 /// Normal events published in the background at once, at most.

@@ -1,4 +1,5 @@
-//! The controllers: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret.
+//! The controllers: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret,
+//! PushSecret.
 //!
 //! Watches feed keyed work queues ([`queue::WorkQueue`]); `--concurrent` workers reconcile
 //! ExternalSecrets (never-synced and changed objects first), a few workers validate stores and
@@ -17,6 +18,7 @@ pub mod external_secret;
 pub mod hash;
 pub mod leader;
 pub mod provider_class;
+pub mod push_secret;
 pub mod queue;
 pub mod refresh;
 pub mod secret_store;

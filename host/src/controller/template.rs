@@ -66,9 +66,29 @@ pub async fn shape_with(
             finalizers: Vec::new(),
         });
     };
+    render(
+        lookup,
+        transformer,
+        delimiters,
+        &es.namespace().unwrap_or_default(),
+        tpl,
+        fetched,
+    )
+    .await
+}
+
+/// Applies `tpl` to `fetched` for an object in namespace `ns` (templateFrom sources are read
+/// there): ESO's template step, shared by ExternalSecrets and PushSecrets.
+pub async fn render(
+    lookup: &Lookup<'_>,
+    transformer: &dyn Transformer,
+    delimiters: &(String, String),
+    ns: &str,
+    tpl: &ExternalSecretTemplate,
+    fetched: BTreeMap<String, SecretValue>,
+) -> Result<Shape, Error> {
     check_privileged(tpl)?;
-    let ns = es.namespace().unwrap_or_default();
-    let sources = resolve(lookup, &ns, &tpl.template_from).await?;
+    let sources = resolve(lookup, ns, &tpl.template_from).await?;
     let (labels, annotations, finalizers) = match &tpl.metadata {
         Some(m) => (
             m.labels.clone(),

@@ -23,10 +23,13 @@ use tokio::task::JoinSet;
 use super::backoff::Backoff;
 use super::cluster_external_secret;
 use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, reporter};
+use super::push_secret;
 use super::queue::WorkQueue;
 use super::shared;
 use super::target::MANAGED_LABEL;
-use crate::crd::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::crd::{
+    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore,
+};
 use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
@@ -60,6 +63,7 @@ struct Writers {
     secrets: Writer<PartialObjectMeta<Secret>>,
     cluster_external_secrets: Writer<ClusterExternalSecret>,
     namespaces: Writer<PartialObjectMeta<Namespace>>,
+    push_secrets: Writer<PushSecret>,
     /// Set by [`caches_synced`] (see [`Context::caches_listed`]).
     listed: tokio::sync::watch::Sender<bool>,
 }
@@ -78,12 +82,14 @@ fn context(
     let (secret_store, secret_writer) = reflector::store();
     let (ces_store, ces_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
+    let (ps_store, ps_writer) = reflector::store();
     let (listed, caches_listed) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         client: client.clone(),
         provider: Arc::new(shared::Shared::new(provider)),
         transformer,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
+        push_secrets: push_secret::State::new(ps_store, client.clone()),
         store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
         settings,
         backoff: Backoff::default(),
@@ -110,6 +116,7 @@ fn context(
         secrets: secret_writer,
         cluster_external_secrets: ces_writer,
         namespaces: ns_writer,
+        push_secrets: ps_writer,
         listed,
     };
     (ctx, writers)
@@ -167,6 +174,12 @@ pub fn start(
         ));
     } else {
         drop((writers.cluster_external_secrets, writers.namespaces));
+    }
+    if ctx.settings.push_secrets {
+        let ps = guarded::<PushSecret>(&client, ns.as_deref()).reflect(writers.push_secrets);
+        tasks.spawn(push_secret::on_objects(ctx.clone(), ps));
+    } else {
+        drop(writers.push_secrets);
     }
     if let Some(changes) = provider_changes {
         tasks.spawn(events::on_provider_changes(ctx.clone(), changes));

@@ -18,7 +18,18 @@ pub type SecretMap = BTreeMap<String, SecretValue>;
 /// The two store kinds an ExternalSecret can reference (`spec.secretStoreRef.kind` of the
 /// CRDs, which use this type).
 #[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
 )]
 #[schemars(transform = drop_description)]
 pub enum StoreKind {

@@ -33,7 +33,7 @@ fn refresh_not_before(
 
 /// Runs the workers until they are aborted: `--concurrent` for ExternalSecrets (a quarter of
 /// them only for new or changed objects), two for stores, and the ClusterExternalSecret
-/// workers when that controller is enabled.
+/// and PushSecret workers when those controllers are enabled.
 pub async fn workers(ctx: Arc<Context>) {
     // Every cache complete first: the flood gate needs the stores' readiness, and the
     // ExternalSecret cache must be complete before store events fan out.
@@ -69,6 +69,9 @@ pub async fn workers(ctx: Arc<Context>) {
     }
     if ctx.settings.cluster_external_secrets {
         set.spawn(cluster_external_secret::workers(ctx.clone()));
+    }
+    if ctx.settings.push_secrets {
+        set.spawn(crate::controller::push_secret::workers(ctx.clone()));
     }
     while set.join_next().await.is_some() {}
 }
