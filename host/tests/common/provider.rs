@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ampoule::provider::{
-    FindRef, ProviderClient, ProviderError, RemoteRef, SecretMap, SecretProvider, SecretValue,
-    StoreContext, StoreInfo, Validation,
+    FindRef, ProviderClient, ProviderError, PushData, PushRemoteRef, RemoteRef, SecretMap,
+    SecretProvider, SecretValue, StoreContext, StoreInfo, Validation,
 };
 use ampoule::redact::Redacted;
 use futures::future::BoxFuture;
@@ -19,6 +19,8 @@ pub struct Backend {
     pub values: Mutex<BTreeMap<String, Vec<u8>>>,
     pub fail: Mutex<Option<ProviderError>>,
     pub calls: AtomicUsize,
+    /// Writes (push and delete) the backend took.
+    pub writes: AtomicUsize,
 }
 
 impl Backend {
@@ -40,6 +42,70 @@ impl Backend {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+    pub fn value(&self, key: &str) -> Option<String> {
+        let values = self.values.lock().unwrap();
+        values
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+    pub fn keys(&self) -> Vec<String> {
+        self.values.lock().unwrap().keys().cloned().collect()
+    }
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+    /// A push: the value at `remote_key`, or with a property, set in the JSON object there.
+    fn push(&self, data: &PushData) -> Result<(), ProviderError> {
+        self.check()?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut values = self.values.lock().unwrap();
+        let key = data.remote.remote_key.clone();
+        let value = data.value.expose().clone();
+        match &data.remote.property {
+            None => {
+                values.insert(key, value);
+            }
+            Some(p) => {
+                let mut object: serde_json::Map<String, Value> = values
+                    .get(&key)
+                    .and_then(|v| serde_json::from_slice(v).ok())
+                    .unwrap_or_default();
+                object.insert(
+                    p.clone(),
+                    Value::String(String::from_utf8_lossy(&value).into_owned()),
+                );
+                values.insert(key, Value::Object(object).to_string().into_bytes());
+            }
+        }
+        Ok(())
+    }
+    fn delete(&self, r: &PushRemoteRef) -> Result<(), ProviderError> {
+        self.check()?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut values = self.values.lock().unwrap();
+        match &r.property {
+            None => {
+                values.remove(&r.remote_key);
+            }
+            Some(p) => {
+                let object: Option<serde_json::Map<String, Value>> = values
+                    .get(&r.remote_key)
+                    .and_then(|v| serde_json::from_slice(v).ok());
+                if let Some(mut object) = object {
+                    object.remove(p);
+                    if object.is_empty() {
+                        values.remove(&r.remote_key);
+                    } else {
+                        values.insert(
+                            r.remote_key.clone(),
+                            Value::Object(object).to_string().into_bytes(),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
     fn get(&self, key: &str) -> Result<Vec<u8>, ProviderError> {
         self.check()?;
@@ -136,6 +202,36 @@ impl ProviderClient for TestClient {
                 .filter(|(k, _)| re.is_match(k))
                 .map(|(k, v)| (k.clone(), Redacted::new(v.clone())))
                 .collect())
+        })
+    }
+    fn push_secret<'a>(&'a self, data: &'a PushData) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move { self.0.push(data) })
+    }
+    fn delete_secret<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move { self.0.delete(remote) })
+    }
+    fn secret_exists<'a>(
+        &'a self,
+        remote: &'a PushRemoteRef,
+    ) -> BoxFuture<'a, Result<bool, ProviderError>> {
+        Box::pin(async move { self.exists(remote) })
+    }
+}
+
+impl TestClient {
+    fn exists(&self, r: &PushRemoteRef) -> Result<bool, ProviderError> {
+        self.0.check()?;
+        let values = self.0.values.lock().unwrap();
+        let Some(v) = values.get(&r.remote_key) else {
+            return Ok(false);
+        };
+        Ok(match &r.property {
+            None => true,
+            Some(p) => serde_json::from_slice::<serde_json::Map<String, Value>>(v)
+                .is_ok_and(|o| o.contains_key(p)),
         })
     }
 }
