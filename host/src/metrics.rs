@@ -105,6 +105,10 @@ pub struct Metrics {
     pub ps_condition: Family<ConditionLabels, Gauge>,
     /// `pushsecret_reconcile_duration{name,namespace}`: nanoseconds of the last reconcile.
     pub ps_duration: Family<ObjectLabels, Gauge>,
+    /// `clusterpushsecret_status_condition{name,namespace,condition,status}`.
+    pub cps_condition: Family<ConditionLabels, Gauge>,
+    /// `clusterpushsecret_reconcile_duration{name,namespace}`: nanoseconds of the last reconcile.
+    pub cps_duration: Family<ObjectLabels, Gauge>,
     /// `secretstore_status_condition`.
     pub store_condition: Family<ConditionLabels, Gauge>,
     /// `clustersecretstore_status_condition`.
@@ -146,6 +150,8 @@ impl Metrics {
             es_duration: Family::default(),
             ps_condition: Family::default(),
             ps_duration: Family::default(),
+            cps_condition: Family::default(),
+            cps_duration: Family::default(),
             store_condition: Family::default(),
             cluster_store_condition: Family::default(),
             provider_calls: Family::default(),
@@ -189,6 +195,16 @@ impl Metrics {
             "pushsecret_reconcile_duration",
             "The duration time to reconcile the Push Secret (ns)",
             m.ps_duration.clone(),
+        );
+        r.register(
+            "clusterpushsecret_status_condition",
+            "The status condition of a specific Cluster Push Secret",
+            m.cps_condition.clone(),
+        );
+        r.register(
+            "clusterpushsecret_reconcile_duration",
+            "The duration time to reconcile the Cluster Push Secret (ns)",
+            m.cps_duration.clone(),
         );
         r.register(
             "secretstore_status_condition",
@@ -303,6 +319,16 @@ impl Metrics {
             .get_or_create(&ObjectLabels {
                 name: name.into(),
                 namespace: namespace.into(),
+            })
+            .clone()
+    }
+
+    /// `clusterpushsecret_reconcile_duration` of one ClusterPushSecret.
+    pub fn cluster_push_secret_duration(&self, name: &str) -> Gauge {
+        self.cps_duration
+            .get_or_create(&ObjectLabels {
+                name: name.into(),
+                namespace: String::new(),
             })
             .clone()
     }

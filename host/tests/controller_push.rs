@@ -12,6 +12,7 @@ use std::time::Duration;
 use ampoule::crd::PushSecret;
 use common::{Running, WAIT, start};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
@@ -330,4 +331,78 @@ async fn nothing_changed_means_no_new_push_until_the_interval() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn a_cluster_push_secret_stamps_a_push_secret_into_selected_namespaces() {
+    let c = start("cps", |s| s.cluster_push_secrets = true).await;
+    let backend = c.store("vault").await;
+    c.apply(secret("src", json!({}), &[("a", "1")])).await;
+    let label = common::unique("cps");
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.client.clone());
+    namespaces
+        .patch(
+            &c.namespace,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"metadata": {"labels": {"cps": label}}})),
+        )
+        .await
+        .unwrap();
+    let name = common::unique("cps");
+    common::apply(
+        &c.client,
+        None,
+        json!({
+            "apiVersion": "external-secrets.io/v1alpha1", "kind": "ClusterPushSecret",
+            "metadata": {"name": name},
+            "spec": {
+                "pushSecretName": "stamped",
+                "pushSecretMetadata": {"labels": {"from": "cps"}},
+                "namespaceSelectors": [{"matchLabels": {"cps": label}}],
+                "pushSecretSpec": {
+                    "secretStoreRefs": [{"name": "vault"}],
+                    "selector": {"secret": {"name": "src"}},
+                    "data": [{"match": {"secretKey": "a", "remoteRef": {"remoteKey": "from-cps"}}}],
+                },
+            },
+        }),
+    )
+    .await
+    .unwrap();
+    let p = ps_ready(&c, "stamped", "True", "Synced").await;
+    assert_eq!(p.labels().get("from").map(String::as_str), Some("cps"));
+    assert_eq!(
+        ampoule::controller::cluster_push_secret::controller_of(&p),
+        Some(name.as_str())
+    );
+    assert_eq!(backend.value("from-cps").as_deref(), Some("1"));
+    let cps: Api<ampoule::crd::ClusterPushSecret> = Api::all(c.client.clone());
+    let status = ground::eventually(WAIT, "ClusterPushSecret status", || async {
+        let s = cps.get(&name).await.ok()?.status?;
+        (!s.provisioned_namespaces.is_empty()).then_some(s)
+    })
+    .await;
+    assert_eq!(status.provisioned_namespaces, [c.namespace.clone()]);
+    assert_eq!(status.push_secret_name.as_deref(), Some("stamped"));
+    assert!(status.failed_namespaces.is_empty());
+
+    // The namespace no longer selected: its PushSecret goes.
+    namespaces
+        .patch(
+            &c.namespace,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&json!({"metadata": {"labels": {"cps": null}}})),
+        )
+        .await
+        .unwrap();
+    ground::eventually(WAIT, "the stamped PushSecret deleted", || async {
+        c.api::<PushSecret>()
+            .get_opt("stamped")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    cps.delete(&name, &DeleteParams::default()).await.unwrap();
 }

@@ -109,7 +109,8 @@ pub(super) async fn on_objects(
 }
 
 /// Namespace watch events: a namespace whose labels or deletion changed (or that appeared or
-/// went) queues the ClusterExternalSecrets selecting it before or after the change. A relist
+/// went) queues the ClusterExternalSecrets selecting it before or after the change, and every
+/// ClusterPushSecret ([`super::cluster_push_secret`]). A relist
 /// finds the namespaces deleted while the watch was down.
 pub(super) async fn on_namespaces(
     ctx: Arc<Context>,
@@ -158,6 +159,12 @@ pub(super) async fn on_namespaces(
                 continue;
             }
         };
+        if ctx.settings.cluster_push_secrets && !changes.is_empty() {
+            ctx.cluster_push_secrets.queue_all();
+        }
+        if !ctx.settings.cluster_external_secrets {
+            continue;
+        }
         let all = state.objects.state();
         for (before, after) in changes {
             let names = plan::affected_by_namespace(

@@ -106,6 +106,8 @@ pub struct Context {
     pub cluster_external_secrets: super::cluster_external_secret::State,
     /// The PushSecret controller's cache and queue.
     pub push_secrets: super::push_secret::State,
+    /// The ClusterPushSecret controller's cache and queue.
+    pub cluster_push_secrets: super::cluster_push_secret::State,
 }
 
 /// Normal events published in the background at once, at most.

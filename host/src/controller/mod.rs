@@ -1,5 +1,5 @@
 //! The controllers: ExternalSecret, SecretStore/ClusterSecretStore, ClusterExternalSecret,
-//! PushSecret.
+//! PushSecret, ClusterPushSecret.
 //!
 //! Watches feed keyed work queues ([`queue::WorkQueue`]); `--concurrent` workers reconcile
 //! ExternalSecrets (never-synced and changed objects first), a few workers validate stores and
@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod cluster_external_secret;
+pub mod cluster_push_secret;
 pub mod context;
 #[cfg(test)]
 mod counting;

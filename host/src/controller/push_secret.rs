@@ -96,6 +96,7 @@ pub(super) async fn on_objects(
                 }
                 seen.insert(key.clone(), print);
                 state.queue.add(key, Duration::ZERO, Priority::Urgent);
+                super::cluster_push_secret::push_secret_changed(&ctx, &ps);
             }
             Ok(Event::Delete(ps)) => {
                 let key = ObjectRef::from_obj(&ps);
@@ -104,6 +105,7 @@ pub(super) async fn on_objects(
                 state.backoff.reset(&key.to_string());
                 let (name, ns) = (ps.name_any(), ps.namespace().unwrap_or_default());
                 ctx.metrics.forget_push_secret(&name, &ns);
+                super::cluster_push_secret::push_secret_changed(&ctx, &ps);
             }
             Ok(Event::Init | Event::InitDone) => {}
             Err(e) => tracing::warn!(error = %e, "PushSecret watch failed; retrying"),

@@ -22,13 +22,15 @@ use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
 use super::cluster_external_secret;
+use super::cluster_push_secret;
 use super::context::{Context, ES_REPORTER, STORE_REPORTER, Settings, reporter};
 use super::push_secret;
 use super::queue::WorkQueue;
 use super::shared;
 use super::target::MANAGED_LABEL;
 use crate::crd::{
-    ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore,
+    ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, PushSecret,
+    SecretStore,
 };
 use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
@@ -64,6 +66,7 @@ struct Writers {
     cluster_external_secrets: Writer<ClusterExternalSecret>,
     namespaces: Writer<PartialObjectMeta<Namespace>>,
     push_secrets: Writer<PushSecret>,
+    cluster_push_secrets: Writer<ClusterPushSecret>,
     /// Set by [`caches_synced`] (see [`Context::caches_listed`]).
     listed: tokio::sync::watch::Sender<bool>,
 }
@@ -83,6 +86,7 @@ fn context(
     let (ces_store, ces_writer) = reflector::store();
     let (ns_store, ns_writer) = reflector::store();
     let (ps_store, ps_writer) = reflector::store();
+    let (cps_store, cps_writer) = reflector::store();
     let (listed, caches_listed) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -90,6 +94,7 @@ fn context(
         transformer,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
         push_secrets: push_secret::State::new(ps_store, client.clone()),
+        cluster_push_secrets: cluster_push_secret::State::new(cps_store, client.clone()),
         store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
         settings,
         backoff: Backoff::default(),
@@ -117,6 +122,7 @@ fn context(
         cluster_external_secrets: ces_writer,
         namespaces: ns_writer,
         push_secrets: ps_writer,
+        cluster_push_secrets: cps_writer,
         listed,
     };
     (ctx, writers)
@@ -159,6 +165,10 @@ pub fn start(
         let ces = guarded::<ClusterExternalSecret>(&client, None)
             .reflect(writers.cluster_external_secrets);
         tasks.spawn(cluster_external_secret::on_objects(ctx.clone(), ces));
+    } else {
+        drop(writers.cluster_external_secrets);
+    }
+    if ctx.settings.cluster_external_secrets || ctx.settings.cluster_push_secrets {
         // Metadata only: names, labels and deletion are all the selection reads.
         let namespaces = watcher(
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
@@ -173,7 +183,13 @@ pub fn start(
             namespaces,
         ));
     } else {
-        drop((writers.cluster_external_secrets, writers.namespaces));
+        drop(writers.namespaces);
+    }
+    if ctx.settings.cluster_push_secrets {
+        let cps = guarded::<ClusterPushSecret>(&client, None).reflect(writers.cluster_push_secrets);
+        tasks.spawn(cluster_push_secret::on_objects(ctx.clone(), cps));
+    } else {
+        drop(writers.cluster_push_secrets);
     }
     if ctx.settings.push_secrets {
         let ps = guarded::<PushSecret>(&client, ns.as_deref()).reflect(writers.push_secrets);

@@ -107,6 +107,7 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
         namespace: Some(namespace.clone()),
         concurrent: 4,
         cluster_external_secrets: false,
+        cluster_push_secrets: false,
         controller_class: unique("class"),
         ..Settings::default()
     };

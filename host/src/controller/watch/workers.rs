@@ -73,6 +73,9 @@ pub async fn workers(ctx: Arc<Context>) {
     if ctx.settings.push_secrets {
         set.spawn(crate::controller::push_secret::workers(ctx.clone()));
     }
+    if ctx.settings.cluster_push_secrets {
+        set.spawn(crate::controller::cluster_push_secret::workers(ctx.clone()));
+    }
     while set.join_next().await.is_some() {}
 }
 
