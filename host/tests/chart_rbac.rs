@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use ampoule::controller::{self, Settings};
-use common::{TestProvider, apply, crds, data, unique};
+use common::{TestProvider, apply, crds, data, ready, unique};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -118,6 +118,13 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         )
         .await
         .unwrap();
+        // A PushSecret with deletionPolicy Delete: source read, finalizer and status patches.
+        apply(&admin, Some(target), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "push-src", "labels": {"push": "yes"}},
+            "stringData": {"p": format!("pushed from {target}")}})).await.unwrap();
+        apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "p"},
+            "spec": {"deletionPolicy": "Delete", "secretStoreRefs": [{"name": "b"}],
+                "selector": {"secret": {"selector": {"matchLabels": {"push": "yes"}}}},
+                "data": [{"match": {"secretKey": "p", "remoteRef": {"remoteKey": "pushed"}}}]}})).await.unwrap();
         apply(&admin, Some(target), json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "e"},
             "spec": {"secretStoreRef": {"name": "b"}, "target": {"deletionPolicy": "Delete", "template": {"mergePolicy": "Merge",
                 "templateFrom": [{"configMap": {"name": "tpl", "items": [{"key": "greeting"}]}}]}},
@@ -130,6 +137,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
     };
     let leader =
         controller::leader::LeaderElection::new(ns.clone(), unique("lease"), "rbac-test".into());
+    let provider_view = provider.clone();
     let running = tokio::spawn(controller::run(
         as_operator,
         provider,
@@ -148,6 +156,20 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         .await;
         assert_eq!(data(&s)["k"], *target);
         assert_eq!(data(&s)["greeting"], format!("hello {target}"));
+        let backend = provider_view.backend(&format!("{target}/b"));
+        ground::eventually(
+            common::WAIT,
+            "the PushSecret pushed with the chart's RBAC",
+            || async {
+                (backend.value("pushed") == Some(format!("pushed from {target}"))).then_some(())
+            },
+        )
+        .await;
+        ground::eventually(common::WAIT, "the PushSecret Ready", || async {
+            let ps = common::get_v1alpha1(&admin, target, "pushsecrets", "p").await;
+            (ready(&ps).as_deref() == Some("True")).then_some(())
+        })
+        .await;
     }
     assert!(
         !running.is_finished(),
@@ -163,6 +185,9 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         ("create", "serviceaccounts/token", ""),
         ("get", "serviceaccounts", ""),
         ("get", "configmaps", ""),
+        ("watch", "pushsecrets", "external-secrets.io"),
+        ("watch", "clusterpushsecrets", "external-secrets.io"),
+        ("patch", "clusterpushsecrets/status", "external-secrets.io"),
     ] {
         assert!(
             can(&admin, &user, verb, resource, group).await,
@@ -177,6 +202,8 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         ("update", "serviceaccounts", ""),
         ("create", "pods", ""),
         ("delete", "secretstores", "external-secrets.io"),
+        ("get", "pushsecrets", "external-secrets.io"),
+        ("patch", "clusterpushsecrets", "external-secrets.io"),
         ("update", "namespaces", ""),
         ("escalate", "clusterroles", "rbac.authorization.k8s.io"),
     ] {

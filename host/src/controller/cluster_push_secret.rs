@@ -382,10 +382,12 @@ async fn delete_owned(
     ns: &str,
 ) -> Result<(), String> {
     let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), ns);
-    let existing = match api.get_opt(name).await {
-        Ok(Some(ps)) => ps,
-        Ok(None) => return Ok(()),
-        Err(e) => return Err(e.to_string()),
+    let cached = ctx
+        .push_secrets
+        .objects
+        .get(&ObjectRef::<PushSecret>::new(name).within(ns));
+    let Some(existing) = cached else {
+        return Ok(());
     };
     if controller_of(&existing) != Some(cps.name_any().as_str()) {
         return Ok(());

@@ -330,6 +330,21 @@ pub async fn get(
     api.get_opt(name).await.ok().flatten()
 }
 
+/// An external-secrets.io/v1alpha1 object (PushSecret …) by its plural, read as it is stored.
+pub async fn get_v1alpha1(client: &Client, ns: &str, plural: &str, name: &str) -> DynamicObject {
+    let ar = kube::api::ApiResource {
+        group: "external-secrets.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "external-secrets.io/v1alpha1".into(),
+        kind: String::new(),
+        plural: plural.into(),
+    };
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar)
+        .get(name)
+        .await
+        .unwrap()
+}
+
 /// Server-side applies any object given as JSON.
 pub async fn apply(
     client: &Client,
