@@ -31,7 +31,8 @@ pub enum Command {
     },
     /// Print the Secret the operator would write for an ExternalSecret, with no cluster: data
     /// from ESO's fake provider (--data or --store), templates rendered by the template
-    /// component exactly as the controller does.
+    /// component exactly as the controller does. For a PushSecret: what it would push where,
+    /// from the Secrets in the file.
     Render(crate::render::RenderArgs),
     /// Provider plugins: push a component to an OCI registry, inspect, sign or verify one.
     #[command(subcommand)]

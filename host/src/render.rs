@@ -2,6 +2,10 @@
 //! The data comes from ESO's `fake` provider (a store file, or `--data` turned into one) run by
 //! the embedded fake component; the same data pipeline and the same template component as the
 //! controller shape it.
+//!
+//! For a PushSecret (a file with no ExternalSecret), what the operator would push where: the
+//! source Secrets from the file, the same entry expansion and template as the controller, one
+//! line per store and remote key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -149,13 +153,19 @@ fn store(args: &RenderArgs, docs: &[Value], namespace: &str) -> anyhow::Result<S
     })
 }
 
-/// Renders and returns the Secret manifest (YAML) the operator would apply.
+/// Renders and returns the Secret manifest (YAML) the operator would apply (for a PushSecret,
+/// the pushes it would make).
 pub async fn render(args: &RenderArgs) -> anyhow::Result<String> {
     let docs = documents(&args.file)?;
-    let es_doc = docs
-        .iter()
-        .find(|d| kind(d) == "ExternalSecret")
-        .ok_or_else(|| anyhow!("{} holds no ExternalSecret", args.file.display()))?;
+    let Some(es_doc) = docs.iter().find(|d| kind(d) == "ExternalSecret") else {
+        if let Some(ps) = docs.iter().find(|d| kind(d) == "PushSecret") {
+            return render_push(args, &docs, ps).await;
+        }
+        bail!(
+            "{} holds no ExternalSecret or PushSecret",
+            args.file.display()
+        );
+    };
     let mut es: ExternalSecret = serde_json::from_value(es_doc.clone())
         .with_context(|| format!("{} is not a valid ExternalSecret", args.file.display()))?;
     let namespace = es
@@ -210,4 +220,195 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<String> {
     let shape = shape_with(&lookup, &transformer, &delimiters, &es, fetched.data).await?;
     let obj = target::rendered(&es, &shape);
     Ok(serde_norway::to_string(&obj)?)
+}
+
+/// The pushes a PushSecret would make: `pushes[]` of store, remote key, property, source key,
+/// value (text, or `valueBase64` for bytes that are not UTF-8) and metadata.
+async fn render_push(args: &RenderArgs, docs: &[Value], doc: &Value) -> anyhow::Result<String> {
+    use crate::controller::push_secret::{Renamer, plan, shape_with};
+    use crate::controller::stores::selector_matches;
+    use crate::crd::PushSecret;
+    use crate::provider::SecretValue;
+    use base64::Engine;
+
+    let mut ps: PushSecret = serde_json::from_value(doc.clone())
+        .with_context(|| format!("{} is not a valid PushSecret", args.file.display()))?;
+    let namespace = ps
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    ps.metadata.namespace = Some(namespace.clone());
+    let in_namespace = |d: &Value| {
+        d["metadata"]["namespace"]
+            .as_str()
+            .is_none_or(|n| n == namespace)
+    };
+    let secrets: Vec<Secret> = docs
+        .iter()
+        .filter(|d| kind(d) == "Secret" && in_namespace(d))
+        .map(|d| secret(d.clone()))
+        .collect::<Result<_, _>>()?;
+    let config_maps: Vec<ConfigMap> = docs
+        .iter()
+        .filter(|d| kind(d) == "ConfigMap")
+        .map(|d| serde_json::from_value(d.clone()))
+        .collect::<Result<_, _>>()?;
+    let selector = ps.spec.selector.secret.clone().unwrap_or_default();
+    let sources: Vec<&Secret> = match (&selector.name, &selector.selector) {
+        (Some(name), _) => vec![
+            secrets
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name.as_str()))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "the source Secret {name:?} is not in {}",
+                        args.file.display()
+                    )
+                })?,
+        ],
+        (None, Some(sel)) => secrets
+            .iter()
+            .filter(|s| {
+                selector_matches(sel, s.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()))
+            })
+            .collect(),
+        (None, None) => bail!(
+            "ampoule render reads PushSecret sources from the file: selector.secret is required"
+        ),
+    };
+    let targets = push_targets(&ps, docs, &namespace);
+    let sandbox = Sandbox::new(SandboxConfig {
+        cache_dir: Some(crate::plugin::runtime::module_cache::default_cache_dir()),
+        max_instances: 4,
+        ..SandboxConfig::default()
+    })?;
+    let transformer = WasmTransformer::embedded(sandbox);
+    let delimiters = (
+        args.template_left_delimiter.clone(),
+        args.template_right_delimiter.clone(),
+    );
+    let lookup = Lookup::Objects {
+        config_maps: &config_maps,
+        secrets: &secrets,
+    };
+    plan::check_data_to_refs(&ps).map_err(|e| anyhow!(e))?;
+    plan::check_data_to_matches(&ps, &targets).map_err(|e| anyhow!(e))?;
+    let mut pushes = Vec::new();
+    for source in sources {
+        let data: plan::Data = source
+            .data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, SecretValue::new(v.0)))
+            .collect();
+        let data = shape_with(&lookup, &transformer, &delimiters, &ps, data)
+            .await
+            .map_err(|e| anyhow!(e))?;
+        for target in &targets {
+            let entries = plan::entries(&ps, target, &data, &Renamer(&transformer))
+                .await
+                .map_err(|e| anyhow!(e))?;
+            for entry in entries {
+                let write = plan::push_data(&entry, &data).map_err(|e| anyhow!(e))?;
+                let mut line = json!({
+                    "store": plan::store_key(target.kind, &target.name),
+                    "remoteKey": write.remote.remote_key,
+                });
+                if let Some(p) = &write.remote.property {
+                    line["property"] = json!(p);
+                }
+                if let Some(k) = &entry.data.match_.secret_key {
+                    line["secretKey"] = json!(k);
+                }
+                match std::str::from_utf8(write.value.expose()) {
+                    Ok(text) => line["value"] = json!(text),
+                    Err(_) => {
+                        line["valueBase64"] = json!(
+                            base64::engine::general_purpose::STANDARD.encode(write.value.expose())
+                        );
+                    }
+                }
+                if let Some(m) = &entry.data.metadata {
+                    line["metadata"] = m.clone();
+                }
+                pushes.push(line);
+            }
+        }
+    }
+    let out = json!({
+        "updatePolicy": ps.spec.update_policy,
+        "deletionPolicy": ps.spec.deletion_policy,
+        "pushes": pushes,
+    });
+    Ok(serde_norway::to_string(&out)?)
+}
+
+/// The stores a PushSecret names (labels from the file's store manifests, when there) or
+/// selects among the file's stores.
+fn push_targets(
+    ps: &crate::crd::PushSecret,
+    docs: &[Value],
+    namespace: &str,
+) -> Vec<crate::controller::push_secret::plan::Target> {
+    use crate::controller::push_secret::plan::Target;
+    use crate::controller::stores::selector_matches;
+    let stores: Vec<(StoreKind, String, BTreeMap<String, String>)> = docs
+        .iter()
+        .filter_map(|d| {
+            let kind = match kind(d) {
+                "SecretStore" => StoreKind::SecretStore,
+                "ClusterSecretStore" => StoreKind::ClusterSecretStore,
+                _ => return None,
+            };
+            if kind == StoreKind::SecretStore
+                && d["metadata"]["namespace"]
+                    .as_str()
+                    .is_some_and(|n| n != namespace)
+            {
+                return None;
+            }
+            let name = d["metadata"]["name"].as_str()?.to_owned();
+            let labels =
+                serde_json::from_value(d["metadata"]["labels"].clone()).unwrap_or_default();
+            Some((kind, name, labels))
+        })
+        .collect();
+    let mut out: BTreeMap<(StoreKind, String), Target> = BTreeMap::new();
+    for r in &ps.spec.secret_store_refs {
+        match (&r.name, &r.label_selector) {
+            (_, Some(sel)) => {
+                for (kind, name, labels) in &stores {
+                    if *kind == r.kind && selector_matches(sel, labels) {
+                        out.insert(
+                            (*kind, name.clone()),
+                            Target {
+                                kind: *kind,
+                                name: name.clone(),
+                                labels: labels.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            (Some(name), None) => {
+                let labels = stores
+                    .iter()
+                    .find(|(k, n, _)| *k == r.kind && n == name)
+                    .map(|(_, _, l)| l.clone())
+                    .unwrap_or_default();
+                out.insert(
+                    (r.kind, name.clone()),
+                    Target {
+                        kind: r.kind,
+                        name: name.clone(),
+                        labels,
+                    },
+                );
+            }
+            (None, None) => {}
+        }
+    }
+    out.into_values().collect()
 }

@@ -178,3 +178,70 @@ spec:
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spec.provider.fake"), "{err}");
 }
+
+#[test]
+fn renders_what_a_push_secret_would_push_where() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ps.yaml"),
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: db, labels: {app: shop}}
+stringData: {user: admin, pass: "p@ss"}
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: vault, labels: {tier: prod}}
+spec: {provider: {fake: {data: []}}}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: {name: push}
+spec:
+  updatePolicy: IfNotExists
+  secretStoreRefs: [{labelSelector: {matchLabels: {tier: prod}}}]
+  selector: {secret: {name: db}}
+  template:
+    data:
+      dsn: "{{ .user }}:{{ .pass }}@db"
+  data:
+    - match: {secretKey: dsn, remoteRef: {remoteKey: shop/db, property: dsn}}
+      metadata: {apiVersion: kubernetes.external-secrets.io/v1alpha1, kind: PushSecretMetadata}
+    - match: {remoteRef: {remoteKey: shop/all}}
+"#,
+    )
+    .unwrap();
+    let out = render(&["-f", "ps.yaml"], dir.path());
+    assert!(
+        out.status.success(),
+        "render failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_norway::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["updatePolicy"], "IfNotExists");
+    let pushes = v["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 2, "{v}");
+    assert_eq!(pushes[0]["store"], "SecretStore/vault");
+    assert_eq!(pushes[0]["remoteKey"], "shop/db");
+    assert_eq!(pushes[0]["property"], "dsn");
+    assert_eq!(pushes[0]["value"], "admin:p@ss@db");
+    assert_eq!(pushes[0]["metadata"]["kind"], "PushSecretMetadata");
+    assert_eq!(
+        pushes[1]["value"], r#"{"dsn":"admin:p@ss@db","pass":"p@ss","user":"admin"}"#,
+        "the whole Secret, template keys included, as one JSON object"
+    );
+
+    std::fs::write(
+        dir.path().join("missing.yaml"),
+        "apiVersion: external-secrets.io/v1alpha1\nkind: PushSecret\nmetadata: {name: p}\nspec:\n  secretStoreRefs: [{name: s}]\n  selector: {secret: {name: gone}}\n",
+    )
+    .unwrap();
+    let out = render(&["-f", "missing.yaml"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(r#"the source Secret "gone" is not in"#),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -189,7 +189,7 @@ pub fn refresh_interval(cps: &ClusterPushSecret) -> Duration {
         .refresh_time
         .as_deref()
         .and_then(|t| crate::crd::duration::parse(t).ok())
-        .and_then(|d| Duration::try_from(d).ok())
+        .and_then(super::refresh::to_std)
         .filter(|d| !d.is_zero())
         .unwrap_or(Duration::from_secs(3600))
 }

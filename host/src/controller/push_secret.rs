@@ -257,7 +257,7 @@ async fn reconcile_inner(ctx: &Context, ps: &PushSecret) -> Result<Next, Failed>
         .spec
         .refresh_interval()
         .map_err(|e| failed(format!("invalid refreshInterval: {e}")))?;
-    let interval = Duration::try_from(interval).unwrap_or(Duration::ZERO);
+    let interval = super::refresh::to_std(interval).unwrap_or(Duration::ZERO);
     let start = now();
     match plan::due(ps, interval, start.0) {
         Due::Now => {}
@@ -498,29 +498,48 @@ fn describe<K: Resource>(s: &K, served: bool) -> (String, BTreeMap<String, Strin
     )
 }
 
+/// ESO's template step for PushSecrets, with templateFrom sources from the cluster.
+async fn shape(ctx: &Context, ps: &PushSecret, data: Data) -> Result<Data, Failed> {
+    shape_with(
+        &super::template::Lookup::Cluster(&ctx.client),
+        ctx.transformer.as_ref(),
+        &ctx.settings.template_delimiters,
+        ps,
+        data,
+    )
+    .await
+    .map_err(failed)
+}
+
 /// ESO's template step for PushSecrets: the template's keys are rendered over the source data
 /// and set on it (the source keys stay: ESO renders into the Secret it read).
-async fn shape(ctx: &Context, ps: &PushSecret, data: Data) -> Result<Data, Failed> {
+pub async fn shape_with(
+    lookup: &super::template::Lookup<'_>,
+    transformer: &dyn crate::transform::Transformer,
+    delimiters: &(String, String),
+    ps: &PushSecret,
+    data: Data,
+) -> Result<Data, String> {
     let Some(tpl) = &ps.spec.template else {
         return Ok(data);
     };
     let mut tpl = tpl.clone();
     tpl.merge_policy = TemplateMergePolicy::Merge;
     let shaped = super::template::render(
-        &super::template::Lookup::Cluster(&ctx.client),
-        ctx.transformer.as_ref(),
-        &ctx.settings.template_delimiters,
+        lookup,
+        transformer,
+        delimiters,
         &ps.namespace().unwrap_or_default(),
         &tpl,
         data,
     )
     .await
-    .map_err(|e| failed(e.to_string()))?;
+    .map_err(|e| e.to_string())?;
     Ok(shaped.data)
 }
 
 /// Template transforms of `dataTo` rewrites, by the template component.
-struct Renamer<'a>(&'a dyn crate::transform::Transformer);
+pub struct Renamer<'a>(pub &'a dyn crate::transform::Transformer);
 
 impl plan::Rename for Renamer<'_> {
     async fn rename(&self, template: &str, keys: Vec<String>) -> Result<Vec<String>, String> {
