@@ -15,6 +15,10 @@ const FIRST_PARTY: &[(&str, &str)] = &[
     ("gcpsm", "ampoule_gcp"),
 ];
 
+/// (name, crate artifact name) of the generator components embedded in the binary; each serves
+/// the generator kinds its `describe` lists.
+const GENERATORS: &[(&str, &str)] = &[("generators", "ampoule_generators")];
+
 /// Crate artifact name of the template component (embedded, not a provider).
 const TRANSFORM: &str = "ampoule_template_plugin";
 
@@ -42,6 +46,7 @@ fn run() -> Result<(), String> {
         "plugins/gcp",
         "plugins/vault",
         "plugins/template",
+        "plugins/generators",
         "crates/template",
         "crates/transform",
         "plugins/testing",
@@ -116,6 +121,17 @@ fn run() -> Result<(), String> {
         let digest = hex::encode(Sha256::digest(&bytes));
         code.push_str(&format!(
             "    Embedded {{ name: {key:?}, digest: \"sha256:{digest}\", bytes: include_bytes!({:?}) }},\n",
+            path.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    code.push_str("/// Every embedded first-party generator component.\npub static GENERATORS: &[Embedded] = &[\n");
+    for (name, artifact) in GENERATORS {
+        let path = dest.join(format!("{artifact}.wasm"));
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        code.push_str(&format!(
+            "    Embedded {{ name: {name:?}, digest: \"sha256:{digest}\", bytes: include_bytes!({:?}) }},\n",
             path.display().to_string()
         ));
     }

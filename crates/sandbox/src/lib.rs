@@ -13,6 +13,7 @@ pub mod config;
 pub mod distribution;
 pub mod egress;
 mod error;
+pub mod generators;
 pub mod identity;
 pub mod metrics;
 pub mod providers;
@@ -23,11 +24,12 @@ pub mod transforms;
 
 pub use config::{ProviderClassConfig, SandboxSpec};
 pub use error::{ProviderInfo, SandboxError};
+pub use generators::{LoadedGenerator, WasmGenerator};
 pub use providers::{WasmClient, WasmProvider};
 pub use runtime::module_cache::Digest;
 pub use runtime::{Loaded, Sandbox, SandboxConfig};
 pub use seam::credentials::{
     CredentialRequest, CredentialResolver, CredentialSource, NoCredentials,
 };
-pub use seam::{provider, transform};
+pub use seam::{generator, provider, transform};
 pub use transforms::{TransformLimits, WasmTransformer};

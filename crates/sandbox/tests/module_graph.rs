@@ -23,6 +23,7 @@ fn top_level_modules_have_no_cycle() {
         "distribution",
         "egress",
         "error",
+        "generators",
         "identity",
         "metrics",
         "providers",

@@ -4,7 +4,8 @@
 /// One embedded component.
 #[derive(Debug, Clone, Copy)]
 pub struct Embedded {
-    /// The provider key it serves (`spec.provider.<name>`).
+    /// The provider key it serves (`spec.provider.<name>`); for a generator component, its
+    /// crate's short name (the kinds it serves come from its `describe`).
     pub name: &'static str,
     /// `sha256:<hex>` of `bytes`.
     pub digest: &'static str,

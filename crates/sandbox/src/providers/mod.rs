@@ -339,7 +339,7 @@ fn capabilities(loaded: &Loaded) -> Capabilities {
     }
 }
 
-fn rule_from_wit(r: &wit::EgressRule) -> Rule {
+pub(crate) fn rule_from_wit(r: &wit::EgressRule) -> Rule {
     Rule::from_allow(&crate::config::AllowRule {
         host: r.host.clone(),
         schemes: r.schemes.clone(),

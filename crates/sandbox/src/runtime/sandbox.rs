@@ -221,6 +221,12 @@ impl Sandbox {
         &self.engine
     }
 
+    /// The linker of provider-world components (WASI, `wasi:http`, `ampoule:host`); generator
+    /// components have the same imports and link with it.
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
     /// The fuel-metered engine and its linker, for transform components.
     pub(crate) fn transform_engine(&self) -> (&Engine, &Linker<HostState>) {
         (&self.transform_engine, &self.transform_linker)
