@@ -152,3 +152,66 @@ fn positions_are_mixed() {
     }
     assert!(first && last);
 }
+
+/// A random number in `0..n` from the same source the generator uses.
+fn pick(n: usize) -> usize {
+    crate::random::below(n).unwrap()
+}
+
+#[test]
+fn property_any_accepted_spec_yields_exactly_its_classes() {
+    let symbols: Vec<char> = DEFAULT_SYMBOLS.chars().collect();
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let length = pick(70) as i64;
+        let digits = pick(20) as i64;
+        let symbols_n = pick(40) as i64;
+        let no_upper = pick(2) == 1;
+        let allow_repeat = pick(2) == 1;
+        let spec = serde_json::json!({"length": length, "digits": digits, "symbols": symbols_n,
+            "noUpper": no_upper, "allowRepeat": allow_repeat});
+        let parsed = Spec::parse(&spec.to_string()).unwrap();
+        let rules = match parsed.rules() {
+            Ok(r) => r,
+            Err(Error::Spec(_)) => {
+                // Refused only when the counts cannot be met.
+                let len = if length > 0 { length } else { 24 };
+                let letters = len - digits - symbols_n;
+                let alphabet = if no_upper { 26 } else { 52 };
+                assert!(
+                    letters < 0
+                        || (!allow_repeat
+                            && (letters > alphabet
+                                || digits > 10
+                                || symbols_n > symbols.len() as i64)),
+                    "{spec} refused"
+                );
+                refused += 1;
+                continue;
+            }
+            Err(e) => panic!("{spec}: {e:?}"),
+        };
+        let p = rules.password().unwrap();
+        let (lower, upper, d, s) = classes(&p, &symbols);
+        assert_eq!(p.chars().count(), rules.length, "{spec}: {p}");
+        assert_eq!(d, rules.digits, "{spec}: {p}");
+        assert_eq!(s, rules.symbols, "{spec}: {p}");
+        assert_eq!(lower + upper, rules.length - rules.digits - rules.symbols);
+        if no_upper {
+            assert_eq!(upper, 0, "{spec}: {p}");
+        }
+        if !allow_repeat {
+            assert_eq!(
+                p.chars().collect::<BTreeSet<_>>().len(),
+                rules.length,
+                "{spec}: {p}"
+            );
+        }
+        accepted += 1;
+    }
+    // Both outcomes were exercised.
+    assert!(
+        accepted > 50 && refused > 50,
+        "{accepted} accepted, {refused} refused"
+    );
+}
