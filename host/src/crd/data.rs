@@ -158,39 +158,11 @@ pub struct GeneratorRef {
 }
 
 fn default_generator_api_version() -> String {
-    "generators.external-secrets.io/v1alpha1".to_owned()
+    super::generators::API_VERSION.to_owned()
 }
 
-/// The generator kinds ESO knows.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-#[schemars(transform = crate::crd::schema::drop_description)]
-pub enum GeneratorKind {
-    #[serde(rename = "ACRAccessToken")]
-    AcrAccessToken,
-    BeyondtrustWorkloadCredentialsDynamicSecret,
-    ClusterGenerator,
-    CloudsmithAccessToken,
-    #[serde(rename = "ECRAuthorizationToken")]
-    EcrAuthorizationToken,
-    Fake,
-    #[serde(rename = "GCRAccessToken")]
-    GcrAccessToken,
-    GithubAccessToken,
-    GitlabDeployToken,
-    QuayAccessToken,
-    Password,
-    #[serde(rename = "SSHKey")]
-    SshKey,
-    #[serde(rename = "STSSessionToken")]
-    StsSessionToken,
-    #[serde(rename = "UUID")]
-    Uuid,
-    VaultDynamicSecret,
-    Webhook,
-    Grafana,
-    #[serde(rename = "MFA")]
-    Mfa,
-}
+/// The generator kinds ESO knows: one list, shared with `ClusterGenerator.spec.kind`.
+pub use super::generators::GeneratorKind;
 
 /// Fetches many keys at once; exactly one of `extract`, `find` or `sourceRef.generatorRef`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -15,6 +15,7 @@ pub mod common;
 pub mod data;
 pub mod duration;
 pub mod external_secret;
+pub mod generators;
 pub mod provider_class;
 pub mod providers;
 pub mod push_secret;
@@ -40,6 +41,7 @@ pub use external_secret::{
     CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretSpec, ExternalSecretStatus,
     ExternalSecretTarget,
 };
+pub use generators::{ClusterGenerator, GeneratorKind, GeneratorState};
 pub use provider_class::{ProviderClass, ProviderClassSpec, ProviderClassStatus};
 pub use providers::SecretStoreProvider;
 pub use push_secret::{
@@ -58,7 +60,8 @@ pub const ESO_GROUP: &str = "external-secrets.io";
 pub const AMPOULE_GROUP: &str = "ampoule.dev";
 
 /// Every CRD Ampoule serves, in a stable order: ExternalSecret, SecretStore, ClusterSecretStore,
-/// ClusterExternalSecret, ProviderClass, PushSecret, ClusterPushSecret.
+/// ClusterExternalSecret, ProviderClass, PushSecret, ClusterPushSecret, then the generators
+/// ([`generators::all`]).
 pub fn all() -> Vec<CustomResourceDefinition> {
     let eso = schema::Finish {
         legacy_version: true,
@@ -83,7 +86,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         nullable: &[&["status", "refreshTime"]],
         ..schema::Finish::default()
     };
-    vec![
+    let mut crds = vec![
         schema::finish(ExternalSecret::crd(), &external_secret),
         schema::finish(SecretStore::crd(), &eso),
         schema::finish(ClusterSecretStore::crd(), &eso),
@@ -91,7 +94,9 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         schema::finish(ProviderClass::crd(), &provider_class),
         schema::finish(PushSecret::crd(), &push_secret),
         schema::finish(ClusterPushSecret::crd(), &schema::Finish::default()),
-    ]
+    ];
+    crds.extend(generators::all());
+    crds
 }
 
 /// Writes every CRD as one multi-document YAML stream (what `ampoule crd` prints and what
