@@ -89,7 +89,9 @@ impl HostState {
         let stdout = MemoryOutputPipe::new(STDIO_CAP);
         let stderr = MemoryOutputPipe::new(STDIO_CAP);
         // Deny by default: no preopens, no env, no args, no sockets, no name lookup.
+        // `wasi:random/random` reads the OS CSPRNG (generators make secrets from it).
         let wasi = WasiCtx::builder()
+            .secure_random(super::random::OsRandom::new())
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_tcp(false)

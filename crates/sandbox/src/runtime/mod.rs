@@ -6,6 +6,7 @@ pub(crate) mod bindings;
 pub mod host;
 pub mod kv;
 pub mod module_cache;
+mod random;
 pub mod runner;
 pub mod sandbox;
 
