@@ -204,8 +204,20 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<String> {
         sandbox.load(fake.bytes.to_vec(), Some(digest)).await?,
         None,
     );
+    let generators = Offline(
+        crate::plugin::WasmGenerator::with_embedded(sandbox.clone(), Arc::new(NoCredentials))
+            .await?,
+    );
     let transformer = WasmTransformer::embedded(sandbox);
-    let fetched = fetch_from(Clients::given(&provider, store), &transformer, &es).await?;
+    let clients = Clients::given(&provider, store).with_generators(
+        crate::controller::data::GeneratorSource::Given {
+            generator: &generators,
+            objects: &docs,
+        },
+        &namespace,
+    );
+    let mut pending = Vec::new();
+    let fetched = fetch_from(clients, &transformer, &es, &mut pending).await?;
     for note in &fetched.missing {
         eprintln!("ampoule: warning: {note}");
     }
@@ -220,6 +232,45 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<String> {
     let shape = shape_with(&lookup, &transformer, &delimiters, &es, fetched.data).await?;
     let obj = target::rendered(&es, &shape);
     Ok(serde_norway::to_string(&obj)?)
+}
+
+/// The generators `ampoule render` runs: the pure kinds, which need no network or credentials.
+struct Offline(crate::plugin::WasmGenerator);
+
+/// The kinds that generate from nothing but randomness (and their spec).
+const OFFLINE_KINDS: [&str; 4] = ["Password", "UUID", "Fake", "SSHKey"];
+
+impl crate::plugin::generator::SecretGenerator for Offline {
+    fn serves(&self, kind: &str) -> bool {
+        OFFLINE_KINDS.contains(&kind) && self.0.serves(kind)
+    }
+
+    fn generate<'a>(
+        &'a self,
+        request: &'a crate::plugin::generator::GeneratorRequest,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<crate::plugin::generator::Generated, crate::provider::ProviderError>,
+    > {
+        if !OFFLINE_KINDS.contains(&request.kind.as_str()) {
+            let kind = request.kind.clone();
+            return Box::pin(async move {
+                Err(crate::provider::ProviderError::InvalidConfig(format!(
+                    "ampoule render runs without a cluster or network: a {kind} generator needs                      its backend (only {} generate offline)",
+                    OFFLINE_KINDS.join(", ")
+                )))
+            });
+        }
+        self.0.generate(request)
+    }
+
+    fn cleanup<'a>(
+        &'a self,
+        request: &'a crate::plugin::generator::GeneratorRequest,
+        state: &'a crate::plugin::generator::GeneratorState,
+    ) -> futures::future::BoxFuture<'a, Result<(), crate::provider::ProviderError>> {
+        self.0.cleanup(request, state)
+    }
 }
 
 /// The pushes a PushSecret would make: `pushes[]` of store, remote key, property, source key,

@@ -215,6 +215,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Arc::new(KubeCredentials::new(client.clone())),
         shared_credentials::KEEP,
     ));
+    let generators: Arc<dyn crate::plugin::generator::SecretGenerator> = Arc::new(
+        crate::plugin::WasmGenerator::with_embedded(sandbox.clone(), credentials.clone()).await?,
+    );
     let wasm =
         Arc::new(crate::plugin::WasmProvider::with_embedded(sandbox.clone(), credentials).await?);
     // The template component is compiled when a first template is rendered: an operator whose
@@ -260,6 +263,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         client,
         provider,
         transformer,
+        generators,
         settings: args.settings(),
         metrics,
         leader,

@@ -142,6 +142,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         as_operator,
         provider,
         common::transformer().await,
+        common::generators().await,
         settings,
         Arc::new(ampoule::metrics::Metrics::new()),
         Some(leader),

@@ -108,6 +108,10 @@ pub struct Context {
     pub push_secrets: super::push_secret::State,
     /// The ClusterPushSecret controller's cache and queue.
     pub cluster_push_secrets: super::cluster_push_secret::State,
+    /// ESO's generators (sandboxed components).
+    pub generators: std::sync::Arc<dyn ampoule_sandbox::generator::SecretGenerator>,
+    /// The GeneratorState controller's cache and queue.
+    pub generator_states: super::generators::GcState,
 }
 
 /// Normal events published in the background at once, at most.

@@ -24,11 +24,43 @@ use crate::redact::Redacted;
 use crate::transform::Transformer;
 
 /// The fetched map plus the notes for keys the provider did not have.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Fetched {
     pub data: BTreeMap<String, Redacted<Vec<u8>>>,
     /// `MissingProviderSecret` event messages.
     pub missing: Vec<String>,
+    /// `dataFrom` indices (the generator state keys) that generated: their earlier
+    /// generations are superseded.
+    pub rotated: Vec<String>,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("data", &self.data)
+            .field("missing", &self.missing)
+            .field("rotated", &self.rotated)
+            .finish()
+    }
+}
+
+/// States the generators of one fetch returned, to keep once the target is written or clean up
+/// when it is not ([`super::generators::commit`] / [`super::generators::rollback`]); filled
+/// even when the fetch fails half-way.
+pub type Pending = Vec<super::generators::Pending>;
+
+/// Where generators come from: the cluster, or manifests given to `ampoule render`.
+pub enum GeneratorSource<'a> {
+    Cluster {
+        client: &'a kube::Client,
+        generator: &'a dyn ampoule_sandbox::generator::SecretGenerator,
+    },
+    Given {
+        generator: &'a dyn ampoule_sandbox::generator::SecretGenerator,
+        objects: &'a [serde_json::Value],
+    },
+    /// No generator can run (a clear error names the reference).
+    None,
 }
 
 /// An open client, what the provider said about its store, and the metrics label of its provider.
@@ -47,11 +79,12 @@ enum StoreSource<'a> {
     },
 }
 
-/// Provider clients opened for one reconcile, one per store.
+/// Provider clients opened for one reconcile, one per store, and the generators it uses.
 pub struct Clients<'a> {
     source: StoreSource<'a>,
     namespace: String,
     opened: HashMap<(StoreKind, String), OpenedClient>,
+    generators: GeneratorSource<'a>,
 }
 
 impl<'a> Clients<'a> {
@@ -62,6 +95,10 @@ impl<'a> Clients<'a> {
             source: StoreSource::Cluster { ctx, not_before },
             namespace: namespace.into(),
             opened: HashMap::new(),
+            generators: GeneratorSource::Cluster {
+                client: &ctx.client,
+                generator: ctx.generators.as_ref(),
+            },
         }
     }
 
@@ -71,6 +108,52 @@ impl<'a> Clients<'a> {
             source: StoreSource::Given { provider, store },
             namespace: String::new(),
             opened: HashMap::new(),
+            generators: GeneratorSource::None,
+        }
+    }
+
+    /// Generators from `generators` (`ampoule render`), in `namespace`.
+    pub fn with_generators(mut self, generators: GeneratorSource<'a>, namespace: &str) -> Self {
+        self.generators = generators;
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Runs the generator `reference` names (ESO's `handleGenerateSecrets` before the rewrite).
+    async fn generate(
+        &self,
+        reference: &crate::crd::data::GeneratorRef,
+        key: &str,
+    ) -> Result<super::generators::Generation, Error> {
+        use super::generators;
+        match &self.generators {
+            GeneratorSource::Cluster { client, generator } => {
+                let resolved =
+                    generators::resolve_in_cluster(client, reference, &self.namespace).await?;
+                generators::generate(*generator, resolved, key).await
+            }
+            GeneratorSource::Given { generator, objects } => {
+                let object = objects
+                    .iter()
+                    .find(|o| {
+                        o["kind"].as_str() == Some(reference.kind.as_str())
+                            && o["metadata"]["name"].as_str() == Some(reference.name.as_str())
+                    })
+                    .ok_or_else(|| {
+                        Error::Generator(format!(
+                            "unable to get generator: {} {:?} is not in the file",
+                            reference.kind.as_str(),
+                            reference.name
+                        ))
+                    })?;
+                let resolved = generators::resolve_object(reference, &self.namespace, object)?;
+                generators::generate(*generator, resolved, key).await
+            }
+            GeneratorSource::None => Err(Error::Generator(format!(
+                "generator {} {:?} cannot run here",
+                reference.kind.as_str(),
+                reference.name
+            ))),
         }
     }
 
@@ -201,10 +284,11 @@ pub async fn fetch(
     ctx: &Context,
     es: &ExternalSecret,
     not_before: NotBefore,
+    pending: &mut Pending,
 ) -> Result<Fetched, Error> {
     let namespace = es.metadata.namespace.clone().unwrap_or_default();
     let clients = Clients::new(ctx, &namespace, not_before);
-    fetch_from(clients, ctx.transformer.as_ref(), es).await
+    fetch_from(clients, ctx.transformer.as_ref(), es, pending).await
 }
 
 /// [`fetch`] with the stores from `clients` and rewrite transforms by `transformer`.
@@ -212,12 +296,35 @@ pub async fn fetch_from(
     mut clients: Clients<'_>,
     transformer: &dyn Transformer,
     es: &ExternalSecret,
+    pending: &mut Pending,
 ) -> Result<Fetched, Error> {
     let default_store = es.spec.secret_store_ref.clone().unwrap_or_default();
     let retain = es.spec.target.deletion_policy == DeletionPolicy::Retain;
     let mut out = Fetched::default();
 
     for (i, from) in es.spec.data_from.iter().enumerate() {
+        if let Some(StoreGeneratorSourceRef::GeneratorRef(g)) = &from.source_ref {
+            let context = |m: String| {
+                format!("error processing spec.dataFrom[{i}].sourceRef.generatorRef, err: {m}")
+            };
+            let generation = clients
+                .generate(g, &i.to_string())
+                .await
+                .map_err(|e| match e {
+                    Error::Unsupported(m) => Error::Unsupported(context(m)),
+                    Error::InvalidSpec(m) => Error::InvalidSpec(context(m)),
+                    other => Error::Generator(context(other.to_string())),
+                })?;
+            out.rotated.push(i.to_string());
+            pending.extend(generation.pending);
+            let map = if from.rewrite.is_empty() {
+                generation.data
+            } else {
+                rewrite(transformer, generation.data, &from.rewrite, i).await?
+            };
+            out.data.extend(validate_keys(map)?);
+            continue;
+        }
         let store = data_from_store(from, i, &default_store)?;
         let client = clients.get(&store).await?;
         let (request, shaping) = data_from_request(from, i)?;
@@ -259,7 +366,7 @@ pub async fn fetch_from(
     Ok(out)
 }
 
-/// The store `spec.dataFrom[i]` reads (`default` unless it names one); generators are refused.
+/// The store `spec.dataFrom[i]` reads (`default` unless it names one); a generator is no store.
 fn data_from_store(
     from: &ExternalSecretDataFromRemoteRef,
     i: usize,
@@ -267,8 +374,8 @@ fn data_from_store(
 ) -> Result<SecretStoreRef, Error> {
     match &from.source_ref {
         Some(StoreGeneratorSourceRef::StoreRef(r)) => Ok(r.clone()),
-        Some(StoreGeneratorSourceRef::GeneratorRef(g)) => Err(Error::Unsupported(format!(
-            "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} \"{}\"): generators are not supported by Ampoule yet",
+        Some(StoreGeneratorSourceRef::GeneratorRef(g)) => Err(Error::InvalidSpec(format!(
+            "spec.dataFrom[{i}].sourceRef.generatorRef ({:?} \"{}\") reads no store",
             g.kind, g.name
         ))),
         None => Ok(default.clone()),

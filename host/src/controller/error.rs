@@ -63,6 +63,9 @@ pub enum Error {
     PatchStatus(#[source] kube::Error),
     #[error("could not update finalizers: {0}")]
     PatchFinalizer(#[source] kube::Error),
+    /// A generator could not be read, resolved or run (ESO's messages).
+    #[error("{0}")]
+    Generator(String),
     #[error("{0}")]
     Kube(#[from] kube::Error),
 }
@@ -87,6 +90,7 @@ impl Error {
                 "ownership"
             }
             Error::PatchStatus(_) | Error::PatchFinalizer(_) | Error::Kube(_) => "kubernetes",
+            Error::Generator(_) => "generator",
         }
     }
 

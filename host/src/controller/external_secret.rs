@@ -137,9 +137,44 @@ async fn sync(
         }
         return Ok(requeue_at(plan.next));
     }
-    let fetched = fetch(ctx, es, not_before).await?;
-    let written = write_or_delete(ctx, es, fetched).await?;
-    record_status(ctx, es, &plan, started, written, target).await
+    let mut pending = data::Pending::new();
+    let fetched = fetch(ctx, es, not_before, &mut pending).await;
+    let rotated = fetched
+        .as_ref()
+        .map(|f| f.rotated.clone())
+        .unwrap_or_default();
+    let written = match fetched {
+        Ok(fetched) => write_or_delete(ctx, es, fetched).await,
+        Err(e) => Err(e),
+    };
+    keep_generated(ctx, es, written.is_ok(), pending, &rotated).await?;
+    record_status(ctx, es, &plan, started, written?, target).await
+}
+
+/// What the generators of this sync left: kept as GeneratorStates when the target was written
+/// (and the earlier generations flagged for garbage collection), cleaned up when it was not.
+async fn keep_generated(
+    ctx: &Context,
+    es: &ExternalSecret,
+    written: bool,
+    pending: data::Pending,
+    rotated: &[String],
+) -> Result<(), Error> {
+    if pending.is_empty() && rotated.is_empty() {
+        return Ok(());
+    }
+    let owner = super::generators::Owner::of(es);
+    if written {
+        // As in ESO, the values are in the target already: a state that cannot be kept is
+        // logged, not a failed sync.
+        if let Err(e) = super::generators::commit(&ctx.client, &owner, pending, rotated).await {
+            tracing::warn!(error = %e, "could not keep the generator state");
+        }
+        Ok(())
+    } else {
+        super::generators::rollback(&ctx.client, ctx.generators.as_ref(), &owner, pending).await;
+        Ok(())
+    }
 }
 
 /// Everything before the refresh decision: a deleted object is finalized, an object with a
@@ -210,8 +245,14 @@ async fn fetch(
     ctx: &Context,
     es: &ExternalSecret,
     not_before: NotBefore,
+    pending: &mut data::Pending,
 ) -> Result<data::Fetched, Error> {
-    let fetched = timed(&ctx.metrics, "fetch", data::fetch(ctx, es, not_before)).await?;
+    let fetched = timed(
+        &ctx.metrics,
+        "fetch",
+        data::fetch(ctx, es, not_before, pending),
+    )
+    .await?;
     let obj = es.object_ref(&());
     for note in &fetched.missing {
         ctx.event(

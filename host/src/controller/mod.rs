@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod data;
 pub mod error;
 pub mod external_secret;
+pub mod generators;
 pub mod hash;
 pub mod leader;
 pub mod provider_class;
@@ -43,6 +44,7 @@ use crate::crd::ExternalSecret;
 use crate::metrics::Metrics;
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
+use ampoule_sandbox::generator::SecretGenerator;
 
 /// Why the controllers could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -87,30 +89,34 @@ pub async fn run(
     client: Client,
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
+    generators: Arc<dyn SecretGenerator>,
     settings: Settings,
     metrics: Arc<Metrics>,
     leader: Option<leader::LeaderElection>,
 ) -> Result<(), RunError> {
     preflight(&client, settings.namespace.as_deref()).await?;
-    run_with(
+    let parts = Parts {
         client,
         provider,
         transformer,
+        generators,
         settings,
         metrics,
         leader,
-        None,
-    )
-    .await
+        provider_changes: None,
+    };
+    run_until(parts, std::future::pending()).await
 }
 
 /// [`run`] without its [`preflight`] (the caller has done it), plus a channel of provider keys
 /// whose component or ceiling changed (ProviderClass events): stores using such a key are
 /// validated again at once.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_with(
     client: Client,
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
+    generators: Arc<dyn SecretGenerator>,
     settings: Settings,
     metrics: Arc<Metrics>,
     leader: Option<leader::LeaderElection>,
@@ -120,6 +126,7 @@ pub async fn run_with(
         client,
         provider,
         transformer,
+        generators,
         settings,
         metrics,
         leader,
@@ -133,6 +140,8 @@ pub struct Parts {
     pub client: Client,
     pub provider: Arc<dyn SecretProvider>,
     pub transformer: Arc<dyn Transformer>,
+    /// ESO's generators.
+    pub generators: Arc<dyn SecretGenerator>,
     pub settings: Settings,
     /// Where the controllers' metrics go (the registry the admin server exposes).
     pub metrics: Arc<Metrics>,
@@ -158,6 +167,7 @@ pub async fn run_until(
         parts.client.clone(),
         parts.provider,
         parts.transformer,
+        parts.generators,
         parts.settings,
         parts.metrics,
         parts.provider_changes,

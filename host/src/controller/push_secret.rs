@@ -47,6 +47,9 @@ pub const WORKERS: usize = 4;
 /// ESO's event source component for PushSecrets.
 pub const REPORTER: &str = "pushsecret";
 
+/// ESO's state key for a PushSecret's generator (`defaultGeneratorStateKey`).
+const GENERATOR_STATE_KEY: &str = "__pushsecret";
+
 /// ESO's `Ready=False` message when the source Secret cannot be read.
 const ERR_GET_SECRET: &str = "could not get source secret";
 
@@ -271,7 +274,34 @@ async fn reconcile_inner(ctx: &Context, ps: &PushSecret) -> Result<Next, Failed>
     };
     plan::check_data_to_refs(ps).map_err(failed)?;
 
-    let sources = match sources(ctx, ps).await {
+    let mut pending = Vec::new();
+    let result = push(ctx, ps, &mut pending, delete_policy, next).await;
+    if ps.spec.selector.generator_ref.is_some() {
+        let owner = super::generators::Owner::of(ps);
+        if result.is_ok() {
+            let rotated = [GENERATOR_STATE_KEY.to_owned()];
+            if let Err(e) = super::generators::commit(&ctx.client, &owner, pending, &rotated).await
+            {
+                tracing::warn!(error = %e, "could not keep the generator state");
+            }
+        } else {
+            super::generators::rollback(&ctx.client, ctx.generators.as_ref(), &owner, pending)
+                .await;
+        }
+    }
+    result
+}
+
+/// The push itself, from reading the sources to the status.
+async fn push(
+    ctx: &Context,
+    ps: &PushSecret,
+    pending: &mut Vec<super::generators::Pending>,
+    delete_policy: bool,
+    next: Next,
+) -> Result<Next, Failed> {
+    let start = now();
+    let sources = match sources(ctx, ps, pending).await {
         Ok(s) => s,
         Err(Source::Missing)
             if delete_policy && !synced_of(ps).is_empty() && by_name(ps).is_some() =>
@@ -355,7 +385,11 @@ enum Source {
 /// The source data: the named Secret, every Secret of the PushSecret's namespace the label
 /// selector matches (never another namespace: ESO's GHSA-fcxq-v2r3-cc8h), or a generator's
 /// output.
-async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<Data>, Source> {
+async fn sources(
+    ctx: &Context,
+    ps: &PushSecret,
+    pending: &mut Vec<super::generators::Pending>,
+) -> Result<Vec<Data>, Source> {
     let ns = ps.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     if let Some(name) = by_name(ps) {
@@ -368,10 +402,23 @@ async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<Data>, Source> {
             }
         };
     }
-    if ps.spec.selector.generator_ref.is_some() {
-        return Err(Source::Failed(
-            "could not resolve secret from generator ref: generators are not supported as a PushSecret source yet".to_owned(),
-        ));
+    if let Some(reference) = &ps.spec.selector.generator_ref {
+        let context = |e: super::error::Error| {
+            Source::Failed(format!(
+                "could not resolve secret from generator ref {}/{}: {e}",
+                reference.kind.as_str(),
+                reference.name
+            ))
+        };
+        let resolved = super::generators::resolve_in_cluster(&ctx.client, reference, &ns)
+            .await
+            .map_err(context)?;
+        let generation =
+            super::generators::generate(ctx.generators.as_ref(), resolved, GENERATOR_STATE_KEY)
+                .await
+                .map_err(context)?;
+        pending.extend(generation.pending);
+        return Ok(vec![generation.data]);
     }
     let Some(selector) = ps
         .spec

@@ -67,6 +67,7 @@ struct Writers {
     namespaces: Writer<PartialObjectMeta<Namespace>>,
     push_secrets: Writer<PushSecret>,
     cluster_push_secrets: Writer<ClusterPushSecret>,
+    generator_states: Writer<crate::crd::generators::GeneratorState>,
     /// Set by [`caches_synced`] (see [`Context::caches_listed`]).
     listed: tokio::sync::watch::Sender<bool>,
 }
@@ -76,6 +77,7 @@ fn context(
     client: Client,
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
+    generators: Arc<dyn ampoule_sandbox::generator::SecretGenerator>,
     settings: Settings,
     metrics: Arc<Metrics>,
 ) -> (Arc<Context>, Writers) {
@@ -87,6 +89,7 @@ fn context(
     let (ns_store, ns_writer) = reflector::store();
     let (ps_store, ps_writer) = reflector::store();
     let (cps_store, cps_writer) = reflector::store();
+    let (gs_store, gs_writer) = reflector::store();
     let (listed, caches_listed) = tokio::sync::watch::channel(false);
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -95,6 +98,8 @@ fn context(
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
         push_secrets: push_secret::State::new(ps_store, client.clone()),
         cluster_push_secrets: cluster_push_secret::State::new(cps_store, client.clone()),
+        generators,
+        generator_states: super::generators::GcState::new(gs_store),
         store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
         settings,
         backoff: Backoff::default(),
@@ -123,6 +128,7 @@ fn context(
         namespaces: ns_writer,
         push_secrets: ps_writer,
         cluster_push_secrets: cps_writer,
+        generator_states: gs_writer,
         listed,
     };
     (ctx, writers)
@@ -133,12 +139,20 @@ pub fn start(
     client: Client,
     provider: Arc<dyn SecretProvider>,
     transformer: Arc<dyn Transformer>,
+    generators: Arc<dyn ampoule_sandbox::generator::SecretGenerator>,
     settings: Settings,
     metrics: Arc<Metrics>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
 ) -> (Arc<Context>, Watches) {
     let ns = settings.namespace.clone();
-    let (ctx, writers) = context(client.clone(), provider, transformer, settings, metrics);
+    let (ctx, writers) = context(
+        client.clone(),
+        provider,
+        transformer,
+        generators,
+        settings,
+        metrics,
+    );
 
     let mut tasks = JoinSet::new();
     let es = guarded::<ExternalSecret>(&client, ns.as_deref()).reflect(writers.external_secrets);
@@ -197,6 +211,9 @@ pub fn start(
     } else {
         drop(writers.push_secrets);
     }
+    let states = guarded::<crate::crd::generators::GeneratorState>(&client, ns.as_deref())
+        .reflect(writers.generator_states);
+    tasks.spawn(super::generators::on_states(ctx.clone(), states));
     if let Some(changes) = provider_changes {
         tasks.spawn(events::on_provider_changes(ctx.clone(), changes));
     }

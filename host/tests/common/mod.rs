@@ -66,6 +66,7 @@ pub struct Running {
     pub namespace: String,
     /// The metrics this controller records (its own registry).
     pub metrics: Arc<ampoule::metrics::Metrics>,
+    settings: Settings,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -97,6 +98,30 @@ pub async fn transformer() -> Arc<ampoule::plugin::WasmTransformer> {
     t
 }
 
+/// The embedded generator components (ESO's pure kinds), one per test process, compiled once.
+pub async fn generators() -> Arc<dyn ampoule::plugin::generator::SecretGenerator> {
+    static SHARED: OnceCell<Arc<ampoule::plugin::WasmGenerator>> = OnceCell::const_new();
+    SHARED
+        .get_or_init(|| async {
+            let sandbox = ampoule::plugin::Sandbox::new(ampoule::plugin::SandboxConfig {
+                cache_dir: Some(ampoule::plugin::runtime::module_cache::default_cache_dir()),
+                max_instances: 16,
+                ..ampoule::plugin::SandboxConfig::default()
+            })
+            .expect("sandbox");
+            Arc::new(
+                ampoule::plugin::WasmGenerator::with_embedded(
+                    sandbox,
+                    Arc::new(ampoule::plugin::NoCredentials),
+                )
+                .await
+                .expect("the generator components load"),
+            )
+        })
+        .await
+        .clone()
+}
+
 pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running {
     let g = ground::ground();
     let client = g.client().await;
@@ -113,29 +138,59 @@ pub async fn start(prefix: &str, adjust: impl FnOnce(&mut Settings)) -> Running 
     };
     adjust(&mut settings);
     let class = settings.controller_class.clone();
-    let transformer = transformer().await;
     let metrics = Arc::new(ampoule::metrics::Metrics::new());
-    let task = {
-        let (client, provider, metrics) = (client.clone(), provider.clone(), metrics.clone());
-        tokio::spawn(async move {
-            if let Err(e) =
-                controller::run(client, provider, transformer, settings, metrics, None).await
-            {
-                eprintln!("controller stopped: {e}");
-            }
-        })
-    };
+    let task = spawn(&client, &provider, &settings, &metrics).await;
     Running {
         provider,
         class,
         client,
         namespace,
         metrics,
+        settings,
         task,
     }
 }
 
+/// A controller task (in this test's runtime) with the given parts.
+async fn spawn(
+    client: &Client,
+    provider: &Arc<TestProvider>,
+    settings: &Settings,
+    metrics: &Arc<ampoule::metrics::Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let transformer = transformer().await;
+    let generators = generators().await;
+    let settings = settings.clone();
+    {
+        let (client, provider, metrics) = (client.clone(), provider.clone(), metrics.clone());
+        tokio::spawn(async move {
+            if let Err(e) = controller::run(
+                client,
+                provider,
+                transformer,
+                generators,
+                settings,
+                metrics,
+                None,
+            )
+            .await
+            {
+                eprintln!("controller stopped: {e}");
+            }
+        })
+    }
+}
+
 impl Running {
+    /// Stops this controller and starts a new one on the same namespace, backend and settings,
+    /// with fresh metrics (as an operator restart would).
+    pub async fn restart(&mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        self.metrics = Arc::new(ampoule::metrics::Metrics::new());
+        self.task = spawn(&self.client, &self.provider, &self.settings, &self.metrics).await;
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,

@@ -132,7 +132,7 @@ mod stages {
         ));
         let err = data_from_store(&generated, 3, &default).unwrap_err();
         assert!(
-            matches!(&err, Error::Unsupported(m) if m.starts_with("spec.dataFrom[3].sourceRef.generatorRef (Password \"pw\")")),
+            matches!(&err, Error::InvalidSpec(m) if m.starts_with("spec.dataFrom[3].sourceRef.generatorRef (Password \"pw\") reads no store")),
             "{err}"
         );
 
@@ -299,7 +299,7 @@ mod stages {
             }))
         };
         let clients = Clients::given(&backend, store());
-        let got = fetch_from(clients, &NoTransforms, &spec("Delete"))
+        let got = fetch_from(clients, &NoTransforms, &spec("Delete"), &mut Vec::new())
             .await
             .unwrap();
         assert_eq!(
@@ -312,7 +312,7 @@ mod stages {
             ["secret does not exist at provider using spec.data[1] (key=missing)"]
         );
         let clients = Clients::given(&backend, store());
-        let err = fetch_from(clients, &NoTransforms, &spec("Retain"))
+        let err = fetch_from(clients, &NoTransforms, &spec("Retain"), &mut Vec::new())
             .await
             .unwrap_err();
         assert!(

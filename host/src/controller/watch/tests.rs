@@ -81,8 +81,14 @@ impl Fixture {
             ..Settings::default()
         };
         let metrics = Arc::new(crate::metrics::Metrics::default());
-        let (ctx, mut writers) =
-            context(client, provider, Arc::new(NoTemplates), settings, metrics);
+        let (ctx, mut writers) = context(
+            client,
+            provider,
+            Arc::new(NoTemplates),
+            Arc::new(crate::controller::generators::NoGenerators),
+            settings,
+            metrics,
+        );
 
         let store: SecretStore = serde_json::from_value(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",

@@ -76,6 +76,7 @@ pub async fn workers(ctx: Arc<Context>) {
     if ctx.settings.cluster_push_secrets {
         set.spawn(crate::controller::cluster_push_secret::workers(ctx.clone()));
     }
+    set.spawn(crate::controller::generators::gc(ctx.clone()));
     while set.join_next().await.is_some() {}
 }
 

@@ -263,6 +263,7 @@ async fn the_cluster_external_secret_and_namespace_watches_report_their_health()
         client,
         Arc::new(Counting::default()),
         Arc::new(NoTemplates),
+        Arc::new(crate::controller::generators::NoGenerators),
         settings,
         Arc::new(crate::metrics::Metrics::new()),
         None,
