@@ -28,16 +28,12 @@ fn push_secret(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": name}, "spec": spec})
 }
 
-async fn ps(c: &Running, name: &str) -> PushSecret {
-    c.api::<PushSecret>().get(name).await.unwrap()
-}
-
 async fn ps_ready(c: &Running, name: &str, status: &str, reason: &str) -> PushSecret {
     ground::eventually(
         WAIT,
         &format!("PushSecret {name} Ready={status} {reason}"),
         || async {
-            let p = ps(c, name).await;
+            let p = c.api::<PushSecret>().get_opt(name).await.ok()??;
             let cond = p.status.as_ref()?.ready()?.clone();
             let s = serde_json::to_value(cond.status).ok()?;
             (s == json!(status) && cond.reason.as_deref() == Some(reason)).then_some(p)
