@@ -256,7 +256,7 @@ impl crate::plugin::generator::SecretGenerator for Offline {
             let kind = request.kind.clone();
             return Box::pin(async move {
                 Err(crate::provider::ProviderError::InvalidConfig(format!(
-                    "ampoule render runs without a cluster or network: a {kind} generator needs                      its backend (only {} generate offline)",
+                    "ampoule render runs without a cluster or network: a {kind} generator needs its backend (only {} generate offline)",
                     OFFLINE_KINDS.join(", ")
                 )))
             });

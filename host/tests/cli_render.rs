@@ -245,3 +245,63 @@ spec:
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn renders_generated_values_offline_and_refuses_cloud_generators() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gen.yaml"),
+        r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw}
+spec: {length: 16, digits: 4, symbols: 0, noUpper: true}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: app}
+spec:
+  refreshInterval: 1h
+  target: {name: app}
+  dataFrom:
+    - sourceRef:
+        generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw}
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("data.json"), "{}").unwrap();
+    let out = render(&["-f", "gen.yaml", "--data", "data.json"], dir.path());
+    let (_, data) = secret_data(&out);
+    let password = &data.iter().find(|(k, _)| k == "password").unwrap().1;
+    assert_eq!(password.len(), 16);
+    assert_eq!(password.chars().filter(char::is_ascii_digit).count(), 4);
+    assert!(!password.chars().any(|c| c.is_ascii_uppercase()));
+
+    std::fs::write(
+        dir.path().join("sts.yaml"),
+        r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: STSSessionToken
+metadata: {name: sts}
+spec: {region: eu-west-1}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: app}
+spec:
+  target: {name: app}
+  dataFrom:
+    - sourceRef:
+        generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: STSSessionToken, name: sts}
+"#,
+    )
+    .unwrap();
+    let out = render(&["-f", "sts.yaml", "--data", "data.json"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("generator kind STSSessionToken is not supported by Ampoule yet")
+            || err.contains("needs its backend"),
+        "{err}"
+    );
+}

@@ -196,3 +196,63 @@ async fn a_push_secret_pushes_what_a_generator_makes() {
     .await;
     assert_eq!(pushed.len(), 128);
 }
+
+/// ESO's GeneratorState controller: a state gets the finalizer, is kept until its
+/// garbage-collection deadline, then its generator cleans up and the object goes.
+#[tokio::test]
+async fn generator_states_are_collected_at_their_deadline() {
+    let c = start("gen-gc", |_| {}).await;
+    let states = kube::api::ApiResource {
+        group: "generators.external-secrets.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "generators.external-secrets.io/v1alpha1".into(),
+        kind: "GeneratorState".into(),
+        plural: "generatorstates".into(),
+    };
+    let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
+        c.client.clone(),
+        &c.namespace,
+        &states,
+    );
+    let resource = json!({"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Fake",
+        "metadata": {"name": "f"}, "spec": {"data": {"k": "v"}}});
+    let soon =
+        k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(3);
+    for (name, deadline) in [("due", Some(soon.to_string())), ("kept", None)] {
+        let mut spec = json!({"resource": resource, "state": {"lease": name}});
+        if let Some(d) = deadline {
+            spec["garbageCollectionDeadline"] = json!(d);
+        }
+        c.apply(json!({"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "GeneratorState",
+            "metadata": {"name": name}, "spec": spec}))
+            .await;
+    }
+    ground::eventually(WAIT, "both states carry the finalizer", || async {
+        let has = |o: &kube::api::DynamicObject| {
+            o.metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == "generatorstate.externalsecrets.io/finalizer")
+        };
+        let due = api.get_opt("due").await.unwrap()?;
+        let kept = api.get_opt("kept").await.unwrap()?;
+        (has(&due) && has(&kept)).then_some(())
+    })
+    .await;
+    ground::eventually(WAIT, "the due state cleaned up and deleted", || async {
+        api.get_opt("due").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        api.get_opt("kept").await.unwrap().is_some(),
+        "a state without a deadline stays"
+    );
+    // Deleting it runs the cleanup and lets it go (the finalizer comes off).
+    api.delete("kept", &Default::default()).await.unwrap();
+    ground::eventually(WAIT, "the kept state finalized", || async {
+        api.get_opt("kept").await.unwrap().is_none().then_some(())
+    })
+    .await;
+}
