@@ -26,7 +26,7 @@ pub enum Command {
         /// The module cache directory (default: the one `ampoule run` uses).
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
-        /// Only these components (vault, aws, gcpsm, fake, template; default: all).
+        /// Only these components (vault, aws, gcpsm, fake, generators, template; default: all).
         components: Vec<String>,
     },
     /// Print the Secret the operator would write for an ExternalSecret, with no cluster: data

@@ -151,10 +151,12 @@ async fn compile_in_child(cache_dir: std::path::PathBuf, components: &[&str]) {
     }
 }
 
-/// The embedded providers, which `ampoule run` loads at start.
+/// The embedded providers and generators, which `ampoule run` loads at start.
 fn provider_names() -> Vec<&'static str> {
-    crate::plugin::distribution::embedded::PLUGINS
+    use crate::plugin::distribution::embedded::{GENERATORS, PLUGINS};
+    PLUGINS
         .iter()
+        .chain(GENERATORS.iter())
         .map(|p| p.name)
         .collect()
 }

@@ -53,6 +53,7 @@ fn compile_prints_each_component_and_fills_the_cache() {
     let lines: Vec<&str> = stdout.lines().collect();
     let components: Vec<_> = embedded::PLUGINS
         .iter()
+        .chain(embedded::GENERATORS.iter())
         .chain(std::iter::once(&embedded::TRANSFORM))
         .collect();
     assert_eq!(lines.len(), components.len() + 1, "{stdout}");
@@ -77,7 +78,10 @@ async fn the_operator_loads_what_the_child_compiled() {
         .await
         .unwrap();
     let cached = artifacts(&dir);
-    assert_eq!(cached.len(), embedded::PLUGINS.len() + 1);
+    assert_eq!(
+        cached.len(),
+        embedded::PLUGINS.len() + embedded::GENERATORS.len() + 1
+    );
 
     let mut config = ampoule::run::sandbox_config();
     config.cache_dir = Some(dir.clone());

@@ -36,10 +36,15 @@ pub fn compile_embedded(
 ) -> Result<Vec<Warmed>, SandboxError> {
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if let Some(unknown) = only.iter().find(|o| {
-        *o != embedded::TRANSFORM.name && !embedded::PLUGINS.iter().any(|p| p.name == o.as_str())
+        *o != embedded::TRANSFORM.name
+            && !embedded::PLUGINS
+                .iter()
+                .chain(embedded::GENERATORS.iter())
+                .any(|p| p.name == o.as_str())
     }) {
         let known: Vec<&str> = embedded::PLUGINS
             .iter()
+            .chain(embedded::GENERATORS.iter())
             .chain(std::iter::once(&embedded::TRANSFORM))
             .map(|p| p.name)
             .collect();
@@ -55,6 +60,18 @@ pub fn compile_embedded(
         let (digest, _) = sandbox.compile(plugin.bytes, Some(&want))?;
         out.push(Warmed {
             name: plugin.name,
+            digest,
+            elapsed: started.elapsed(),
+        });
+        each(&out[out.len() - 1]);
+    }
+    for generator in embedded::GENERATORS.iter().filter(|p| wanted(p.name)) {
+        let started = Instant::now();
+        let want =
+            Digest::parse(generator.digest).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let (digest, _) = crate::generators::load::compile(sandbox, generator.bytes, Some(&want))?;
+        out.push(Warmed {
+            name: generator.name,
             digest,
             elapsed: started.elapsed(),
         });
