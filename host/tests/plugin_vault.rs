@@ -1,5 +1,6 @@
 //! The vault plugin in the sandbox against the ground's real OpenBao (kubernetes auth doing
 //! TokenReview against the ground's apiserver), with the real KubeCredentials resolver.
+//! PushSecret's writes too (plugin_vault/pushes.rs).
 //! Every test uses its own namespace, KV paths, mounts and roles, so they run in parallel.
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
@@ -13,10 +14,13 @@ use ground::{ground, run, run_with_input};
 use plugin_common::port_of;
 use serde_json::{Value, json};
 
+mod common;
 mod plugin_common;
 
 #[path = "plugin_vault/logins.rs"]
 mod logins;
+#[path = "plugin_vault/pushes.rs"]
+mod pushes;
 #[path = "plugin_vault/reads.rs"]
 mod reads;
 

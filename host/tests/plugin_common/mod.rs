@@ -1,7 +1,7 @@
 //! Shared by the plugin tests (plugin_aws, plugin_gcp, plugin_vault, plugin_vault_tls,
 //! plugin_sandbox): a first-party component loaded into a fresh sandbox, a credential resolver
 //! serving fixed values by name, store contexts, remote refs, and one get-secret through a fresh
-//! client.
+//! client, and PushSecret's requests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -12,7 +12,8 @@ use ampoule::plugin::{
     WasmProvider,
 };
 use ampoule::provider::{
-    ProviderError, RemoteRef, SecretProvider, SecretValue, StoreContext, StoreKind,
+    ProviderError, PushData, PushRemoteRef, RemoteRef, SecretProvider, SecretValue, StoreContext,
+    StoreKind,
 };
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -173,4 +174,29 @@ pub async fn create(kube: &kube::Client, ns: &str, kind: &str, name: &str, data:
         )
         .await
         .unwrap();
+}
+
+/// PushSecret's `data[].match.remoteRef`.
+pub fn remote(key: &str, property: Option<&str>) -> PushRemoteRef {
+    PushRemoteRef {
+        remote_key: key.into(),
+        property: property.map(Into::into),
+    }
+}
+
+/// One PushSecret `data[]` entry: `value` written at `key` (`property`), with `metadata` JSON.
+pub fn push(key: &str, property: Option<&str>, value: &str, metadata: Option<Value>) -> PushData {
+    PushData {
+        remote: remote(key, property),
+        value: SecretValue::new(value.as_bytes().to_vec()),
+        metadata: metadata.map(|m| m.to_string()),
+    }
+}
+
+/// `s` with a `spec.sandbox` whose egress allows only `methods` to 127.0.0.1:`port`.
+pub fn only_methods(mut s: StoreContext, port: u16, methods: &[&str]) -> StoreContext {
+    let spec = json!({"egress": {"allow": [{"host": "127.0.0.1", "ports": [port], "methods": methods}],
+        "privateNetworks": "Allow"}});
+    s.sandbox = Some(Arc::new(serde_json::from_value(spec).unwrap()));
+    s
 }

@@ -23,6 +23,8 @@ pub struct VaultClient {
     auth: Auth,
     /// ClusterSecretStore whose credentials resolve in each caller's namespace.
     referent: bool,
+    /// `checkAndSet.required` (KV v2 writes carry `options.cas`).
+    pub cas_required: bool,
     token: RefCell<Option<Token>>,
 }
 
@@ -39,6 +41,7 @@ impl VaultClient {
             api: Api::new(config)?,
             auth: Auth::new(config, ctx)?,
             referent: ctx.kind == StoreKind::ClusterSecretStore && config.is_referent(),
+            cas_required: config.cas_required(),
             token: RefCell::new(None),
         })
     }
@@ -60,10 +63,21 @@ impl VaultClient {
         path: &str,
         query: Option<&str>,
     ) -> Result<Response, ProviderError> {
+        self.call_with(method, path, query, None)
+    }
+
+    /// [`Self::call`] with a JSON body.
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Response, ProviderError> {
         let (token, cached) = self.current_token(false)?;
         let resp = self
             .api
-            .send(method, path, query, token.as_deref(), None, None)?;
+            .send(method, path, query, token.as_deref(), body, None)?;
         if resp.status != 403 || !cached {
             return Ok(resp);
         }
@@ -81,7 +95,7 @@ impl VaultClient {
         self.auth.forget();
         let (token, _) = self.current_token(true)?;
         self.api
-            .send(method, path, query, token.as_deref(), None, None)
+            .send(method, path, query, token.as_deref(), body, None)
     }
 
     /// The secret's data (`.data.data` on v2, `.data` on v1); missing → not-found.
@@ -129,6 +143,24 @@ impl VaultClient {
     /// The whole secret as Go's `json.Marshal` writes it.
     pub fn read_json(&self, key: &str, version: Option<&str>) -> Result<Vec<u8>, ProviderError> {
         Ok(value::go_json(&Value::Object(self.read(key, version)?)).into_bytes())
+    }
+
+    /// The KV v2 metadata endpoint's `data` (`None` when there is none).
+    pub fn raw_metadata(&self, key: &str) -> Result<Option<Value>, ProviderError> {
+        let path = metadata_path(self.mount.as_deref(), self.version, key)?;
+        let op = format!("read {path}");
+        let resp = self.call("GET", &path, None)?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        if !resp.is_success() {
+            return Err(api::error(&op, &resp, false));
+        }
+        let mut json = api::json(&resp, &op)?;
+        Ok(json
+            .get_mut("data")
+            .map(Value::take)
+            .filter(|d| !d.is_null()))
     }
 
     /// KV v2 metadata: `custom_metadata` plus ESO's system keys.

@@ -32,6 +32,16 @@ pub struct Config {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub auth: Option<Auth>,
+    #[serde(default)]
+    pub check_and_set: Option<CheckAndSet>,
+}
+
+/// `checkAndSet`: every KV v2 write carries the version it replaces (PushSecret).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckAndSet {
+    #[serde(default)]
+    pub required: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -212,6 +222,11 @@ impl Config {
         if self.version == Version::V1 && self.path.as_deref().is_none_or(str::is_empty) {
             warnings.push("version v1 without path: keys must include the mount".to_owned());
         }
+        if self.version == Version::V1 && self.cas_required() {
+            return Err(invalid_config(
+                "checkAndSet is not supported with Vault KV version v1",
+            ));
+        }
         self.login()?;
         self.credentials()?;
         Ok(warnings)
@@ -352,14 +367,22 @@ impl Config {
         ))
     }
 
-    /// Exactly the server's origin: GET/POST/LIST under `/v1/`.
+    /// `checkAndSet.required`.
+    pub fn cas_required(&self) -> bool {
+        self.check_and_set.as_ref().is_some_and(|c| c.required)
+    }
+
+    /// Exactly the server's origin under `/v1/`: GET/LIST to read, POST to log in, PUT/DELETE
+    /// for PushSecret's writes.
     pub fn egress(&self) -> Result<Vec<EgressRule>, ProviderError> {
         let origin = crate::paths::Origin::parse(&self.server)?;
         Ok(vec![EgressRule {
             schemes: vec![origin.scheme.clone()],
             host: origin.host.clone(),
             ports: vec![origin.port],
-            methods: vec!["GET".into(), "POST".into(), "LIST".into()],
+            methods: ["GET", "POST", "PUT", "DELETE", "LIST"]
+                .map(String::from)
+                .to_vec(),
             path_prefixes: vec![format!("{}/v1/", origin.base_path)],
         }])
     }

@@ -176,7 +176,7 @@ fn egress_is_exactly_the_origin() {
         (r.schemes.as_slice(), r.host.as_str(), r.ports.as_slice()),
         (&["https".to_owned()][..], "vault.example.com", &[8200][..])
     );
-    assert_eq!(r.methods, ["GET", "POST", "LIST"]);
+    assert_eq!(r.methods, ["GET", "POST", "PUT", "DELETE", "LIST"]);
     assert_eq!(r.path_prefixes, ["/v1/"]);
 }
 
@@ -250,4 +250,20 @@ fn cert_login_and_tls_material() {
         plain.credentials().unwrap().is_empty(),
         "plain http needs no CA"
     );
+}
+
+#[test]
+fn check_and_set_needs_kv_v2() {
+    let tok = json!({"tokenSecretRef": {"name": "t", "key": "k"}});
+    let v1 = cfg(
+        json!({"server": "http://v", "path": "kv", "version": "v1", "auth": tok, "checkAndSet": {"required": true}}),
+    );
+    assert!(matches!(v1.check(), Err(ProviderError::InvalidConfig(m))
+        if m == "checkAndSet is not supported with Vault KV version v1"));
+    let v2 = cfg(json!({"server": "http://v", "auth": tok, "checkAndSet": {"required": true}}));
+    assert!(v2.check().is_ok() && v2.cas_required());
+    let off = cfg(
+        json!({"server": "http://v", "path": "kv", "version": "v1", "auth": tok, "checkAndSet": {}}),
+    );
+    assert!(off.check().is_ok() && !off.cas_required());
 }

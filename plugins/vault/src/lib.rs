@@ -11,7 +11,9 @@
 //!   before its lease ends, so consecutive reconciles reuse it.
 //! - KV v1/v2 reads with ESO's path rules, property lookup (exact key, then gjson), version,
 //!   metadata, extract, and find with a bounded recursive LIST.
-//! - Egress: exactly the server's origin, GET/POST/LIST under `/v1/`.
+//! - PushSecret (see `push`): property merge or whole-Secret writes, `managed-by:
+//!   external-secrets` ownership, no write when nothing changed, checkAndSet on KV v2.
+//! - Egress: exactly the server's origin under `/v1/`: GET/LIST/POST, and PUT/DELETE to push.
 
 mod api;
 mod auth;
@@ -20,6 +22,7 @@ mod config;
 mod creds;
 mod find;
 mod paths;
+mod push;
 mod tls;
 
 use ampoule_sdk::{
@@ -39,7 +42,7 @@ impl Guest for Vault {
         ProviderInfo {
             name: "vault".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities::READ,
+            capabilities: Capabilities::READ | Capabilities::WRITE,
             config_schema: None,
         }
     }
@@ -60,10 +63,6 @@ impl Guest for Vault {
         tls::request_config_maps(&config)?;
         config.credentials()
     }
-}
-
-fn read_only() -> ProviderError {
-    ProviderError::Forbidden("the vault plugin does not support PushSecret yet".into())
 }
 
 impl GuestClient for VaultClient {
@@ -91,26 +90,16 @@ impl GuestClient for VaultClient {
         self.find(query)
     }
 
-    fn push_secret(&self, _req: PushRequest) -> Result<(), ProviderError> {
-        Err(read_only())
+    fn push_secret(&self, req: PushRequest) -> Result<(), ProviderError> {
+        self.push(&req)
     }
 
-    fn delete_secret(&self, _key: String, _property: Option<String>) -> Result<(), ProviderError> {
-        Err(read_only())
+    fn delete_secret(&self, key: String, property: Option<String>) -> Result<(), ProviderError> {
+        self.delete_pushed(&key, property.as_deref())
     }
 
     fn secret_exists(&self, key: String, property: Option<String>) -> Result<bool, ProviderError> {
-        let r = SecretRef {
-            key,
-            property,
-            version: None,
-            fetch_metadata: false,
-        };
-        match self.get(&r) {
-            Ok(_) => Ok(true),
-            Err(ProviderError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.exists(&key, property.as_deref())
     }
 }
 
