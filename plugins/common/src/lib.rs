@@ -4,10 +4,14 @@
 //! - [`gojson`]: Go's `json.Marshal` output and ESO's `GetByteValue` / `GetSecretMap`.
 //! - [`json_map`]: ESO's GetSecretMap conversion (string members raw, others as JSON).
 //! - [`hash`]: SHA-256 / HMAC-SHA256 and hex.
+//! - [`push_metadata`]: ESO's `PushSecretMetadata` envelope.
+//! - [`sjson`]: setting one property of a JSON secret (PushSecret).
 
 pub mod gjson;
 pub mod gojson;
 pub mod hash;
+pub mod push_metadata;
+pub mod sjson;
 
 /// ESO's GetSecretMap: the payload must be a JSON object; string members are returned as their
 /// text, every other member as its JSON encoding.
