@@ -1,6 +1,7 @@
 //! The aws plugin in the sandbox against the ground's moto (Secrets Manager, SSM, STS), plus a
 //! private moto with SigV4 verification on. Credentials come from an in-memory resolver (the
-//! Kubernetes side is tested with the controller). Every test uses its own names.
+//! Kubernetes side is tested with the controller). PushSecret's writes in plugin_aws/pushes.rs.
+//! Every test uses its own names.
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
@@ -75,3 +76,5 @@ fn boto(endpoint: &str, key: &str, script: &str) -> String {
 
 #[path = "plugin_aws/cases.rs"]
 mod cases;
+#[path = "plugin_aws/pushes.rs"]
+mod pushes;

@@ -34,6 +34,18 @@ pub struct Config {
     pub prefix: String,
     #[serde(default)]
     pub auth: Auth,
+    #[serde(default)]
+    pub secrets_manager: Option<SecretsManager>,
+}
+
+/// `secretsManager`: how PushSecret's delete removes a secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsManager {
+    #[serde(default)]
+    pub force_delete_without_recovery: bool,
+    #[serde(default)]
+    pub recovery_window_in_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +145,19 @@ fn check(cfg: &Config) -> Result<(), ProviderError> {
             ));
         }
         Some(_) => {}
+    }
+    if let Some(sm) = &cfg.secrets_manager {
+        let window = sm.recovery_window_in_days;
+        if window != 0 && !(7..=30).contains(&window) {
+            return Err(invalid_config(
+                "invalid DeleteSecretInput: RecoveryWindowInDays must be between 7 and 30 days",
+            ));
+        }
+        if window != 0 && sm.force_delete_without_recovery {
+            return Err(invalid_config(
+                "invalid DeleteSecretInput: ForceDeleteWithoutRecovery conflicts with RecoveryWindowInDays",
+            ));
+        }
     }
     if !valid_region(&cfg.region) {
         return Err(invalid_config(format!(

@@ -10,9 +10,12 @@
 //! - Endpoints come only from the ProviderClass settings (`endpoints.{secretsmanager,ssm,sts}`),
 //!   else the regional AWS hosts; the requested egress is exactly those endpoints.
 //! - Within one client (one reconcile) each (key, version, value|metadata) is fetched once.
+//! - PushSecret on both services (see `push`): `managed-by: external-secrets` tags, property
+//!   merge, no write when nothing changed, ESO's push metadata.
 
 mod api;
 mod config;
+mod push;
 pub mod sigv4;
 mod sm;
 mod ssm;
@@ -56,7 +59,7 @@ impl Guest for Aws {
         ProviderInfo {
             name: "aws".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities::READ,
+            capabilities: Capabilities::READ | Capabilities::WRITE,
             config_schema: None,
         }
     }
@@ -168,20 +171,30 @@ impl GuestClient for AwsClient {
         })
     }
 
-    fn push_secret(&self, _req: PushRequest) -> Result<(), ProviderError> {
-        Err(ProviderError::Forbidden(
-            "aws: PushSecret is not supported yet".into(),
-        ))
+    fn push_secret(&self, req: PushRequest) -> Result<(), ProviderError> {
+        self.memo.borrow_mut().clear();
+        self.with_service(|svc, ssm| {
+            if ssm {
+                push::ssm_push(svc, &self.cfg, &req)
+            } else {
+                push::sm_push(svc, &self.cfg, &req)
+            }
+        })
     }
 
     fn delete_secret(
         &self,
-        _remote_key: String,
+        remote_key: String,
         _property: Option<String>,
     ) -> Result<(), ProviderError> {
-        Err(ProviderError::Forbidden(
-            "aws: PushSecret is not supported yet".into(),
-        ))
+        self.memo.borrow_mut().clear();
+        self.with_service(|svc, ssm| {
+            if ssm {
+                push::ssm_delete(svc, &self.cfg, &remote_key)
+            } else {
+                push::sm_delete(svc, &self.cfg, &remote_key)
+            }
+        })
     }
 
     fn secret_exists(

@@ -21,7 +21,7 @@ fn value_request(id: &str, version: Option<&str>) -> Value {
 }
 
 /// ESO's NoSecret mapping: not found, or marked for deletion.
-fn map_not_found(err: CallError, id: &str) -> ProviderError {
+pub(crate) fn map_not_found(err: CallError, id: &str) -> ProviderError {
     match err {
         CallError::Aws(e)
             if e.code == "ResourceNotFoundException"
@@ -36,7 +36,7 @@ fn map_not_found(err: CallError, id: &str) -> ProviderError {
 }
 
 /// The secret's payload: `SecretString`, else the decoded `SecretBinary`.
-fn payload(out: &Value, id: &str) -> Result<Vec<u8>, ProviderError> {
+pub(crate) fn payload(out: &Value, id: &str) -> Result<Vec<u8>, ProviderError> {
     if let Some(s) = out.get("SecretString").and_then(Value::as_str) {
         return Ok(s.as_bytes().to_vec());
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::api::{CallError, JsonService};
 
-fn map_not_found(err: CallError, name: &str) -> ProviderError {
+pub(crate) fn map_not_found(err: CallError, name: &str) -> ProviderError {
     match err {
         CallError::Aws(e)
             if matches!(
