@@ -375,3 +375,102 @@ async fn one_hundred_externalsecrets_time_to_secret() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// ESO's documented Vault PushSecret (docs/snippets/vault-pushsecret.yaml), names and paths
+/// aside, end to end: the binary pushes through the Vault component to OpenBao, marks what it
+/// wrote as managed by external-secrets, and with `deletionPolicy: Delete` removes it again.
+#[tokio::test]
+async fn esos_vault_push_secret_example_end_to_end() {
+    let op = start("vault-push", true).await;
+    let ns = &op.ns;
+    let bao = Bao::ground();
+    op.apply(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bao-token"}, "stringData": {"token": bao.token}})).await;
+    op.store(store(
+        &op,
+        "vault-secretstore",
+        &bao.addr,
+        json!({"tokenSecretRef": {"name": "bao-token", "key": "token"}}),
+    ))
+    .await;
+    op.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "source-secret"},
+        "stringData": {"source-key1": "{\"foo\":\"bar\"}", "source-key2": "bar"}}),
+    )
+    .await;
+    op.apply(json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "pushsecret-example"},
+        "spec": {
+            "refreshInterval": "1h0m0s",
+            "deletionPolicy": "Delete",
+            "secretStoreRefs": [{"name": "vault-secretstore", "kind": "SecretStore"}],
+            "selector": {"secret": {"name": "source-secret"}},
+            "data": [
+                {"match": {"secretKey": "source-key1", "remoteRef": {"remoteKey": format!("{ns}/secret1")}}},
+                {"match": {"secretKey": "source-key2", "remoteRef": {"remoteKey": format!("{ns}/secret2"), "property": "foo"}}},
+            ],
+        }}))
+        .await;
+    let read = |key: &str| bao.call("GET", &format!("secret/data/{ns}/{key}"), None);
+    ground::eventually(WAIT * 2, "both pushes in OpenBao", || async {
+        let one = read("secret1");
+        let two = read("secret2");
+        (one["data"]["data"] == json!({"foo": "bar"})
+            && two["data"]["data"] == json!({"foo": "bar"}))
+        .then_some(())
+    })
+    .await;
+    let meta = bao.call("GET", &format!("secret/metadata/{ns}/secret1"), None);
+    assert_eq!(
+        meta["data"]["custom_metadata"]["managed-by"], "external-secrets",
+        "{meta}"
+    );
+    let ps = ground::eventually(WAIT, "the PushSecret Ready", || async {
+        let ps = common::get_v1alpha1(&op.client, ns, "pushsecrets", "pushsecret-example").await;
+        (common::ready(&ps).as_deref() == Some("True")).then_some(ps)
+    })
+    .await;
+    assert_eq!(
+        ps.data["status"]["syncedPushSecrets"]["SecretStore/vault-secretstore"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(2),
+        "{}",
+        ps.data["status"]
+    );
+
+    // A secret someone else wrote is not overwritten.
+    bao.put(&format!("{ns}/theirs"), json!({"owner": "another team"}));
+    op.apply(json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "intruder"},
+        "spec": {"secretStoreRefs": [{"name": "vault-secretstore"}], "selector": {"secret": {"name": "source-secret"}},
+            "data": [{"match": {"secretKey": "source-key2", "remoteRef": {"remoteKey": format!("{ns}/theirs"), "property": "owner"}}}]}}))
+        .await;
+    ground::eventually(WAIT, "the intruder refused", || async {
+        let ps = common::get_v1alpha1(&op.client, ns, "pushsecrets", "intruder").await;
+        (common::ready(&ps).as_deref() == Some("False")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        read("theirs")["data"]["data"],
+        json!({"owner": "another team"})
+    );
+
+    // Deleting the PushSecret (deletionPolicy Delete) removes what it pushed.
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(
+        op.client.clone(),
+        ns,
+        &kube::api::ApiResource {
+            group: "external-secrets.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "external-secrets.io/v1alpha1".into(),
+            kind: "PushSecret".into(),
+            plural: "pushsecrets".into(),
+        },
+    )
+    .delete("pushsecret-example", &Default::default())
+    .await
+    .unwrap();
+    ground::eventually(WAIT, "the pushed secrets deleted from OpenBao", || async {
+        let gone = |v: &Value| v["data"].is_null() || v["data"]["data"].is_null();
+        (gone(&read("secret1")) && gone(&read("secret2"))).then_some(())
+    })
+    .await;
+}
