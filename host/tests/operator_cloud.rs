@@ -12,8 +12,8 @@ mod gcp;
 #[path = "operator_cloud/support.rs"]
 mod support;
 
-use common::data;
 use common::operator::{Operated, operated};
+use common::{WAIT, data};
 use serde_json::json;
 
 use support::{Relay, python};
@@ -289,4 +289,99 @@ async fn egress_denied_when_the_region_needs_a_host_outside_the_grant() {
         event.contains("eu-west-3"),
         "the event names the host: {event}"
     );
+}
+
+/// ESO's documented Secrets Manager PushSecret with metadata
+/// (docs/snippets/aws-sm-push-secret-with-metadata.yaml), names aside, end to end through the
+/// binary and the aws component against moto: value, description and tags (plus ESO's
+/// `managed-by`), no write when nothing changed, and deletion with the PushSecret.
+#[tokio::test]
+async fn esos_secrets_manager_push_secret_example_end_to_end() {
+    let _turn = support::aws_turn().await;
+    let client = common::operator::client().await;
+    let (moto, _relay) = aws_ground(&client).await;
+    let op = operated(&client, "aws-push").await;
+    op.apply(key_secret("aws", "ground", "ground-secret")).await;
+    op.store(static_key_store(
+        &op,
+        "teamb-secret-store",
+        "us-east-1",
+        "aws",
+    ))
+    .await;
+    op.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "my-secret"},
+        "stringData": {"key1": "pushed-from-kubernetes"}}),
+    )
+    .await;
+    let remote = format!("{}-my-first-parameter-3", op.ns);
+    op.apply(json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "pushsecret-example"},
+        "spec": {
+            "deletionPolicy": "Delete",
+            "refreshInterval": "1h0m0s",
+            "secretStoreRefs": [{"name": "teamb-secret-store", "kind": "SecretStore"}],
+            "selector": {"secret": {"name": "my-secret"}},
+            "data": [{
+                "match": {"secretKey": "key1", "remoteRef": {"remoteKey": remote}},
+                "metadata": {"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                    "spec": {"secretPushFormat": "string",
+                        "description": "secret 'managed-by:secret-manager' from 'secret-store:teamb-secret-store'",
+                        "tags": {"secret-store": "teamb-secret-store", "refresh-interval": "1h"}}},
+            }],
+        }}))
+        .await;
+    let ps = ground::eventually(WAIT * 2, "the PushSecret Ready", || async {
+        let ps =
+            common::get_v1alpha1(&op.client, &op.ns, "pushsecrets", "pushsecret-example").await;
+        (common::ready(&ps).as_deref() == Some("True")).then_some(ps)
+    })
+    .await;
+    assert!(
+        ps.data["status"]["syncedPushSecrets"]["SecretStore/teamb-secret-store"][&remote]
+            .is_object(),
+        "{}",
+        ps.data["status"]
+    );
+    let described = python(
+        &moto.url,
+        &format!(
+            "d = sm.describe_secret(SecretId='{remote}')\n\
+             v = sm.get_secret_value(SecretId='{remote}')\n\
+             print(json.dumps({{'value': v.get('SecretString'), 'description': d.get('Description'),\n\
+               'tags': {{t['Key']: t['Value'] for t in d.get('Tags', [])}}}}))"
+        ),
+    );
+    let described: serde_json::Value = serde_json::from_str(described.trim()).unwrap();
+    assert_eq!(described["value"], "pushed-from-kubernetes");
+    assert_eq!(
+        described["description"],
+        "secret 'managed-by:secret-manager' from 'secret-store:teamb-secret-store'"
+    );
+    assert_eq!(described["tags"]["managed-by"], "external-secrets");
+    assert_eq!(described["tags"]["secret-store"], "teamb-secret-store");
+
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(
+        op.client.clone(),
+        &op.ns,
+        &kube::api::ApiResource {
+            group: "external-secrets.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "external-secrets.io/v1alpha1".into(),
+            kind: "PushSecret".into(),
+            plural: "pushsecrets".into(),
+        },
+    )
+    .delete("pushsecret-example", &Default::default())
+    .await
+    .unwrap();
+    ground::eventually(WAIT, "the pushed secret deleted from Secrets Manager", || async {
+        let out = python(
+            &moto.url,
+            &format!(
+                "try:\n    d = sm.describe_secret(SecretId='{remote}')\n    print('deleted' if d.get('DeletedDate') else 'there')\nexcept sm.exceptions.ResourceNotFoundException:\n    print('deleted')"
+            ),
+        );
+        (out.trim() == "deleted").then_some(())
+    })
+    .await;
 }
