@@ -65,6 +65,32 @@ def main(base: str, project: str) -> None:
         pass
     client.destroy_secret_version(request={"name": v1.name})
     assert client.get_secret_version(request={"name": v1.name}).state == secretmanager.SecretVersion.State.DESTROYED
+    # PushSecret's calls: update labels/annotations (etag-checked), delete with an etag.
+    current = client.get_secret(request={"name": f"{parent}/secrets/db"})
+    updated = client.update_secret(request={
+        "secret": {"name": current.name, "etag": current.etag, "labels": {"managed-by": "external-secrets"},
+                   "annotations": {}},
+        "update_mask": {"paths": ["labels", "annotations"]}})
+    assert dict(updated.labels) == {"managed-by": "external-secrets"}, updated.labels
+    assert dict(updated.annotations) == {}, updated.annotations
+    assert updated.etag != current.etag
+    try:
+        client.update_secret(request={"secret": {"name": current.name, "etag": current.etag, "labels": {"x": "y"}},
+                                      "update_mask": {"paths": ["labels"]}})
+        raise AssertionError("a stale etag must be refused")
+    except exceptions.Conflict as e:  # ABORTED travels as HTTP 409
+        assert "etag" in str(e), e
+    try:
+        client.delete_secret(request={"name": current.name, "etag": current.etag})
+        raise AssertionError("a delete with a stale etag must be refused")
+    except exceptions.Conflict as e:  # ABORTED travels as HTTP 409
+        assert "etag" in str(e), e
+    client.delete_secret(request={"name": current.name, "etag": updated.etag})
+    try:
+        client.get_secret(request={"name": current.name})
+        raise AssertionError("a deleted secret must be NotFound")
+    except exceptions.NotFound:
+        pass
     client.delete_secret(request={"name": f"{parent}/secrets/other"})
     print("ok")
 

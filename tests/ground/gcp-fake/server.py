@@ -5,7 +5,8 @@ Serves, under their normal paths on one origin:
   Secret Manager  POST   /v1/projects/P[/locations/L]/secrets?secretId=S         create
                   GET    /v1/projects/P[/locations/L]/secrets[?filter=&pageSize=&pageToken=]
                   GET    /v1/.../secrets/S                                        get
-                  DELETE /v1/.../secrets/S
+                  PATCH  /v1/.../secrets/S?updateMask=labels,annotations           {labels, annotations, etag?}
+                  DELETE /v1/.../secrets/S[?etag=E]
                   POST   /v1/.../secrets/S:addVersion                             {payload: {data}}
                   GET    /v1/.../secrets/S/versions[?filter=state:ENABLED]
                   GET    /v1/.../secrets/S/versions/V                             (V = n | latest)
@@ -16,6 +17,9 @@ Serves, under their normal paths on one origin:
   Secure Token    POST   /v1/identitybindingtoken       GKE identity binding (JSON or form)
   IAM Credentials POST   /v1/projects/-/serviceAccounts/GSA:generateAccessToken
   Test hooks      GET    /fake/health, GET /fake/stats (token calls by endpoint), POST /fake/reset
+
+A secret's etag changes with every update; an update or delete carrying another etag fails with
+ABORTED (HTTP 409), as the real service does.
 
 Names use the project number (`projects/<number>/secrets/S`) as the real service does; the
 number is derived from the project ID. Secret Manager calls need `Authorization: Bearer <token>`
@@ -64,6 +68,8 @@ def now_rfc3339(offset=0.0) -> str:
 class ApiError(Exception):
     STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
               404: "NOT_FOUND", 409: "ALREADY_EXISTS"}
+    # fields of a Secret an update mask may name
+    UPDATABLE = ("labels", "annotations")
 
     def __init__(self, code, message, status=None):
         super().__init__(message)
@@ -77,6 +83,7 @@ ROUTES = [
     ("POST", re.compile(PARENT + r"/secrets$"), "create_secret"),
     ("GET", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+)$"), "get_secret"),
     ("DELETE", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+)$"), "delete_secret"),
+    ("PATCH", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+)$"), "update_secret"),
     ("POST", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+):addVersion$"), "add_version"),
     ("GET", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+)/versions$"), "list_versions"),
     ("GET", re.compile(PARENT + r"/secrets/(?P<secret>[^/:]+)/versions/(?P<version>[^/:]+)$"), "get_version"),
@@ -162,9 +169,33 @@ class Api:
     def get_secret(self, m, q, body):
         return self.secret(m)["meta"]
 
+    @staticmethod
+    def check_etag(meta, etag):
+        if etag and etag != meta["etag"]:
+            raise ApiError(409, f"The etag provided for [{meta['name']}] does not match the current etag.", "ABORTED")
+
     def delete_secret(self, m, q, body):
-        STATE["secrets"].pop(self.secret(m)["meta"]["name"])
+        meta = self.secret(m)["meta"]
+        self.check_etag(meta, (q.get("etag") or [""])[0])
+        STATE["secrets"].pop(meta["name"])
         return {}
+
+    def update_secret(self, m, q, body):
+        meta = self.secret(m)["meta"]
+        mask = [f for f in ",".join(q.get("updateMask") or []).split(",") if f]
+        if not mask:
+            raise ApiError(400, "update_mask is required")
+        for field in mask:
+            if field not in ApiError.UPDATABLE:
+                raise ApiError(400, f"update_mask path {field!r} is not supported")
+        self.check_etag(meta, body.get("etag", ""))
+        for field in mask:
+            if body.get(field):
+                meta[field] = body[field]
+            else:
+                meta.pop(field, None)
+        meta["etag"] = f'"{int(meta["etag"].strip(chr(34))) + 1}"'
+        return meta
 
     def list_secrets(self, m, q, body):
         parent = parent_name(m) + "/secrets/"
@@ -356,7 +387,7 @@ class Handler(BaseHTTPRequestHandler):
             m = rx.fullmatch(path)
             if m and method == self.command:
                 self.bearer()
-                body = self.body() if method == "POST" else {}
+                body = self.body() if method in ("POST", "PATCH") else {}
                 return getattr(Api(self), name)(m, q, body)
         raise ApiError(404, f"no route for {self.command} {path}")
 
