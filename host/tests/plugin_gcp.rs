@@ -1,9 +1,10 @@
 //! The gcp plugin in the sandbox against the ground's GCP fake (Secret Manager REST API and the
 //! token endpoints), and the fake itself checked with Google's official Python client. Every test
-//! uses its own project, so they run in parallel.
+//! uses its own project, so they run in parallel. PushSecret's tests use a private fake each.
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod common;
 mod plugin_common;
 
 use std::collections::HashMap;
@@ -267,4 +268,204 @@ fn base64_url(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// PushSecret against a private fake (so its state is this test's alone), Secret Manager calls
+/// through a relay that counts them: (fake, relay, provider).
+async fn push_env() -> (common::cloud::Server, common::cloud::Relay, WasmProvider) {
+    let fake = common::cloud::gcp_fake().await;
+    let relay = common::cloud::Relay::start(fake.port).await;
+    let creds = Creds(HashMap::from([("sa-key".to_string(), SA_KEY.to_vec())]));
+    let s = json!({"endpoints": {"secretmanager": format!("http://127.0.0.1:{}", relay.port),
+                                 "oauth2": fake.url}});
+    let class = plugin_common::loopback_class("gcpsm", s, &[fake.port, relay.port]);
+    let p = plugin_common::provider("ampoule_gcp", "gcpsm", creds, Some(class)).await;
+    (fake, relay, p)
+}
+
+/// (Secret Manager calls, writes) that passed the relay.
+fn sm_calls(relay: &common::cloud::Relay) -> (usize, usize) {
+    let n = |m: &str| relay.count(&format!("{m} /v1/projects/"));
+    let writes = n("POST") + n("PATCH") + n("DELETE");
+    (n("GET") + writes, writes)
+}
+
+/// The secret's resource and latest payload at the fake (`null`s when missing).
+fn remote_state(fake: &common::cloud::Server, pr: &str, key: &str) -> Value {
+    let script = "\
+import urllib.error
+def get(path):
+    try:
+        return gcp('GET', '/v1/projects/' + P + path)
+    except urllib.error.HTTPError:
+        return None
+name = sys.argv[3]
+s = get('/secrets/' + name)
+v = get('/secrets/' + name + '/versions/latest:access')
+print(json.dumps({'labels': (s or {}).get('labels'), 'annotations': (s or {}).get('annotations'),
+  'replication': (s or {}).get('replication'),
+  'payload': base64.b64decode(v['payload']['data']).decode() if v else None}))";
+    let out = common::cloud::python_with(
+        &fake.url,
+        pr,
+        &format!("sys.argv.append({key:?})\n{script}"),
+    );
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+fn gcp_meta(spec: Value) -> Option<Value> {
+    Some(
+        json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1",
+                "kind": "PushSecretMetadata", "spec": spec}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_merge_unchanged_unmanaged_metadata_exists_and_delete() {
+    use plugin_common::{push, remote};
+    let (fake, relay, p) = push_env().await;
+    let pr = project("push");
+    let (c, _) = p
+        .open(&store(&pr, key_config(&pr, json!({}))))
+        .await
+        .unwrap();
+
+    // A whole-Secret push with labels and annotations: create, then one version.
+    let meta =
+        |team: &str| gcp_meta(json!({"labels": {"team": team}, "annotations": {"owner": "me"}}));
+    let before = sm_calls(&relay);
+    c.push_secret(&push("db", None, r#"{"a":"1"}"#, meta("a")))
+        .await
+        .unwrap();
+    let first = sm_calls(&relay);
+    println!(
+        "gcp first push: calls {} writes {}",
+        first.0 - before.0,
+        first.1 - before.1
+    );
+    assert_eq!((first.0 - before.0, first.1 - before.1), (3, 2));
+    assert_eq!(
+        remote_state(&fake, &pr, "db"),
+        json!({"labels": {"managed-by": "external-secrets", "team": "a"}, "annotations": {"owner": "me"},
+               "replication": {"automatic": {}}, "payload": r#"{"a":"1"}"#})
+    );
+    c.push_secret(&push("db", None, r#"{"a":"1"}"#, meta("a")))
+        .await
+        .unwrap();
+    let again = sm_calls(&relay);
+    println!(
+        "gcp unchanged re-push: calls {} writes {}",
+        again.0 - first.0,
+        again.1 - first.1
+    );
+    assert_eq!((again.0 - first.0, again.1 - first.1), (2, 0));
+    // New labels, same payload: one label update, no version.
+    c.push_secret(&push("db", None, r#"{"a":"1"}"#, meta("b")))
+        .await
+        .unwrap();
+    assert_eq!(sm_calls(&relay).1 - again.1, 1);
+    assert_eq!(
+        remote_state(&fake, &pr, "db")["labels"],
+        json!({"managed-by": "external-secrets", "team": "b"})
+    );
+
+    // Properties merge into the JSON payload; the same value again writes nothing.
+    c.push_secret(&push("app", Some("user"), "admin", None))
+        .await
+        .unwrap();
+    c.push_secret(&push("app", Some("pass"), "p1", None))
+        .await
+        .unwrap();
+    let w = sm_calls(&relay);
+    c.push_secret(&push("app", Some("user"), "admin", None))
+        .await
+        .unwrap();
+    assert_eq!(sm_calls(&relay).1, w.1);
+    assert_eq!(
+        remote_state(&fake, &pr, "app")["payload"],
+        r#"{"pass":"p1","user":"admin"}"#
+    );
+
+    // Replication from the metadata.
+    c.push_secret(&push(
+        "repl",
+        None,
+        "v",
+        gcp_meta(json!({"replicationLocation": "europe-west1"})),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        remote_state(&fake, &pr, "repl")["replication"],
+        json!({"userManaged": {"replicas": [{"location": "europe-west1"}]}})
+    );
+
+    // What cannot be honoured is refused before any write.
+    let w = sm_calls(&relay);
+    for (prop, spec) in [
+        (Some("k"), json!({"labels": {"x": "y"}})),
+        (None, json!({"topics": ["projects/p/topics/t"]})),
+        (None, json!({"mergePolicy": "Sometimes"})),
+        (None, json!({"unknown": 1})),
+    ] {
+        let err = c
+            .push_secret(&push("meta", prop, "v", gcp_meta(spec.clone())))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ProviderError::InvalidConfig(_)),
+            "{spec}: {err:?}"
+        );
+    }
+    assert_eq!(sm_calls(&relay).1, w.1);
+
+    // Someone else's secret: refused for whole and property pushes, left alone by delete.
+    common::cloud::python_with(
+        &fake.url,
+        &pr,
+        "gcp('POST', '/v1/projects/' + P + '/secrets?secretId=foreign', {'replication': {'automatic': {}}})\n\
+         gcp('POST', '/v1/projects/' + P + '/secrets/foreign:addVersion', {'payload': {'data': base64.b64encode(b'theirs').decode()}})\n",
+    );
+    for prop in [None, Some("k")] {
+        let err = c
+            .push_secret(&push("foreign", prop, "mine", None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.category(), "forbidden", "{err}");
+        assert!(
+            err.to_string().contains("not managed by external-secrets")
+                && !err.to_string().contains("theirs"),
+            "{err}"
+        );
+    }
+    c.delete_secret(&remote("foreign", None)).await.unwrap();
+    assert_eq!(remote_state(&fake, &pr, "foreign")["payload"], "theirs");
+
+    assert!(c.secret_exists(&remote("app", None)).await.unwrap());
+    assert!(!c.secret_exists(&remote("none", None)).await.unwrap());
+    c.delete_secret(&remote("app", Some("user"))).await.unwrap();
+    assert_eq!(remote_state(&fake, &pr, "app")["labels"], Value::Null);
+    c.delete_secret(&remote("app", None)).await.unwrap();
+    assert!(!c.secret_exists(&remote("app", None)).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_sandbox_allowing_only_reads_denies_the_push() {
+    let (fake, relay, p) = push_env().await;
+    let pr = project("ro");
+    let mut s = store(&pr, key_config(&pr, json!({})));
+    // Reads from Secret Manager, and the token endpoint: nothing else.
+    let spec = json!({"egress": {"allow": [
+        {"host": "127.0.0.1", "ports": [relay.port], "methods": ["GET"]},
+        {"host": "127.0.0.1", "ports": [fake.port], "methods": ["POST"]}],
+        "privateNetworks": "Allow"}});
+    s.sandbox = Some(std::sync::Arc::new(serde_json::from_value(spec).unwrap()));
+    let (c, _) = p.open(&s).await.unwrap();
+    let err = c
+        .push_secret(&plugin_common::push("db", None, "v", None))
+        .await
+        .unwrap_err();
+    plugin_common::assert_egress_denied(&err);
+    assert_eq!(sm_calls(&relay).1, 0, "no write reached the fake");
+    assert_eq!(remote_state(&fake, &pr, "db")["labels"], Value::Null);
 }

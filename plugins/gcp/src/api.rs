@@ -39,11 +39,29 @@ pub fn google_error(op: &str, resp: &Response) -> ProviderError {
 
 /// `GET` with a bearer token, JSON response.
 pub fn get(op: &str, url: &str, token: &str) -> Result<Value, ProviderError> {
-    let resp = Request::get(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .send()?;
+    send("GET", op, url, token, None)
+}
+
+/// A call with a bearer token and an optional JSON body; JSON response (`{}` when empty).
+pub fn send(
+    method: &str,
+    op: &str,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<Value, ProviderError> {
+    let mut req = Request::new(method, url).header("authorization", &format!("Bearer {token}"));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send()?;
     if !resp.is_success() {
         return Err(google_error(op, &resp));
+    }
+    if resp.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(serde_json::Map::new()));
     }
     serde_json::from_slice(&resp.body)
         .map_err(|_| ProviderError::Internal(format!("{op}: response is not JSON")))

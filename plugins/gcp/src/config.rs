@@ -216,7 +216,13 @@ impl Config {
     }
 
     pub fn egress(&self, s: &Settings) -> Result<Vec<EgressRule>, ProviderError> {
-        let mut rules = vec![rule(&self.secretmanager(s), "GET")?];
+        // Reads are GET; PushSecret creates (POST), adds versions (POST), updates labels (PATCH)
+        // and deletes (DELETE).
+        let mut sm = rule(&self.secretmanager(s), "GET")?;
+        sm.methods = ["GET", "POST", "PATCH", "DELETE"]
+            .map(String::from)
+            .to_vec();
+        let mut rules = vec![sm];
         let a = &self.auth;
         if a.secret_ref.is_some() {
             rules.push(rule(&token_url(s), "POST")?);
@@ -333,6 +339,8 @@ mod tests {
                 "oauth2.googleapis.com"
             ]
         );
+        assert_eq!(rules[0].methods, ["GET", "POST", "PATCH", "DELETE"]);
+        assert_eq!(rules[1].methods, ["POST"]);
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //! - Tokens are cached in the host's per-store cache until 5 minutes before expiry.
 //! - Endpoints: ProviderClass settings `endpoints.{secretmanager,sts,securetoken,iamcredentials,
 //!   oauth2}`, else Google's hosts (`secretmanager.<location>.rep.googleapis.com` for `location`).
+//! - PushSecret (see `push`): `managed-by: external-secrets` labels, property merge, labels and
+//!   annotations from the metadata, a new version only when the payload changes.
 
 mod api;
 mod auth;
 mod config;
+mod push;
 mod sm;
 
 use ampoule_plugin_common::{gjson, json_map};
@@ -35,7 +38,7 @@ impl Guest for Gcp {
         ProviderInfo {
             name: "gcpsm".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            capabilities: Capabilities::READ,
+            capabilities: Capabilities::READ | Capabilities::WRITE,
             config_schema: None,
         }
     }
@@ -124,20 +127,16 @@ impl GuestClient for GcpClient {
         self.with_sm(|sm| sm.find(&query))
     }
 
-    fn push_secret(&self, _req: PushRequest) -> Result<(), ProviderError> {
-        Err(ProviderError::Forbidden(
-            "gcpsm: PushSecret is not supported yet".into(),
-        ))
+    fn push_secret(&self, req: PushRequest) -> Result<(), ProviderError> {
+        self.with_sm(|sm| sm.push(&req))
     }
 
     fn delete_secret(
         &self,
-        _remote_key: String,
+        remote_key: String,
         _property: Option<String>,
     ) -> Result<(), ProviderError> {
-        Err(ProviderError::Forbidden(
-            "gcpsm: PushSecret is not supported yet".into(),
-        ))
+        self.with_sm(|sm| sm.delete(&remote_key))
     }
 
     fn secret_exists(

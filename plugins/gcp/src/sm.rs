@@ -17,7 +17,7 @@ pub struct Sm<'a> {
 }
 
 impl Sm<'_> {
-    fn secret_url(&self, key: &str) -> String {
+    pub(crate) fn secret_url(&self, key: &str) -> String {
         format!(
             "{}/v1/{}/secrets/{}",
             self.base,
