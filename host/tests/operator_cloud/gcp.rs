@@ -96,3 +96,73 @@ print('ok')",
         assert!(!text.contains(value), "a secret value leaked");
     }
 }
+
+/// A PushSecret end to end through the binary and the gcpsm component, with the seed's
+/// workload-identity store: the secret is created labelled `managed-by: external-secrets` with a
+/// version holding the value, and deleted with the PushSecret (`deletionPolicy: Delete`).
+#[tokio::test]
+async fn a_push_secret_to_secret_manager_end_to_end() {
+    let client = crate::common::operator::client().await;
+    let fake = support::gcp_fake().await;
+    let ep = &fake.url;
+    let _class = ClassGuard("gcpsm");
+    let settings = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep}});
+    support::class(&client, "gcpsm", settings, &[fake.port]).await;
+    let op = operated(&client, "gcp-push").await;
+    support::service_account(
+        &op,
+        "external-secrets-sa",
+        json!({"iam.gke.io/gcp-service-account": "external-secrets@my-project.iam.gserviceaccount.com"}),
+    )
+    .await;
+    op.store(op.seed("05-secretstore-gcpsm-backend.yaml")).await;
+    op.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+        "stringData": {"password": "from-kubernetes"}}),
+    )
+    .await;
+    let remote = format!("{}-db-password", op.ns);
+    op.apply(json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "to-gcp"},
+        "spec": {"deletionPolicy": "Delete", "secretStoreRefs": [{"name": "gcpsm-backend"}],
+            "selector": {"secret": {"name": "db"}},
+            "data": [{"match": {"secretKey": "password", "remoteRef": {"remoteKey": remote}}}]}}))
+        .await;
+    let read = |remote: &str| {
+        let out = python(
+            ep,
+            &format!(
+                "try:\n    s = gcp('GET', '/v1/projects/my-project/secrets/{remote}')\n    v = gcp('GET', '/v1/projects/my-project/secrets/{remote}/versions/latest:access')\n    print(json.dumps({{'labels': s.get('labels', {{}}), 'value': base64.b64decode(v['payload']['data']).decode()}}))\nexcept Exception:\n    print('null')"
+            ),
+        );
+        serde_json::from_str::<Value>(out.trim()).unwrap_or(Value::Null)
+    };
+    let got = ground::eventually(
+        crate::common::WAIT * 2,
+        "the pushed secret in Secret Manager",
+        || async {
+            let v = read(&remote);
+            (v["value"] == "from-kubernetes").then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(got["labels"]["managed-by"], "external-secrets", "{got}");
+
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(
+        op.client.clone(),
+        &op.ns,
+        &kube::api::ApiResource {
+            group: "external-secrets.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "external-secrets.io/v1alpha1".into(),
+            kind: "PushSecret".into(),
+            plural: "pushsecrets".into(),
+        },
+    )
+    .delete("to-gcp", &Default::default())
+    .await
+    .unwrap();
+    ground::eventually(crate::common::WAIT, "the pushed secret deleted", || async {
+        read(&remote).is_null().then_some(())
+    })
+    .await;
+}
