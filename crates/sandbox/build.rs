@@ -17,7 +17,10 @@ const FIRST_PARTY: &[(&str, &str)] = &[
 
 /// (name, crate artifact name) of the generator components embedded in the binary; each serves
 /// the generator kinds its `describe` lists.
-const GENERATORS: &[(&str, &str)] = &[("generators", "ampoule_generators")];
+const GENERATORS: &[(&str, &str)] = &[
+    ("generators", "ampoule_generators"),
+    ("generators-cloud", "ampoule_generators_cloud"),
+];
 
 /// Crate artifact name of the template component (embedded, not a provider).
 const TRANSFORM: &str = "ampoule_template_plugin";
@@ -47,6 +50,7 @@ fn run() -> Result<(), String> {
         "plugins/vault",
         "plugins/template",
         "plugins/generators",
+        "plugins/generators-cloud",
         "crates/template",
         "crates/transform",
         "plugins/testing",
