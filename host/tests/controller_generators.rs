@@ -256,3 +256,21 @@ async fn generator_states_are_collected_at_their_deadline() {
     })
     .await;
 }
+
+/// The kinds the CRD module says Ampoule runs are exactly the kinds the embedded components
+/// serve.
+#[tokio::test]
+async fn the_kinds_with_a_component_are_the_embedded_ones() {
+    let generators = common::generators().await;
+    for kind in ampoule::crd::GeneratorKind::ALL {
+        if kind == ampoule::crd::GeneratorKind::ClusterGenerator {
+            continue;
+        }
+        assert_eq!(
+            generators.serves(kind.as_str()),
+            kind.has_component(),
+            "{}",
+            kind.as_str()
+        );
+    }
+}

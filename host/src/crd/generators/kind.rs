@@ -147,18 +147,11 @@ impl GeneratorKind {
 
     /// Whether Ampoule has a component that generates values of this kind. The others are
     /// installed with their full schema (so nothing is pruned) but refused by the controller.
+    /// `host/tests/controller_generators.rs` checks this list against the embedded components.
     pub const fn has_component(self) -> bool {
         matches!(
             self,
-            Self::Password
-                | Self::Uuid
-                | Self::Fake
-                | Self::SshKey
-                | Self::EcrAuthorizationToken
-                | Self::StsSessionToken
-                | Self::GcrAccessToken
-                | Self::VaultDynamicSecret
-                | Self::Webhook
+            Self::Password | Self::Uuid | Self::Fake | Self::SshKey | Self::Webhook
         )
     }
 

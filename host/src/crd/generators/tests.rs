@@ -135,20 +135,7 @@ fn components_exist_for_the_kinds_ampoule_runs() {
         .filter(|k| k.has_component())
         .map(GeneratorKind::as_str)
         .collect();
-    assert_eq!(
-        supported,
-        [
-            "ECRAuthorizationToken",
-            "Fake",
-            "GCRAccessToken",
-            "Password",
-            "SSHKey",
-            "STSSessionToken",
-            "UUID",
-            "VaultDynamicSecret",
-            "Webhook"
-        ]
-    );
+    assert_eq!(supported, ["Fake", "Password", "SSHKey", "UUID", "Webhook"]);
 }
 
 #[test]
