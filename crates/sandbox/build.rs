@@ -70,38 +70,11 @@ fn run() -> Result<(), String> {
         None => out.join("wasm-target"),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(plugins.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&plugins)
-        // The template plugin builds crates/template, outside the plugins workspace, so rustc
-        // sees its absolute path and would put the clone's folder into the component (and the
-        // operator's image digest would change with where the repository was cloned).
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            format!("--remap-path-prefix={}=.", root.display()),
-        )
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_PRIMARY_PACKAGE")
-        .status()
-        .map_err(|e| format!("running cargo for the plugins: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building the plugins (cd plugins && cargo build --release --target wasm32-wasip2) failed: {status}"
-        ));
+    // Two builds: the generators-cloud component links the vault plugin as a library without
+    // its `component` feature, and cargo unifies features across the packages of one build, so
+    // building it with the rest would put the vault provider's exports into it.
+    for selection in SEPARATE_BUILDS {
+        build_plugins(&cargo, &root, &plugins, &target_dir, selection)?;
     }
 
     let built = target_dir.join("wasm32-wasip2/release");
@@ -148,6 +121,59 @@ fn run() -> Result<(), String> {
         path.display().to_string()
     ));
     std::fs::write(out.join("embedded_plugins.rs"), code).map_err(|e| e.to_string())
+}
+
+/// The plugin builds, in order: the packages that need a build of their own, each alone, then
+/// everything else. The order matters: cargo also writes a dependency's cdylib to the output
+/// folder, so the alone build leaves a featureless `ampoule_vault.wasm` there, which the
+/// workspace build then replaces with the provider component.
+const SEPARATE_BUILDS: &[&[&str]] = &[
+    &["-p", "ampoule-generators-cloud"],
+    &["--workspace", "--exclude", "ampoule-generators-cloud"],
+];
+
+fn build_plugins(
+    cargo: &str,
+    root: &Path,
+    plugins: &Path,
+    target_dir: &Path,
+    selection: &[&str],
+) -> Result<(), String> {
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(plugins.join("Cargo.toml"))
+        .args(selection)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(plugins)
+        // The template plugin builds crates/template, outside the plugins workspace, so rustc
+        // sees its absolute path and would put the clone's folder into the component (and the
+        // operator's image digest would change with where the repository was cloned).
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            format!("--remap-path-prefix={}=.", root.display()),
+        )
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_PRIMARY_PACKAGE")
+        .status()
+        .map_err(|e| format!("running cargo for the plugins: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the plugins (cd plugins && cargo build --release --target wasm32-wasip2) failed: {status}"
+        ));
+    }
+    Ok(())
 }
 
 fn env(name: &str) -> Result<String, String> {

@@ -65,7 +65,9 @@ async fn the_embedded_component_serves_esos_pure_kinds() {
     for kind in ["Fake", "Password", "SSHKey", "UUID"] {
         assert!(g.serves(kind), "{kind}: {:?}", g.kinds());
     }
-    assert!(!g.serves("VaultDynamicSecret"));
+    // The cloud kinds come from plugins/generators-cloud (tests/generators_cloud.rs).
+    assert!(g.serves("VaultDynamicSecret") && g.serves("Webhook"));
+    assert!(!g.serves("Nope"));
     let err = g.generate(&request("Nope", json!({}))).await.unwrap_err();
     assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
 }

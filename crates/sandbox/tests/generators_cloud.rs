@@ -375,3 +375,234 @@ async fn webhook_egress_follows_the_spec_only() {
     assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err:?}");
     assert!(other_seen.lock().unwrap().is_empty());
 }
+
+/// A variable of the test ground (`$GROUND_DIR/env`, written by tests/ground/up).
+fn ground_var(name: &str) -> String {
+    if let Ok(v) = std::env::var(name) {
+        return v;
+    }
+    let dir = std::env::var("GROUND_DIR")
+        .unwrap_or_else(|_| format!("{}/../../.ground", env!("CARGO_MANIFEST_DIR")));
+    let env = std::fs::read_to_string(format!("{dir}/env"))
+        .unwrap_or_else(|e| panic!("no test ground at {dir} (start it with tests/ground/up): {e}"));
+    env.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_else(|| panic!("{name} is not in {dir}/env"))
+}
+
+/// One call to OpenBao with curl: (status, JSON body or null).
+fn bao(method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let addr = ground_var("VAULT_ADDR");
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "-w", "\n%{http_code}", "-X", method, "-H"])
+        .arg(format!("X-Vault-Token: {token}"))
+        .arg(format!("{addr}/v1/{path}"));
+    if let Some(b) = body {
+        cmd.args(["--data", &b.to_string()]);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", text.trim()));
+    (
+        code.trim().parse().unwrap(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+/// A PKI engine at a fresh mount whose role issues leased certificates, and a token whose
+/// policy may only issue there and revoke leases.
+fn pki_with_leases() -> (String, String) {
+    let root = ground_var("VAULT_TOKEN");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mount = format!("pki-gen-{}-{nanos}", std::process::id());
+    let ok = |(s, b): (u16, Value)| assert!((200..300).contains(&s), "{s} {b}");
+    ok(bao(
+        "POST",
+        &format!("sys/mounts/{mount}"),
+        &root,
+        Some(json!({"type": "pki", "config": {"max_lease_ttl": "24h"}})),
+    ));
+    ok(bao(
+        "POST",
+        &format!("{mount}/root/generate/internal"),
+        &root,
+        Some(json!({"common_name": "gen.test", "ttl": "24h"})),
+    ));
+    ok(bao(
+        "POST",
+        &format!("{mount}/roles/app"),
+        &root,
+        Some(json!({"allow_any_name": true, "generate_lease": true, "max_ttl": "1h"})),
+    ));
+    let policy = format!(
+        "path \"{mount}/issue/app\" {{ capabilities = [\"update\"] }}\n\
+         path \"sys/leases/revoke\" {{ capabilities = [\"update\"] }}\n"
+    );
+    ok(bao(
+        "PUT",
+        &format!("sys/policies/acl/{mount}"),
+        &root,
+        Some(json!({"policy": policy})),
+    ));
+    let (s, b) = bao(
+        "POST",
+        "auth/token/create",
+        &root,
+        Some(json!({"policies": [mount], "ttl": "1h", "no_default_policy": true})),
+    );
+    assert_eq!(s, 200, "{b}");
+    (
+        mount,
+        b["auth"]["client_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn vault_dynamic_secret_issues_and_cleanup_revokes_the_lease() {
+    let addr = ground_var("VAULT_ADDR");
+    let root = ground_var("VAULT_TOKEN");
+    let (mount, token) = pki_with_leases();
+    let (other, other_seen) = http_server(200, "{}").await;
+    let creds = Arc::new(Secrets::default().with("team-a", "bao", "token", &token));
+    let g = cloud(creds.clone(), &[port_of(&addr), other]).await;
+    assert!(g.serves("VaultDynamicSecret"), "{:?}", g.kinds());
+    let spec = json!({
+        "path": format!("{mount}/issue/app"),
+        "method": "POST",
+        "parameters": {"common_name": "svc.gen.test", "ttl": "10m"},
+        "provider": {"server": addr, "auth": {"tokenSecretRef": {"name": "bao", "key": "token",
+            "namespace": "ignored"}}},
+    });
+    let req = request("VaultDynamicSecret", spec.clone());
+    let out = g.generate(&req).await.unwrap();
+    for k in ["certificate", "issuing_ca", "private_key", "serial_number"] {
+        assert!(out.data.contains_key(k), "{k}: {:?}", keys(&out));
+    }
+    assert!(text(&out, "certificate").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(creds.asked.lock().unwrap().as_slice(), ["team-a/bao/token"]);
+
+    // Only OpenBao's origin is granted: the issue path, and the revoke path.
+    println!("vault granted: {:?}", out.granted_egress);
+    assert!(
+        out.granted_egress
+            .iter()
+            .all(|r| r.contains(&format!("127.0.0.1:{}", port_of(&addr))))
+    );
+    assert!(
+        !out.granted_egress
+            .iter()
+            .any(|r| r.contains(&other.to_string()))
+    );
+    assert!(
+        out.granted_egress
+            .iter()
+            .any(|r| r.contains(&format!("/v1/{mount}/issue/app")))
+    );
+    assert!(other_seen.lock().unwrap().is_empty());
+
+    // The lease is the state; it exists until cleanup.
+    let state = out
+        .state
+        .clone()
+        .expect("a leased certificate leaves state");
+    let lease: Value = serde_json::from_str(state.expose()).unwrap();
+    let lease = lease["leaseId"].as_str().unwrap().to_owned();
+    assert!(lease.starts_with(&format!("{mount}/issue/app/")), "{lease}");
+    let lookup = || {
+        bao(
+            "PUT",
+            "sys/leases/lookup",
+            &root,
+            Some(json!({"lease_id": lease})),
+        )
+    };
+    assert_eq!(lookup().0, 200, "{:?}", lookup());
+    g.cleanup(&req, &state).await.unwrap();
+    let (status, body) = lookup();
+    assert_eq!(status, 400, "the lease is gone after cleanup: {body}");
+    // Idempotent: already gone is success.
+    g.cleanup(&req, &state).await.unwrap();
+
+    // Two generations, two certificates (fresh values every call).
+    let again = g.generate(&req).await.unwrap();
+    assert_ne!(text(&again, "serial_number"), text(&out, "serial_number"));
+    g.cleanup(&req, again.state.as_ref().unwrap())
+        .await
+        .unwrap();
+
+    // Errors: a path the token may not write, and a wrong token; neither names the token.
+    let mut spec_denied = spec.clone();
+    spec_denied["path"] = json!(format!("{mount}/root/generate/internal"));
+    let e1 = g
+        .generate(&request("VaultDynamicSecret", spec_denied))
+        .await
+        .unwrap_err();
+    let bad = Arc::new(Secrets::default().with("team-a", "bao", "token", "s.wrong-token-value"));
+    let g_bad = cloud(bad, &[port_of(&addr)]).await;
+    let e2 = g_bad.generate(&req).await.unwrap_err();
+    for e in [&e1, &e2] {
+        let m = format!("{e:?} {e}");
+        assert!(
+            !m.contains(&token) && !m.contains("wrong-token-value"),
+            "{m}"
+        );
+    }
+    assert!(
+        matches!(
+            e2,
+            ProviderError::Forbidden(_) | ProviderError::Unauthorized(_)
+        ),
+        "{e2:?}"
+    );
+    println!("vault errors: {e1:?} / {e2:?}");
+
+    // resultType Raw keeps the whole answer (lease fields included), Auth the auth block.
+    let mut raw = spec.clone();
+    raw["resultType"] = json!("Raw");
+    let out = g
+        .generate(&request("VaultDynamicSecret", raw))
+        .await
+        .unwrap();
+    assert!(
+        text(&out, "lease_id").starts_with(&mount),
+        "{:?}",
+        keys(&out)
+    );
+    assert!(text(&out, "data").contains("BEGIN CERTIFICATE"));
+    g.cleanup(&req, out.state.as_ref().unwrap()).await.unwrap();
+
+    // An empty answer is an error, unless allowEmptyResponse.
+    let mut empty = spec.clone();
+    empty["path"] = json!("sys/leases/revoke");
+    empty["method"] = json!("PUT");
+    empty["parameters"] = json!({"lease_id": "nothing/here"});
+    let err = g
+        .generate(&request("VaultDynamicSecret", empty.clone()))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("empty response"), "{err:?}");
+    empty["allowEmptyResponse"] = json!(true);
+    let out = g
+        .generate(&request("VaultDynamicSecret", empty))
+        .await
+        .unwrap();
+    assert!(out.data.is_empty() && out.state.is_none());
+}

@@ -3,8 +3,10 @@
 //! and reads credentials only through `requested-credentials` and `ampoule:host/credentials`.
 //!
 //! - Webhook: see [`webhook`].
+//! - VaultDynamicSecret: see [`vault`].
 
 pub mod jsonpath;
+pub mod vault;
 pub mod webhook;
 
 #[allow(unsafe_code, clippy::all)]
@@ -34,7 +36,7 @@ use bindings::exports::ampoule::provider::generator::{
 };
 
 /// The kinds this component serves.
-pub const KINDS: &[&str] = &["Webhook"];
+pub const KINDS: &[&str] = &["Webhook", "VaultDynamicSecret"];
 
 /// Keys and values one generation produced.
 pub type Output = Vec<(String, Vec<u8>)>;
@@ -98,6 +100,7 @@ impl Guest for Component {
     fn validate_spec(kind: String, spec: String) -> Result<Vec<String>, ProviderError> {
         match kind.as_str() {
             "Webhook" => webhook::Spec::parse(&spec).map(|_| Vec::new()),
+            "VaultDynamicSecret" => vault::Spec::parse(&spec).map(|_| Vec::new()),
             other => Err(unknown(other)),
         }
     }
@@ -109,6 +112,7 @@ impl Guest for Component {
     ) -> Result<Vec<EgressRule>, ProviderError> {
         match kind.as_str() {
             "Webhook" => webhook::Spec::parse(&spec)?.egress(),
+            "VaultDynamicSecret" => vault::Spec::parse(&spec)?.egress(),
             other => Err(unknown(other)),
         }
     }
@@ -119,6 +123,7 @@ impl Guest for Component {
     ) -> Result<Vec<CredentialRequest>, ProviderError> {
         match kind.as_str() {
             "Webhook" => Ok(webhook::Spec::parse(&spec)?.credentials()),
+            "VaultDynamicSecret" => vault::Spec::parse(&spec)?.credentials(),
             other => Err(unknown(other)),
         }
     }
@@ -126,9 +131,13 @@ impl Guest for Component {
     fn generate(
         kind: String,
         spec: String,
-        _ctx: GeneratorContext,
+        ctx: GeneratorContext,
     ) -> Result<Generated, ProviderError> {
         match kind.as_str() {
+            "VaultDynamicSecret" => {
+                let (data, state) = vault::Spec::parse(&spec)?.generate(&ctx.namespace)?;
+                Ok(Generated { data, state })
+            }
             "Webhook" => Ok(Generated {
                 data: webhook::Spec::parse(&spec)?.generate()?,
                 state: None,
@@ -140,10 +149,11 @@ impl Guest for Component {
     fn cleanup(
         kind: String,
         spec: String,
-        _state: String,
-        _ctx: GeneratorContext,
+        state: String,
+        ctx: GeneratorContext,
     ) -> Result<(), ProviderError> {
         match kind.as_str() {
+            "VaultDynamicSecret" => vault::Spec::parse(&spec)?.cleanup(&state, &ctx.namespace),
             // A webhook call leaves nothing to undo.
             "Webhook" => webhook::Spec::parse(&spec).map(|_| ()),
             other => Err(unknown(other)),

@@ -15,26 +15,40 @@
 //!   external-secrets` ownership, no write when nothing changed, checkAndSet on KV v2.
 //! - Egress: exactly the server's origin under `/v1/`: GET/LIST/POST, and PUT/DELETE to push.
 
-mod api;
-mod auth;
-mod client;
-mod config;
-mod creds;
-mod find;
-mod paths;
-mod push;
-mod tls;
+//!
+//! As a library (without the default `component` feature) it offers `config`, `auth`, `api`,
+//! `paths` and `tls` to the generators' component (plugins/generators-cloud).
 
+#![cfg_attr(not(feature = "component"), allow(dead_code))]
+
+pub mod api;
+pub mod auth;
+#[cfg(feature = "component")]
+mod client;
+pub mod config;
+pub mod creds;
+#[cfg(feature = "component")]
+mod find;
+pub mod paths;
+#[cfg(feature = "component")]
+mod push;
+pub mod tls;
+
+#[cfg(feature = "component")]
 use ampoule_sdk::{
     Capabilities, Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient,
     ProviderError, ProviderInfo, PushRequest, SecretMap, SecretRef, StoreContext, Validation,
 };
 
+#[cfg(feature = "component")]
 use crate::client::VaultClient;
+#[cfg(feature = "component")]
 use ampoule_plugin_common::gojson as value;
 
+#[cfg(feature = "component")]
 struct Vault;
 
+#[cfg(feature = "component")]
 impl Guest for Vault {
     type Client = VaultClient;
 
@@ -65,6 +79,7 @@ impl Guest for Vault {
     }
 }
 
+#[cfg(feature = "component")]
 impl GuestClient for VaultClient {
     fn open(config: String, ctx: StoreContext) -> Result<Client, ProviderError> {
         let config = config::parse(&config)?;
@@ -103,4 +118,5 @@ impl GuestClient for VaultClient {
     }
 }
 
+#[cfg(feature = "component")]
 ampoule_sdk::export!(Vault with_types_in ampoule_sdk::bindings);
