@@ -48,6 +48,7 @@ fn run() -> Result<(), String> {
         "plugins/aws",
         "plugins/gcp",
         "plugins/vault",
+        "plugins/vault-core",
         "plugins/template",
         "plugins/generators",
         "plugins/generators-cloud",
@@ -70,12 +71,7 @@ fn run() -> Result<(), String> {
         None => out.join("wasm-target"),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // Two builds: the generators-cloud component links the vault plugin as a library without
-    // its `component` feature, and cargo unifies features across the packages of one build, so
-    // building it with the rest would put the vault provider's exports into it.
-    for selection in SEPARATE_BUILDS {
-        build_plugins(&cargo, &root, &plugins, &target_dir, selection)?;
-    }
+    build_plugins(&cargo, &root, &plugins, &target_dir)?;
 
     let built = target_dir.join("wasm32-wasip2/release");
     let dest = out.join("plugins");
@@ -123,21 +119,11 @@ fn run() -> Result<(), String> {
     std::fs::write(out.join("embedded_plugins.rs"), code).map_err(|e| e.to_string())
 }
 
-/// The plugin builds, in order: the packages that need a build of their own, each alone, then
-/// everything else. The order matters: cargo also writes a dependency's cdylib to the output
-/// folder, so the alone build leaves a featureless `ampoule_vault.wasm` there, which the
-/// workspace build then replaces with the provider component.
-const SEPARATE_BUILDS: &[&[&str]] = &[
-    &["-p", "ampoule-generators-cloud"],
-    &["--workspace", "--exclude", "ampoule-generators-cloud"],
-];
-
 fn build_plugins(
     cargo: &str,
     root: &Path,
     plugins: &Path,
     target_dir: &Path,
-    selection: &[&str],
 ) -> Result<(), String> {
     let status = Command::new(cargo)
         .args([
@@ -148,7 +134,6 @@ fn build_plugins(
             "--manifest-path",
         ])
         .arg(plugins.join("Cargo.toml"))
-        .args(selection)
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(plugins)

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use ampoule_sdk::{
     CredentialRequest, EgressRule, ProviderError, StoreContext, StoreKind, errors::invalid_config,
 };
-use ampoule_vault::api::{self, Api};
-use ampoule_vault::auth::Auth;
-use ampoule_vault::config::{self, Config, Login};
-use ampoule_vault::paths::Origin;
+use ampoule_vault_core::api::{self, Api};
+use ampoule_vault_core::auth::Auth;
+use ampoule_vault_core::config::{self, Config, Login};
+use ampoule_vault_core::paths::Origin;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -102,7 +102,7 @@ impl Spec {
             format!(
                 "{}/v1/{}",
                 o.base_path,
-                ampoule_vault::paths::encode(self.path())
+                ampoule_vault_core::paths::encode(self.path())
             ),
         )];
         if matches!(c.login()?, Login::Mount { .. }) {
@@ -114,7 +114,7 @@ impl Spec {
 
     pub fn credentials(&self) -> Result<Vec<CredentialRequest>, ProviderError> {
         let c = self.config()?;
-        ampoule_vault::tls::request_config_maps(c)?;
+        ampoule_vault_core::tls::request_config_maps(c)?;
         c.credentials()
     }
 
@@ -128,7 +128,7 @@ impl Spec {
             caller_namespace: Some(namespace.to_owned()),
             settings: "{}".into(),
         };
-        ampoule_vault::tls::apply(c, &ctx)?;
+        ampoule_vault_core::tls::apply(c, &ctx)?;
         let api = Api::new(c)?;
         let auth = Auth::new(c, &ctx)?;
         let token = auth.token(&api, false)?.value;

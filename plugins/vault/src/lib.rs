@@ -16,39 +16,25 @@
 //! - Egress: exactly the server's origin under `/v1/`: GET/LIST/POST, and PUT/DELETE to push.
 
 //!
-//! As a library (without the default `component` feature) it offers `config`, `auth`, `api`,
-//! `paths` and `tls` to the generators' component (plugins/generators-cloud).
+//! The client code (config, auth, API, paths, TLS) is the library `ampoule-vault-core`
+//! (plugins/vault-core), which the VaultDynamicSecret generator shares.
 
-#![cfg_attr(not(feature = "component"), allow(dead_code))]
+use ampoule_vault_core::{api, auth, config, paths, tls};
 
-pub mod api;
-pub mod auth;
-#[cfg(feature = "component")]
 mod client;
-pub mod config;
-pub mod creds;
-#[cfg(feature = "component")]
 mod find;
-pub mod paths;
-#[cfg(feature = "component")]
 mod push;
-pub mod tls;
 
-#[cfg(feature = "component")]
 use ampoule_sdk::{
     Capabilities, Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient,
     ProviderError, ProviderInfo, PushRequest, SecretMap, SecretRef, StoreContext, Validation,
 };
 
-#[cfg(feature = "component")]
 use crate::client::VaultClient;
-#[cfg(feature = "component")]
 use ampoule_plugin_common::gojson as value;
 
-#[cfg(feature = "component")]
 struct Vault;
 
-#[cfg(feature = "component")]
 impl Guest for Vault {
     type Client = VaultClient;
 
@@ -79,7 +65,6 @@ impl Guest for Vault {
     }
 }
 
-#[cfg(feature = "component")]
 impl GuestClient for VaultClient {
     fn open(config: String, ctx: StoreContext) -> Result<Client, ProviderError> {
         let config = config::parse(&config)?;
@@ -118,5 +103,4 @@ impl GuestClient for VaultClient {
     }
 }
 
-#[cfg(feature = "component")]
 ampoule_sdk::export!(Vault with_types_in ampoule_sdk::bindings);

@@ -151,7 +151,12 @@ impl GeneratorKind {
     pub const fn has_component(self) -> bool {
         matches!(
             self,
-            Self::Password | Self::Uuid | Self::Fake | Self::SshKey | Self::Webhook
+            Self::Password
+                | Self::Uuid
+                | Self::Fake
+                | Self::SshKey
+                | Self::Webhook
+                | Self::VaultDynamicSecret
         )
     }
 

@@ -135,7 +135,17 @@ fn components_exist_for_the_kinds_ampoule_runs() {
         .filter(|k| k.has_component())
         .map(GeneratorKind::as_str)
         .collect();
-    assert_eq!(supported, ["Fake", "Password", "SSHKey", "UUID", "Webhook"]);
+    assert_eq!(
+        supported,
+        [
+            "Fake",
+            "Password",
+            "SSHKey",
+            "UUID",
+            "VaultDynamicSecret",
+            "Webhook"
+        ]
+    );
 }
 
 #[test]
