@@ -69,7 +69,16 @@ pub fn compile_embedded(
         let started = Instant::now();
         let want =
             Digest::parse(generator.digest).map_err(|e| SandboxError::Engine(e.to_string()))?;
-        let (digest, _) = crate::generators::load::compile(sandbox, generator.bytes, Some(&want))?;
+        // Compiled with the engine the generators load with, so their load finds it cached.
+        let digest = Digest::of(generator.bytes);
+        if digest != want {
+            return Err(SandboxError::DigestMismatch {
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        wasmtime::component::Component::new(sandbox.engine(), generator.bytes)
+            .map_err(|e| SandboxError::Compile(format!("{e:#}")))?;
         out.push(Warmed {
             name: generator.name,
             digest,
@@ -173,13 +182,18 @@ mod tests {
         assert_eq!(seen.last(), Some(&embedded::TRANSFORM.name));
         let mut names: Vec<_> = warmed.iter().map(|w| w.name).collect();
         names.sort_unstable();
-        let mut want: Vec<_> = embedded::PLUGINS.iter().map(|p| p.name).collect();
+        let mut want: Vec<_> = embedded::PLUGINS
+            .iter()
+            .chain(embedded::GENERATORS.iter())
+            .map(|p| p.name)
+            .collect();
         want.push(embedded::TRANSFORM.name);
         want.sort_unstable();
         assert_eq!(names, want);
         for w in &warmed {
             let bytes = embedded::PLUGINS
                 .iter()
+                .chain(embedded::GENERATORS.iter())
                 .chain(std::iter::once(&embedded::TRANSFORM))
                 .find(|p| p.name == w.name)
                 .unwrap()

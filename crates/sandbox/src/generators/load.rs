@@ -24,7 +24,7 @@ pub struct LoadedGenerator {
     pub(crate) pre: SecretGeneratorCorePre<HostState>,
 }
 
-pub(crate) fn compile(
+fn compile(
     sandbox: &Sandbox,
     bytes: &[u8],
     expected: Option<&Digest>,

@@ -9,7 +9,7 @@
 //! `ampoule:host/credentials`, then one `generate` or `cleanup` call.
 
 mod bindings;
-pub(crate) mod load;
+mod load;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
