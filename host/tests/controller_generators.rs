@@ -156,14 +156,7 @@ async fn a_cluster_generator_and_rewrites_and_an_unsupported_kind() {
         note.contains("generator kind Grafana is not supported by Ampoule yet"),
         "{note}"
     );
-    let cluster = kube::api::ApiResource {
-        group: "generators.external-secrets.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "generators.external-secrets.io/v1alpha1".into(),
-        kind: "ClusterGenerator".into(),
-        plural: "clustergenerators".into(),
-    };
-    kube::Api::<kube::api::DynamicObject>::all_with(c.client.clone(), &cluster)
+    kube::Api::<ampoule::crd::ClusterGenerator>::all(c.client.clone())
         .delete(&name, &Default::default())
         .await
         .unwrap();
@@ -202,18 +195,7 @@ async fn a_push_secret_pushes_what_a_generator_makes() {
 #[tokio::test]
 async fn generator_states_are_collected_at_their_deadline() {
     let c = start("gen-gc", |_| {}).await;
-    let states = kube::api::ApiResource {
-        group: "generators.external-secrets.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "generators.external-secrets.io/v1alpha1".into(),
-        kind: "GeneratorState".into(),
-        plural: "generatorstates".into(),
-    };
-    let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
-        c.client.clone(),
-        &c.namespace,
-        &states,
-    );
+    let api: kube::Api<ampoule::crd::GeneratorState> = c.api();
     let resource = json!({"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Fake",
         "metadata": {"name": "f"}, "spec": {"data": {"k": "v"}}});
     let soon =
@@ -228,7 +210,7 @@ async fn generator_states_are_collected_at_their_deadline() {
             .await;
     }
     ground::eventually(WAIT, "both states carry the finalizer", || async {
-        let has = |o: &kube::api::DynamicObject| {
+        let has = |o: &ampoule::crd::GeneratorState| {
             o.metadata
                 .finalizers
                 .iter()

@@ -360,20 +360,10 @@ async fn esos_secrets_manager_push_secret_example_end_to_end() {
     assert_eq!(described["tags"]["managed-by"], "external-secrets");
     assert_eq!(described["tags"]["secret-store"], "teamb-secret-store");
 
-    kube::Api::<kube::api::DynamicObject>::namespaced_with(
-        op.client.clone(),
-        &op.ns,
-        &kube::api::ApiResource {
-            group: "external-secrets.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "external-secrets.io/v1alpha1".into(),
-            kind: "PushSecret".into(),
-            plural: "pushsecrets".into(),
-        },
-    )
-    .delete("pushsecret-example", &Default::default())
-    .await
-    .unwrap();
+    kube::Api::<ampoule::crd::PushSecret>::namespaced(op.client.clone(), &op.ns)
+        .delete("pushsecret-example", &Default::default())
+        .await
+        .unwrap();
     ground::eventually(WAIT, "the pushed secret deleted from Secrets Manager", || async {
         let out = python(
             &moto.url,

@@ -454,20 +454,10 @@ async fn esos_vault_push_secret_example_end_to_end() {
     );
 
     // Deleting the PushSecret (deletionPolicy Delete) removes what it pushed.
-    kube::Api::<kube::api::DynamicObject>::namespaced_with(
-        op.client.clone(),
-        ns,
-        &kube::api::ApiResource {
-            group: "external-secrets.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "external-secrets.io/v1alpha1".into(),
-            kind: "PushSecret".into(),
-            plural: "pushsecrets".into(),
-        },
-    )
-    .delete("pushsecret-example", &Default::default())
-    .await
-    .unwrap();
+    kube::Api::<ampoule::crd::PushSecret>::namespaced(op.client.clone(), ns)
+        .delete("pushsecret-example", &Default::default())
+        .await
+        .unwrap();
     ground::eventually(WAIT, "the pushed secrets deleted from OpenBao", || async {
         let gone = |v: &Value| v["data"].is_null() || v["data"]["data"].is_null();
         (gone(&read("secret1")) && gone(&read("secret2"))).then_some(())

@@ -410,23 +410,9 @@ async fn write_status(
         return Ok(());
     }
     let api: Api<ClusterPushSecret> = Api::all(ctx.client.clone());
-    let ops = json!([{"op": "add", "path": "/status", "value": status}]);
-    let patch: json_patch::Patch = match serde_json::from_value(ops) {
-        Ok(p) => p,
-        Err(e) => return Err(CpsError::PatchStatus(kube::Error::Service(Box::new(e)))),
-    };
-    match api
-        .patch_status(
-            &cps.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
+    super::finalizers::replace_status(&api, &cps.name_any(), status)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(CpsError::PatchStatus(e)),
-    }
+        .map_err(CpsError::PatchStatus)
 }
 
 async fn event(ctx: &Context, cps: &ClusterPushSecret, note: &str) {

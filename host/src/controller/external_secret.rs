@@ -14,6 +14,7 @@ use super::backoff;
 use super::context::Context;
 use super::data;
 use super::error::Error;
+use super::finalizers;
 use super::queue::Priority;
 use super::refresh;
 use super::shared::NotBefore;
@@ -515,30 +516,18 @@ async fn ensure_finalizer(ctx: &Context, es: &ExternalSecret) -> Result<(), Erro
     patch_finalizers(ctx, es, ops).await
 }
 
+/// ESO's finalizer added only while the cached object is the latest (a resourceVersion test),
+/// so a stale cache never re-adds it to an object being finalized.
 fn add_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
     let rv =
         json!({"op": "test", "path": "/metadata/resourceVersion", "value": es.resource_version()});
-    if es.meta().finalizers.is_none() {
-        vec![
-            rv,
-            json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}),
-        ]
-    } else {
-        vec![
-            rv,
-            json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}),
-        ]
-    }
+    let mut ops = vec![rv];
+    ops.extend(finalizers::add_ops(es, FINALIZER));
+    ops
 }
 
 fn remove_finalizer_ops(es: &ExternalSecret) -> Vec<Value> {
-    let Some(i) = es.finalizers().iter().position(|f| f == FINALIZER) else {
-        return Vec::new();
-    };
-    vec![
-        json!({"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER}),
-        json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")}),
-    ]
+    finalizers::remove_ops(es, FINALIZER)
 }
 
 async fn patch_finalizers(
@@ -546,25 +535,11 @@ async fn patch_finalizers(
     es: &ExternalSecret,
     ops: Vec<Value>,
 ) -> Result<(), Error> {
-    if ops.is_empty() {
-        return Ok(());
-    }
     let api: Api<ExternalSecret> =
         Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
-    let patch: json_patch::Patch =
-        serde_json::from_value(Value::Array(ops)).map_err(|e| Error::InvalidSpec(e.to_string()))?;
-    match api
-        .patch(
-            &es.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
+    finalizers::patch(&api, &es.name_any(), ops)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(Error::PatchFinalizer(e)),
-    }
+        .map_err(Error::PatchFinalizer)
 }
 
 /// Deletion: with deletionPolicy Delete the target this ExternalSecret controls is deleted; then

@@ -163,15 +163,13 @@ pub struct Owner {
 
 impl Owner {
     pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> Self {
+        let (kind, api_version) = match K::kind(&()).as_ref() {
+            "PushSecret" => ("PushSecret", "external-secrets.io/v1alpha1"),
+            _ => ("ExternalSecret", "external-secrets.io/v1"),
+        };
         Self {
-            kind: match K::kind(&()).as_ref() {
-                "PushSecret" => "PushSecret",
-                _ => "ExternalSecret",
-            },
-            api_version: match K::kind(&()).as_ref() {
-                "PushSecret" => "external-secrets.io/v1alpha1",
-                _ => "external-secrets.io/v1",
-            },
+            kind,
+            api_version,
             name: obj.meta().name.clone().unwrap_or_default(),
             namespace: obj.meta().namespace.clone().unwrap_or_default(),
             uid: obj.meta().uid.clone().unwrap_or_default(),
@@ -201,36 +199,7 @@ pub async fn commit(
         flag_for_gc(&api, owner, key).await?;
     }
     for p in pending {
-        let mut gs = GeneratorState::new(
-            "",
-            GeneratorStateSpec {
-                garbage_collection_deadline: None,
-                resource: p.resolved.resource.clone(),
-                state: serde_json::from_str(p.state.expose())
-                    .unwrap_or_else(|_| Value::String(p.state.expose().clone())),
-            },
-        );
-        gs.metadata.name = None;
-        gs.metadata.generate_name = Some(format!(
-            "gen-{}-{}-",
-            owner.kind.to_ascii_lowercase(),
-            owner.name
-        ));
-        gs.metadata.namespace = Some(owner.namespace.clone());
-        gs.metadata.labels = Some(BTreeMap::from([(
-            OWNER_KEY_LABEL.to_owned(),
-            owner.key(&p.key),
-        )]));
-        gs.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: owner.api_version.into(),
-            kind: owner.kind.into(),
-            name: owner.name.clone(),
-            uid: owner.uid.clone(),
-            controller: None,
-            block_owner_deletion: None,
-        }]);
-        gs.metadata.finalizers = Some(vec![STATE_FINALIZER.to_owned()]);
-        api.create(&PostParams::default(), &gs)
+        api.create(&PostParams::default(), &new_state(owner, &p, None))
             .await
             .map_err(|e| Error::Generator(format!("could not keep the generator state: {e}")))?;
     }
@@ -254,30 +223,47 @@ pub async fn rollback(
             continue;
         }
         let api: Api<GeneratorState> = Api::namespaced(client.clone(), &owner.namespace);
-        let mut gs = GeneratorState::new(
-            "",
-            GeneratorStateSpec {
-                garbage_collection_deadline: Some(super::status::now()),
-                resource: p.resolved.resource.clone(),
-                state: serde_json::from_str(p.state.expose()).unwrap_or(Value::Null),
-            },
-        );
-        gs.metadata.name = None;
-        gs.metadata.generate_name = Some(format!(
-            "gen-{}-{}-",
-            owner.kind.to_ascii_lowercase(),
-            owner.name
-        ));
-        gs.metadata.namespace = Some(owner.namespace.clone());
-        gs.metadata.labels = Some(BTreeMap::from([(
-            OWNER_KEY_LABEL.to_owned(),
-            owner.key(&p.key),
-        )]));
-        gs.metadata.finalizers = Some(vec![STATE_FINALIZER.to_owned()]);
+        let gs = new_state(owner, &p, Some(super::status::now()));
         if let Err(e) = api.create(&PostParams::default(), &gs).await {
             tracing::warn!(error = %e, "could not keep a generator state to clean up later");
         }
     }
+}
+
+/// The GeneratorState keeping `p` for `owner` (ESO's `createGeneratorState`): named after the
+/// owner, labelled with its owner key, owned by it, with the finalizer that makes the GC clean it
+/// up, and `deadline` when it is to be collected already.
+fn new_state(owner: &Owner, p: &Pending, deadline: Option<Time>) -> GeneratorState {
+    let mut gs = GeneratorState::new(
+        "",
+        GeneratorStateSpec {
+            garbage_collection_deadline: deadline,
+            resource: p.resolved.resource.clone(),
+            state: serde_json::from_str(p.state.expose())
+                .unwrap_or_else(|_| Value::String(p.state.expose().clone())),
+        },
+    );
+    gs.metadata.name = None;
+    gs.metadata.generate_name = Some(format!(
+        "gen-{}-{}-",
+        owner.kind.to_ascii_lowercase(),
+        owner.name
+    ));
+    gs.metadata.namespace = Some(owner.namespace.clone());
+    gs.metadata.labels = Some(BTreeMap::from([(
+        OWNER_KEY_LABEL.to_owned(),
+        owner.key(&p.key),
+    )]));
+    gs.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: owner.api_version.into(),
+        kind: owner.kind.into(),
+        name: owner.name.clone(),
+        uid: owner.uid.clone(),
+        controller: None,
+        block_owner_deletion: None,
+    }]);
+    gs.metadata.finalizers = Some(vec![STATE_FINALIZER.to_owned()]);
+    gs
 }
 
 /// ESO's `disposeState`: every state of the key but the latest, without a deadline yet, gets
@@ -400,40 +386,19 @@ async fn collect(ctx: &Context, gs: &GeneratorState) -> Result<Option<Duration>,
     if gs.meta().deletion_timestamp.is_some() {
         if has_finalizer {
             cleanup(ctx, gs).await?;
-            let i = gs
-                .finalizers()
-                .iter()
-                .position(|f| f == STATE_FINALIZER)
-                .unwrap_or_default();
-            let ops = json!([
-                {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": STATE_FINALIZER},
-                {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
-            ]);
-            let patch: json_patch::Patch =
-                serde_json::from_value(ops).map_err(|e| Error::Generator(e.to_string()))?;
-            match api
-                .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(Error::PatchFinalizer(e)),
-            }
+            super::finalizers::patch(
+                &api,
+                &name,
+                super::finalizers::remove_ops(gs, STATE_FINALIZER),
+            )
+            .await
+            .map_err(Error::PatchFinalizer)?;
         }
         return Ok(None);
     }
-    if !has_finalizer {
-        let op = if gs.finalizers().is_empty() {
-            json!({"op": "add", "path": "/metadata/finalizers", "value": [STATE_FINALIZER]})
-        } else {
-            json!({"op": "add", "path": "/metadata/finalizers/-", "value": STATE_FINALIZER})
-        };
-        let patch: json_patch::Patch = serde_json::from_value(Value::Array(vec![op]))
-            .map_err(|e| Error::Generator(e.to_string()))?;
-        api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-            .await
-            .map_err(Error::PatchFinalizer)?;
-    }
+    super::finalizers::patch(&api, &name, super::finalizers::add_ops(gs, STATE_FINALIZER))
+        .await
+        .map_err(Error::PatchFinalizer)?;
     let Some(deadline) = &gs.spec.garbage_collection_deadline else {
         return Ok(None);
     };

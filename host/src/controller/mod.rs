@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod data;
 pub mod error;
 pub mod external_secret;
+pub mod finalizers;
 pub mod generators;
 pub mod hash;
 pub mod leader;

@@ -16,15 +16,16 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::backoff::{self, Backoff};
 use super::context::{Context, reporter};
+use super::finalizers;
 use super::queue::{Priority, WorkQueue};
 use super::status::{now, set_condition};
 use super::stores::{self, selector_matches};
@@ -241,19 +242,14 @@ async fn reconcile_inner(ctx: &Context, ps: &PushSecret) -> Result<Next, Failed>
                         synced: Some(left),
                     })?;
             }
-            patch_finalizers(ctx, ps, remove_finalizer_ops(ps)).await?;
+            patch_finalizers(ctx, ps, finalizers::remove_ops(ps, FINALIZER)).await?;
         }
         return Ok(Next::Never);
     }
     if delete_policy && !has_finalizer {
-        let op = if ps.finalizers().is_empty() {
-            json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]})
-        } else {
-            json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER})
-        };
-        patch_finalizers(ctx, ps, vec![op]).await?;
+        patch_finalizers(ctx, ps, finalizers::add_ops(ps, FINALIZER)).await?;
     } else if !delete_policy && has_finalizer {
-        patch_finalizers(ctx, ps, remove_finalizer_ops(ps)).await?;
+        patch_finalizers(ctx, ps, finalizers::remove_ops(ps, FINALIZER)).await?;
     }
 
     let interval = ps
@@ -749,40 +745,16 @@ async fn source_deleted(ctx: &Context, ps: &PushSecret) -> Result<(), Failed> {
     Ok(())
 }
 
-fn remove_finalizer_ops(ps: &PushSecret) -> Vec<Value> {
-    let Some(i) = ps.finalizers().iter().position(|f| f == FINALIZER) else {
-        return Vec::new();
-    };
-    vec![
-        json!({"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER}),
-        json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")}),
-    ]
-}
-
 async fn patch_finalizers(ctx: &Context, ps: &PushSecret, ops: Vec<Value>) -> Result<(), Failed> {
-    if ops.is_empty() {
-        return Ok(());
-    }
     let api: Api<PushSecret> =
         Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
-    let patch: json_patch::Patch =
-        serde_json::from_value(Value::Array(ops)).map_err(|e| failed(e.to_string()))?;
-    match api
-        .patch(
-            &ps.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
+    finalizers::patch(&api, &ps.name_any(), ops)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(failed(format!("could not update finalizers: {e}"))),
-    }
+        .map_err(|e| failed(format!("could not update finalizers: {e}")))
 }
 
-/// Replaces the status (a JSON patch, so entries dropped from `syncedPushSecrets` go too),
-/// unless it is already the one in the cache.
+/// Replaces the status (so entries dropped from `syncedPushSecrets` go too), unless it is
+/// already the one in the cache.
 async fn write_status(
     ctx: &Context,
     ps: &PushSecret,
@@ -793,21 +765,7 @@ async fn write_status(
     }
     let api: Api<PushSecret> =
         Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
-    let ops = json!([{"op": "add", "path": "/status", "value": status}]);
-    let patch: json_patch::Patch =
-        serde_json::from_value(ops).map_err(|e| kube::Error::Service(Box::new(e)))?;
-    match api
-        .patch_status(
-            &ps.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    finalizers::replace_status(&api, &ps.name_any(), status).await
 }
 
 fn record_condition(ctx: &Context, ps: &PushSecret, ready: bool) {

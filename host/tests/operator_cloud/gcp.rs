@@ -147,20 +147,10 @@ async fn a_push_secret_to_secret_manager_end_to_end() {
     .await;
     assert_eq!(got["labels"]["managed-by"], "external-secrets", "{got}");
 
-    kube::Api::<kube::api::DynamicObject>::namespaced_with(
-        op.client.clone(),
-        &op.ns,
-        &kube::api::ApiResource {
-            group: "external-secrets.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "external-secrets.io/v1alpha1".into(),
-            kind: "PushSecret".into(),
-            plural: "pushsecrets".into(),
-        },
-    )
-    .delete("to-gcp", &Default::default())
-    .await
-    .unwrap();
+    kube::Api::<ampoule::crd::PushSecret>::namespaced(op.client.clone(), &op.ns)
+        .delete("to-gcp", &Default::default())
+        .await
+        .unwrap();
     ground::eventually(crate::common::WAIT, "the pushed secret deleted", || async {
         read(&remote).is_null().then_some(())
     })
