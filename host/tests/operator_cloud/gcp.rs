@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::common::data;
 use crate::common::operator::operated;
-use crate::support::{self, ClassGuard, python};
+use crate::support::{self, python};
 
 fn stats(endpoint: &str) -> Value {
     let out = python(endpoint, "print(json.dumps(gcp('GET', '/fake/stats')))");
@@ -18,10 +18,10 @@ fn delta(after: &Value, before: &Value, kind: &str) -> u64 {
 
 #[tokio::test]
 async fn seed_gcpsm_backend_with_workload_identity_and_token_calls_per_100_reconciles() {
+    let _turn = support::gcp_turn().await;
     let client = crate::common::operator::client().await;
     let fake = support::gcp_fake().await;
     let ep = &fake.url;
-    let _class = ClassGuard("gcpsm");
     let settings = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep}});
     support::class(&client, "gcpsm", settings, &[fake.port]).await;
     python(
@@ -102,10 +102,10 @@ print('ok')",
 /// version holding the value, and deleted with the PushSecret (`deletionPolicy: Delete`).
 #[tokio::test]
 async fn a_push_secret_to_secret_manager_end_to_end() {
+    let _turn = support::gcp_turn().await;
     let client = crate::common::operator::client().await;
     let fake = support::gcp_fake().await;
     let ep = &fake.url;
-    let _class = ClassGuard("gcpsm");
     let settings = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep}});
     support::class(&client, "gcpsm", settings, &[fake.port]).await;
     let op = operated(&client, "gcp-push").await;

@@ -8,22 +8,30 @@ use crate::common::operator::Operated;
 use crate::common::{WAIT, apply};
 
 /// Held for a whole test: a ProviderClass serves a provider key cluster-wide, so the tests that
-/// point the `aws` class at their own servers take turns.
+/// point the `aws` (or `gcpsm`) class at their own servers take turns.
 static AWS_CLASS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static GCP_CLASS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A test's turn with the `aws` ProviderClass: the class is deleted when the turn ends, before
-/// the next test's turn begins (fields drop in order).
-pub struct AwsTurn {
+/// A test's turn with one ProviderClass: the class is deleted when the turn ends, before the
+/// next test's turn begins (fields drop in order).
+pub struct ClassTurn {
     _class: ClassGuard,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// Waits for this test's turn with the `aws` ProviderClass.
-pub async fn aws_turn() -> AwsTurn {
-    let turn = AWS_CLASS.lock().await;
-    AwsTurn {
+pub async fn aws_turn() -> ClassTurn {
+    ClassTurn {
+        _turn: AWS_CLASS.lock().await,
         _class: ClassGuard("aws"),
-        _turn: turn,
+    }
+}
+
+/// Waits for this test's turn with the `gcpsm` ProviderClass.
+pub async fn gcp_turn() -> ClassTurn {
+    ClassTurn {
+        _turn: GCP_CLASS.lock().await,
+        _class: ClassGuard("gcpsm"),
     }
 }
 
