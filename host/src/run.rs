@@ -126,6 +126,7 @@ impl RunArgs {
                 self.template_left_delimiter.clone(),
                 self.template_right_delimiter.clone(),
             ),
+            clock: crate::controller::clock::Clock::default(),
         }
     }
 }

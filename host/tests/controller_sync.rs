@@ -6,6 +6,8 @@
 mod common;
 #[path = "controller_sync/policies.rs"]
 mod policies;
+#[path = "controller_sync/windows.rs"]
+mod windows;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

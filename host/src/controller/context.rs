@@ -40,6 +40,9 @@ pub struct Settings {
     pub store_requeue_interval: Duration,
     /// `--template-left-delimiter` / `--template-right-delimiter`.
     pub template_delimiters: (String, String),
+    /// The wall clock the ExternalSecret controller reads (refresh times, sync windows); tests
+    /// move it.
+    pub clock: super::clock::Clock,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             cluster_push_secrets: true,
             store_requeue_interval: Duration::from_secs(300),
             template_delimiters: ("{{".into(), "}}".into()),
+            clock: super::clock::Clock::default(),
         }
     }
 }

@@ -54,7 +54,7 @@ pub async fn reconcile(
         forget(ctx, key);
         return None;
     };
-    let started = Timestamp::now();
+    let started = ctx.settings.clock.now();
     let clock = std::time::Instant::now();
     let metrics = &ctx.metrics;
     let namespace = key.namespace.clone().unwrap_or_default();
@@ -130,6 +130,10 @@ async fn sync(
     };
     let key = ObjectRef::from_obj(es);
     let plan = refresh::plan(es, &ctx.synced(&key), started);
+    if plan.reason == refresh::Reason::OutsideSyncWindow {
+        // ESO logs this at V(1) and changes no condition: the last sync stands.
+        tracing::debug!(next_check = ?plan.next, "periodic refresh blocked by syncWindows");
+    }
     if let Step::CheckTarget { hand_off } = first_step(&plan, lane, ctx.is_failing(&key))
         && timed(&ctx.metrics, "check", target::target_valid(ctx, es)).await?
     {
@@ -451,7 +455,7 @@ async fn fail(ctx: &Context, es: &ExternalSecret, err: Error) -> Requeue {
     }
     if err.is_permanent() {
         // Only a change of the object (or the next refresh) can help: no retry storm.
-        return requeue_at(refresh::plan(es, &ctx.synced(&key), Timestamp::now()).next);
+        return requeue_at(refresh::plan(es, &ctx.synced(&key), ctx.settings.clock.now()).next);
     }
     let delay = ctx.backoff.failed(&key.to_string());
     Some((

@@ -7,6 +7,7 @@
 //! Managed Secrets are watched as metadata only (never every Secret's data).
 
 pub mod backoff;
+pub mod clock;
 pub mod cluster_external_secret;
 pub mod cluster_push_secret;
 pub mod context;
@@ -30,6 +31,7 @@ pub mod shared_credentials;
 pub mod single_flight;
 pub mod status;
 pub mod stores;
+pub mod sync_window;
 pub mod target;
 pub mod template;
 mod watch;

@@ -8,6 +8,7 @@ use kube::ResourceExt;
 
 use super::context::Synced;
 use super::hash;
+use super::sync_window;
 use crate::crd::ExternalSecret;
 use crate::crd::external_secret::RefreshPolicy;
 
@@ -60,6 +61,9 @@ pub enum Reason {
     SyncedInTheFuture,
     /// The refresh interval has passed since the last sync, and nothing else asks for one.
     IntervalPassed,
+    /// The refresh interval has passed, but `spec.syncWindows` blocks periodic refreshes now
+    /// (docs/eso-behaviour.md#sync-windows): not due until the windows allow it.
+    OutsideSyncWindow,
     /// Not due: `CreatedOnce`, interval 0, `OnChange` without a change, or the interval has not
     /// passed.
     NotDue,
@@ -115,14 +119,27 @@ pub fn plan(es: &ExternalSecret, memory: &Synced, now: Timestamp) -> Plan {
                 None => Reason::NotDue,
                 Some(_) if *synced != version => Reason::Changed,
                 Some(_) if refresh_time > now => Reason::SyncedInTheFuture,
-                Some(every) if next_due(refresh_time, every) <= now => Reason::IntervalPassed,
+                Some(every) if next_due(refresh_time, every) <= now => {
+                    if sync_window::allows(es.spec.sync_windows.as_ref(), now) {
+                        Reason::IntervalPassed
+                    } else {
+                        Reason::OutsideSyncWindow
+                    }
+                }
                 Some(_) => Reason::NotDue,
             },
         },
     };
-    let next = every.map(|every| until(next_due(refresh_time.unwrap_or(now), every), now));
+    let next = every.map(|every| match (reason, es.spec.sync_windows.as_ref()) {
+        // Blocked: look again when the windows may change their answer, or after one more
+        // interval, whichever comes first (a clock change is noticed within an interval).
+        (Reason::OutsideSyncWindow, Some(sw)) => sync_window::next_change(sw, now)
+            .map_or(every, |t| until(t, now).min(every))
+            .max(Duration::from_secs(1)),
+        _ => until(next_due(refresh_time.unwrap_or(now), every), now),
+    });
     Plan {
-        due: reason != Reason::NotDue,
+        due: !matches!(reason, Reason::NotDue | Reason::OutsideSyncWindow),
         reason,
         next,
         version,
@@ -316,5 +333,71 @@ mod tests {
             (on_change.next, on_change.next_after_sync(now)),
             (None, None)
         );
+    }
+
+    #[test]
+    fn sync_windows_block_only_the_periodic_refresh() {
+        use crate::crd::external_secret::SyncWindowKind;
+        use crate::crd::external_secret::{ExternalSecretSyncWindow, ExternalSecretSyncWindows};
+        // A 30-minute window opening daily at 22:00 UTC, opened 10 minutes ago.
+        let now: Timestamp = "2026-06-01T22:10:00Z".parse().unwrap();
+        let m = Synced::default();
+        let windowed = |kind, synced| {
+            let mut e = es(None, "1h", synced);
+            e.spec.sync_windows = Some(ExternalSecretSyncWindows {
+                kind,
+                windows: vec![ExternalSecretSyncWindow {
+                    schedule: "0 22 * * *".into(),
+                    duration: "30m".into(),
+                }],
+            });
+            if let Some(st) = e.status.as_mut() {
+                // `es` dates the sync from the real clock; date it from `now` instead.
+                let ago = Timestamp::now().duration_since(st.refresh_time.as_ref().unwrap().0);
+                st.refresh_time = Some(Time(now.checked_sub(ago).unwrap()));
+            }
+            e
+        };
+        let deny_overdue = plan(
+            &windowed(SyncWindowKind::Deny, Some((7200, "current"))),
+            &m,
+            now,
+        );
+        assert_eq!(deny_overdue.reason, Reason::OutsideSyncWindow);
+        assert!(!deny_overdue.due);
+        // Looked at again when the window closes (22:30:01), not a full interval later.
+        assert_eq!(deny_overdue.next, Some(Duration::from_secs(20 * 60 + 1)));
+        let allow_overdue = plan(
+            &windowed(SyncWindowKind::Allow, Some((7200, "current"))),
+            &m,
+            now,
+        );
+        assert_eq!(
+            allow_overdue.reason,
+            Reason::IntervalPassed,
+            "inside an allow window"
+        );
+        // A change, a first sync or a clock set back are not periodic: windows do not apply.
+        for synced in [Some((60, "1-old")), None, Some((-60, "current"))] {
+            let p = plan(&windowed(SyncWindowKind::Deny, synced), &m, now);
+            assert!(p.due, "{synced:?}: {:?}", p.reason);
+        }
+        // Not due anyway: the windows change nothing.
+        let fresh = plan(
+            &windowed(SyncWindowKind::Deny, Some((60, "current"))),
+            &m,
+            now,
+        );
+        assert_eq!(fresh.reason, Reason::NotDue);
+        // Outside an allow window, the next check is the next opening or an interval, whichever
+        // is first: here an interval (the window reopens in almost a day).
+        let later: Timestamp = "2026-06-01T23:00:00Z".parse().unwrap();
+        let blocked = plan(
+            &windowed(SyncWindowKind::Allow, Some((7200, "current"))),
+            &m,
+            later,
+        );
+        assert_eq!(blocked.reason, Reason::OutsideSyncWindow);
+        assert_eq!(blocked.next, Some(Duration::from_secs(3600)));
     }
 }

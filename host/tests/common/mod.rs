@@ -191,6 +191,11 @@ impl Running {
         self.task = spawn(&self.client, &self.provider, &self.settings, &self.metrics).await;
     }
 
+    /// The controller's wall clock, which the test may move ([`ampoule::controller::clock`]).
+    pub fn clock(&self) -> ampoule::controller::clock::Clock {
+        self.settings.clock.clone()
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,

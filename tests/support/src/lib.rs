@@ -313,6 +313,60 @@ where
     }
 }
 
+/// Builds the Go program in `<repo>/tests/<name>` (an oracle: a reference implementation in Go
+/// that a test compares ours with) into `$HOME/.cache/ampoule/bin/<name>-<hash of its sources>`,
+/// once per change of its sources. Fails the test when `go` is missing: a suite that compares
+/// with an oracle must never pass without it.
+pub fn go_oracle(name: &str) -> PathBuf {
+    use sha2::Digest;
+    let dir = repo_root().join("tests").join(name);
+    let mut h = sha2::Sha256::new();
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read oracle dir {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "go")
+                || p.file_name()
+                    .is_some_and(|n| n == "go.mod" || n == "go.sum")
+        })
+        .collect();
+    sources.sort();
+    for f in &sources {
+        h.update(
+            f.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        h.update(
+            std::fs::read(f).unwrap_or_else(|e| panic!("read oracle source {}: {e}", f.display())),
+        );
+    }
+    let hash: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cache = PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/ampoule");
+    let bin = cache.join(format!("bin/{name}-{hash}"));
+    if bin.exists() {
+        return bin;
+    }
+    let status = Command::new("go")
+        .current_dir(&dir)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .env("GOCACHE", cache.join("go-build"))
+        .env("GOMODCACHE", cache.join("go-mod"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .status()
+        .unwrap_or_else(|e| panic!("the {name} oracle needs `go` on PATH (Go 1.26): {e}"));
+    assert!(status.success(), "go build of the {name} oracle failed");
+    bin
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use ampoule_template::{Delims, Env, GoTime, Template, Value};
 use serde_json::{Value as J, json};
-use sha2::Digest as _;
 
 /// The fixed clock every case runs at unless it says otherwise.
 pub const DEFAULT_NOW: &str = "2024-05-06T07:08:09Z";
@@ -139,62 +138,10 @@ impl Case {
     }
 }
 
-/// Builds the oracle into `$HOME/.cache/ampoule/bin/template-oracle-<hash of its sources>`.
-/// Panics (fails the test) when `go` is missing: the suite must never silently pass.
+/// Builds the oracle (`tests/template-oracle`) once per change of its sources. Fails the test
+/// when `go` is missing: the suite must never silently pass.
 pub fn oracle() -> PathBuf {
-    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
-        .join("../../tests/template-oracle");
-    let mut h = sha2::Sha256::new();
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read oracle dir {}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "go")
-                || p.file_name()
-                    .is_some_and(|n| n == "go.mod" || n == "go.sum")
-        })
-        .collect();
-    sources.sort();
-    for f in &sources {
-        h.update(
-            f.file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or_default(),
-        );
-        h.update(
-            std::fs::read(f).unwrap_or_else(|e| panic!("read oracle source {}: {e}", f.display())),
-        );
-    }
-    let hash: String = h
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let home = std::env::var("HOME").expect("HOME");
-    let cache = PathBuf::from(&home).join(".cache/ampoule");
-    let bin = cache.join(format!("bin/template-oracle-{hash}"));
-    let go = Command::new("go").arg("version").output();
-    assert!(
-        go.is_ok_and(|o| o.status.success()),
-        "the template conformance suite needs `go` on PATH (Go 1.26) to build its oracle"
-    );
-    if bin.exists() {
-        return bin;
-    }
-    let status = Command::new("go")
-        .current_dir(&dir)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .env("GOCACHE", cache.join("go-build"))
-        .env("GOMODCACHE", cache.join("go-mod"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .status()
-        .unwrap_or_else(|e| panic!("the template oracle needs `go` on PATH (Go 1.26): {e}"));
-    assert!(status.success(), "go build of the template oracle failed");
-    bin
+    ground::go_oracle("template-oracle")
 }
 
 /// Renders all cases through the oracle in one process.

@@ -26,7 +26,7 @@ fn refresh_not_before(
         return None;
     }
     let (at, _) = refresh::last_sync(&es, &ctx.synced(key));
-    let age = Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(at?)).ok()?;
+    let age = Duration::try_from(ctx.settings.clock.now().duration_since(at?)).ok()?;
     let now = tokio::time::Instant::now();
     Some(now.checked_sub(age).map_or(now, |synced| synced + half))
 }
