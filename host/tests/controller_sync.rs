@@ -332,3 +332,64 @@ async fn store_readiness_gates_its_externalsecrets() {
     .await;
     run.es_ready("gated", "True", "SecretSynced").await;
 }
+
+/// `spec.retrySettings`: a backend that is unavailable twice is retried within the sync (one
+/// sync, no failure shown) when the store asks for two retries; without retrySettings the same
+/// outage fails the sync first and the reconcile's backoff recovers it.
+#[tokio::test]
+async fn retry_settings_retry_the_call_within_one_sync() {
+    let run = start("es-retry", |_| {}).await;
+    let ns = run.namespace.clone();
+    for (store, retry) in [
+        (
+            "patient",
+            json!({"maxRetries": 2, "retryInterval": "200ms"}),
+        ),
+        ("plain", Value::Null),
+    ] {
+        let mut spec = json!({"controller": run.class, "provider": {"test": {"backend": format!("{ns}/{store}")}}});
+        if !retry.is_null() {
+            spec["retrySettings"] = retry;
+        }
+        run.apply(
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+                          "metadata": {"name": store}, "spec": spec}),
+        )
+        .await;
+        run.wait_store_ready("SecretStore", store).await;
+    }
+    let patient = run.provider.backend(&format!("{ns}/patient"));
+    let plain = run.provider.backend(&format!("{ns}/plain"));
+    for (backend, store) in [(&patient, "patient"), (&plain, "plain")] {
+        backend.set("k", "v1");
+        backend.fail_times(2, ProviderError::Unavailable("503 from the backend".into()));
+        let before = backend.calls.load(std::sync::atomic::Ordering::SeqCst);
+        run.apply(es(
+            store,
+            json!({"secretStoreRef": {"name": store}, "refreshInterval": "1h",
+                   "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}),
+        ))
+        .await;
+        run.es_ready(store, "True", "SecretSynced").await;
+        let calls = backend.calls.load(std::sync::atomic::Ordering::SeqCst) - before;
+        assert_eq!(
+            calls, 3,
+            "{store}: two failed calls and the one that worked"
+        );
+    }
+    let warnings = |events: Vec<(String, String, String)>| {
+        events
+            .into_iter()
+            .filter(|(kind, _, _)| kind == "Warning")
+            .count()
+    };
+    ground::eventually(common::WAIT, "a Warning event on plain", || async {
+        (warnings(run.events("plain").await) >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        warnings(run.events("patient").await),
+        0,
+        "retried inside the sync: no failure shown"
+    );
+}

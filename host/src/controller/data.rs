@@ -162,8 +162,8 @@ impl<'a> Clients<'a> {
         if !self.opened.contains_key(&key) {
             let (store, opened) = match &self.source {
                 StoreSource::Cluster { ctx, not_before } => {
-                    let store = stores::resolve(ctx, &self.namespace, r).await?;
-                    let opened = ctx.provider.open_with(&store, *not_before).await;
+                    let (store, retry) = stores::resolve(ctx, &self.namespace, r).await?;
+                    let opened = ctx.provider.open_with(&store, *not_before, retry).await;
                     (store, opened)
                 }
                 StoreSource::Given { provider, store } => {

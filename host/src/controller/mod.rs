@@ -25,6 +25,7 @@ pub mod provider_class;
 pub mod push_secret;
 pub mod queue;
 pub mod refresh;
+pub mod retry;
 pub mod secret_store;
 pub mod shared;
 pub mod shared_credentials;

@@ -604,7 +604,7 @@ async fn open(
         name: target.name.clone(),
         kind: Some(target.kind),
     };
-    let store = stores::resolve(ctx, &ns, &r).await.map_err(|e| {
+    let (store, retry) = stores::resolve(ctx, &ns, &r).await.map_err(|e| {
         format!(
             "could not get secrets client for store {}: {e}",
             target.name
@@ -612,7 +612,7 @@ async fn open(
     })?;
     let (client, _) = ctx
         .provider
-        .open_with(&store, Default::default())
+        .open_with(&store, Default::default(), retry)
         .await
         .map_err(|e| {
             format!(

@@ -18,6 +18,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::retry::Retry;
 use super::single_flight::{Accept, Reuse, SingleFlight};
 use crate::provider::{
     FindRef, Opened, ProviderClient, ProviderError, PushData, PushRemoteRef, RemoteRef, SecretMap,
@@ -61,11 +62,14 @@ impl Shared {
         }
     }
 
-    /// Opens a client whose fetches share calls that started no earlier than `not_before`.
+    /// Opens a client whose fetches share calls that started no earlier than `not_before`, and
+    /// whose calls are retried as `retry` says (the store's `retrySettings`). A shared fetch is
+    /// retried once for all who wait on it.
     pub async fn open_with(
         &self,
         store: &StoreContext,
         not_before: NotBefore,
+        retry: Retry,
     ) -> Result<Opened, ProviderError> {
         let (client, info) = self.inner.open(store).await?;
         let client: Box<dyn ProviderClient> = Box::new(SharedClient {
@@ -73,6 +77,7 @@ impl Shared {
             store: store.clone(),
             cache: self.cache.clone(),
             not_before,
+            retry,
         });
         Ok((client, info))
     }
@@ -81,7 +86,7 @@ impl Shared {
 /// A client opened this way shares only calls in flight ([`NotBefore`]`(None)`).
 impl SecretProvider for Shared {
     fn open<'a>(&'a self, store: &'a StoreContext) -> BoxFuture<'a, Result<Opened, ProviderError>> {
-        Box::pin(self.open_with(store, NotBefore::default()))
+        Box::pin(self.open_with(store, NotBefore::default(), Retry::default()))
     }
 }
 
@@ -90,6 +95,7 @@ struct SharedClient {
     store: StoreContext,
     cache: Arc<Cache>,
     not_before: NotBefore,
+    retry: Retry,
 }
 
 impl SharedClient {
@@ -106,15 +112,19 @@ impl SharedClient {
             join_since: not_before,
             reuse: not_before.map_or(Reuse::Never, Reuse::StartedSince),
         };
-        let (client, r) = (self.inner.clone(), remote.clone());
+        let (client, r, retry) = (self.inner.clone(), remote.clone(), self.retry);
         self.cache
             .get(key, accept, move || {
                 async move {
-                    if map {
-                        client.get_secret_map(&r).await.map(Fetched::Map)
-                    } else {
-                        client.get_secret(&r).await.map(Fetched::One)
-                    }
+                    retry
+                        .run(|| async {
+                            if map {
+                                client.get_secret_map(&r).await.map(Fetched::Map)
+                            } else {
+                                client.get_secret(&r).await.map(Fetched::One)
+                            }
+                        })
+                        .await
                 }
                 .boxed()
             })
@@ -155,25 +165,25 @@ impl ProviderClient for SharedClient {
         &'a self,
         f: &'a FindRef,
     ) -> BoxFuture<'a, Result<SecretMap, ProviderError>> {
-        self.inner.get_all_secrets(f)
+        Box::pin(self.retry.run(|| self.inner.get_all_secrets(f)))
     }
 
     fn push_secret<'a>(&'a self, data: &'a PushData) -> BoxFuture<'a, Result<(), ProviderError>> {
-        self.inner.push_secret(data)
+        Box::pin(self.retry.run(|| self.inner.push_secret(data)))
     }
 
     fn delete_secret<'a>(
         &'a self,
         remote: &'a PushRemoteRef,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        self.inner.delete_secret(remote)
+        Box::pin(self.retry.run(|| self.inner.delete_secret(remote)))
     }
 
     fn secret_exists<'a>(
         &'a self,
         remote: &'a PushRemoteRef,
     ) -> BoxFuture<'a, Result<bool, ProviderError>> {
-        self.inner.secret_exists(remote)
+        Box::pin(self.retry.run(|| self.inner.secret_exists(remote)))
     }
 }
 

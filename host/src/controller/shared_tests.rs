@@ -40,7 +40,7 @@ async fn get(
     age: Option<Duration>,
 ) -> Result<String, ProviderError> {
     let not_before = NotBefore(age.map(|a| Instant::now() - a));
-    let (client, _) = p.open_with(s, not_before).await?;
+    let (client, _) = p.open_with(s, not_before, Default::default()).await?;
     let v = client.get_secret(&key(k)).await?;
     Ok(String::from_utf8(v.expose().clone()).unwrap())
 }

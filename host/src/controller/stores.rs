@@ -11,6 +11,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
 use super::error::Error;
+use super::retry::Retry;
 use crate::crd::secret_store::ClusterSecretStoreCondition;
 use crate::crd::{
     ClusterSecretStore, ConditionStatus, ExternalSecret, GenericStore, SecretStore, SecretStoreRef,
@@ -90,7 +91,7 @@ pub async fn resolve(
     ctx: &Context,
     es_namespace: &str,
     r: &SecretStoreRef,
-) -> Result<StoreContext, Error> {
+) -> Result<(StoreContext, Retry), Error> {
     let kind = r.effective_kind();
     let store = lookup(ctx, es_namespace, r).ok_or_else(|| Error::StoreNotFound {
         kind: kind.as_str(),
@@ -117,7 +118,9 @@ pub async fn resolve(
             r.name
         ))
     })?;
-    Ok(StoreContext {
+    let retry = Retry::for_store(provider, store.spec.retry_settings.as_ref())
+        .map_err(|e| Error::InvalidSpec(format!("{} \"{}\": {e}", kind.as_str(), r.name)))?;
+    let context = StoreContext {
         kind,
         name: store.name,
         store_namespace: store.namespace,
@@ -130,7 +133,8 @@ pub async fn resolve(
             .sandbox
             .as_ref()
             .map(|s| std::sync::Arc::new(s.into())),
-    })
+    };
+    Ok((context, retry))
 }
 
 /// ESO's ClusterSecretStore access rule: no conditions admit every namespace; otherwise any one

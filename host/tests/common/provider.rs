@@ -18,6 +18,8 @@ use serde_json::Value;
 pub struct Backend {
     pub values: Mutex<BTreeMap<String, Vec<u8>>>,
     pub fail: Mutex<Option<ProviderError>>,
+    /// How many of the next calls fail with `fail` (0: every call while `fail` is set).
+    pub fail_next: AtomicUsize,
     pub calls: AtomicUsize,
     /// Writes (push and delete) the backend took.
     pub writes: AtomicUsize,
@@ -36,12 +38,25 @@ impl Backend {
     pub fn fail_with(&self, err: Option<ProviderError>) {
         *self.fail.lock().unwrap() = err;
     }
+    /// The next `n` calls fail with `err`, the ones after succeed.
+    pub fn fail_times(&self, n: usize, err: ProviderError) {
+        self.fail_next.store(n, Ordering::SeqCst);
+        *self.fail.lock().unwrap() = Some(err);
+    }
     fn check(&self) -> Result<(), ProviderError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        match &*self.fail.lock().unwrap() {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
+        let mut fail = self.fail.lock().unwrap();
+        let Some(e) = fail.clone() else {
+            return Ok(());
+        };
+        let left = self.fail_next.load(Ordering::SeqCst);
+        if left == 1 {
+            *fail = None;
         }
+        if left > 0 {
+            self.fail_next.store(left - 1, Ordering::SeqCst);
+        }
+        Err(e)
     }
     pub fn value(&self, key: &str) -> Option<String> {
         let values = self.values.lock().unwrap();
