@@ -27,11 +27,13 @@ use super::context::Context;
 use super::error::Error;
 use super::hash::object_hash;
 use super::queue::{Priority, WorkQueue};
+use super::retry::Retry;
 use crate::crd::data::GeneratorRef;
 use crate::crd::generators::state::OWNER_KEY_LABEL;
 use crate::crd::generators::{
     API_VERSION, GeneratorState, GeneratorStateSpec, GeneratorTarget, resolve,
 };
+use crate::crd::secret_store::SecretStoreRetrySettings;
 use crate::provider::{ProviderError, SecretMap};
 use crate::redact::Redacted;
 use ampoule_sandbox::generator::{Generated, GeneratorRequest, SecretGenerator};
@@ -133,14 +135,14 @@ pub async fn generate(
     resolved: Resolved,
     key: &str,
 ) -> Result<Generation, Error> {
-    let Generated { data, state, .. } =
-        generator
-            .generate(&resolved.request)
-            .await
-            .map_err(|source| Error::Provider {
-                context: "error using generator".into(),
-                source,
-            })?;
+    let retry = retry_of(&resolved.request)?;
+    let Generated { data, state, .. } = retry
+        .run(|| generator.generate(&resolved.request))
+        .await
+        .map_err(|source| Error::Provider {
+        context: "error using generator".into(),
+        source,
+    })?;
     Ok(Generation {
         data,
         pending: state.map(|state| Pending {
@@ -149,6 +151,22 @@ pub async fn generate(
             key: key.to_owned(),
         }),
     })
+}
+
+/// A VaultDynamicSecret's `spec.retrySettings`, with the meaning ESO's Vault client gives it
+/// (docs/eso-behaviour.md#retry-settings); other kinds have none and are tried once.
+fn retry_of(request: &GeneratorRequest) -> Result<Retry, Error> {
+    if request.kind != "VaultDynamicSecret" {
+        return Ok(Retry::default());
+    }
+    let settings: Option<SecretStoreRetrySettings> = request
+        .spec
+        .get("retrySettings")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| Error::InvalidSpec(format!("spec.retrySettings: {e}")))?;
+    Retry::for_store("vault", settings.as_ref()).map_err(Error::InvalidSpec)
 }
 
 /// Who a GeneratorState belongs to: the ExternalSecret or PushSecret that generated.
@@ -480,5 +498,34 @@ impl SecretGenerator for NoGenerators {
         _: &'a ampoule_sandbox::generator::GeneratorState,
     ) -> futures::future::BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: &str, spec: Value) -> GeneratorRequest {
+        GeneratorRequest {
+            kind: kind.into(),
+            name: "g".into(),
+            namespace: "ns".into(),
+            generation: 1,
+            spec,
+        }
+    }
+
+    #[test]
+    fn vault_dynamic_secrets_take_their_retry_settings() {
+        let spec = json!({"path": "pki/issue/x", "retrySettings": {"maxRetries": 2, "retryInterval": "1s"}});
+        assert_eq!(
+            retry_of(&request("VaultDynamicSecret", spec.clone()))
+                .unwrap()
+                .tries(),
+            3
+        );
+        assert_eq!(retry_of(&request("Password", spec)).unwrap().tries(), 1);
+        let bad = json!({"retrySettings": {"retryInterval": "soon"}});
+        assert!(retry_of(&request("VaultDynamicSecret", bad)).is_err());
     }
 }
