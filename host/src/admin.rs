@@ -27,17 +27,17 @@ fn probe(result: Result<(), String>) -> (StatusCode, String, &'static str) {
 }
 
 async fn handle(
-    metrics: &Metrics,
+    metrics: Option<&Metrics>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, body, content_type) = match req.uri().path() {
-        "/metrics" => (
+    let (status, body, content_type) = match (req.uri().path(), metrics) {
+        ("/metrics", Some(metrics)) => (
             StatusCode::OK,
             metrics.encode(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
-        "/healthz" => probe(crate::health::global().liveness()),
-        "/readyz" => probe(crate::health::global().readiness().map_err(String::from)),
+        ("/healthz", _) => probe(crate::health::global().liveness()),
+        ("/readyz", _) => probe(crate::health::global().readiness().map_err(String::from)),
         _ => (
             StatusCode::NOT_FOUND,
             "not found\n".to_string(),
@@ -55,6 +55,15 @@ async fn handle(
 /// Binds `addr` (`host:port`, or `:port` for every interface as Go flags allow) and serves the
 /// admin endpoints in the background, `/metrics` from `metrics`. Returns the bound address.
 pub async fn serve(addr: &str, metrics: Arc<Metrics>) -> anyhow::Result<SocketAddr> {
+    listen(addr, Some(metrics)).await
+}
+
+/// As [`serve`], `/healthz` and `/readyz` only: ESO's health probe address (`--live-addr`).
+pub async fn serve_probes(addr: &str) -> anyhow::Result<SocketAddr> {
+    listen(addr, None).await
+}
+
+async fn listen(addr: &str, metrics: Option<Arc<Metrics>>) -> anyhow::Result<SocketAddr> {
     let addr = if addr.starts_with(':') {
         format!("0.0.0.0{addr}")
     } else {
@@ -71,7 +80,7 @@ pub async fn serve(addr: &str, metrics: Arc<Metrics>) -> anyhow::Result<SocketAd
             };
             let metrics = metrics.clone();
             tokio::spawn(async move {
-                let service = service_fn(|req| handle(&metrics, req));
+                let service = service_fn(|req| handle(metrics.as_deref(), req));
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "admin connection failed");

@@ -17,7 +17,7 @@ pub enum Command {
     /// Print every CustomResourceDefinition Ampoule serves as one multi-document YAML stream.
     Crd,
     /// Run the controllers against the cluster of KUBECONFIG (or the in-cluster config).
-    Run(crate::run::RunArgs),
+    Run(Box<crate::run::RunArgs>),
     /// Compile the embedded components into the module cache and exit (`ampoule run` runs this
     /// in child processes, so the compiler's memory leaves with the child). The cache is
     /// $AMPOULE_CACHE_DIR/modules, else $XDG_CACHE_HOME/ampoule/modules, else
@@ -79,7 +79,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
         Command::Plugin(command) => plugin(command),
-        Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(args))),
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(*args))),
         Command::Compile {
             cache_dir,
             components,
@@ -195,7 +195,7 @@ mod tests {
     fn run_args(args: &[&str]) -> crate::run::RunArgs {
         use clap::Parser;
         match super::Cli::try_parse_from(args).unwrap().command {
-            super::Command::Run(run) => run,
+            super::Command::Run(run) => *run,
             _ => panic!("not run"),
         }
     }
@@ -233,5 +233,196 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The arguments ESO's chart (deploy/charts/external-secrets/templates/deployment.yaml at
+    /// ESO v2.9) renders with every branch taken: leaderElect and its timings, scopedNamespace
+    /// and scopedRBAC, processPushSecret/processSecretStore false, storeRequeueInterval,
+    /// controllerClass, extendedMetricLabels, enableHTTP2, vault.enableTokenCache and its size,
+    /// concurrent, genericTargets, extraArgs (one valueless), the metrics and log values, the
+    /// probes' --live-addr, metrics.listen.secure and auth.
+    const ESO_CHART_ARGS: &[&str] = &[
+        "--enable-leader-election=true",
+        "--leader-election-id=external-secrets-controller",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=5s",
+        "--namespace=team-a",
+        "--enable-cluster-store-reconciler=false",
+        "--enable-cluster-external-secret-reconciler=false",
+        "--enable-cluster-push-secret-reconciler=false",
+        "--enable-push-secret-reconciler=false",
+        "--enable-secret-store-reconciler=false",
+        "--store-requeue-interval=1m30s",
+        "--controller-class=team-a",
+        "--enable-extended-metric-labels=true",
+        "--enable-http2=true",
+        "--enable-vault-token-cache=true",
+        "--vault-token-cache-size=262144",
+        "--concurrent=4",
+        "--unsafe-allow-generic-targets=true",
+        "--client-qps=20",
+        "--client-burst=40",
+        "--enable-secrets-caching",
+        "--metrics-addr=:8080",
+        "--loglevel=info",
+        "--zap-time-encoding=epoch",
+        "--live-addr=:8082",
+        "--metrics-secure=true",
+        "--metrics-cert-dir=/etc/tls",
+        "--metrics-cert-name=/etc/tls/tls.crt",
+        "--metrics-key-name=/etc/tls/tls.key",
+        "--metrics-auth=true",
+    ];
+
+    #[test]
+    fn eso_chart_arguments_run_unchanged() {
+        let args: Vec<&str> = ["ampoule", "run"]
+            .iter()
+            .chain(ESO_CHART_ARGS)
+            .copied()
+            .collect();
+        let run = run_args(&args);
+        let s = std::time::Duration::from_secs;
+        let settings = run.settings();
+        assert_eq!(settings.namespace.as_deref(), Some("team-a"));
+        assert_eq!(settings.controller_class, "team-a");
+        assert_eq!(settings.concurrent, 4);
+        assert!(!settings.cluster_stores && !settings.cluster_external_secrets);
+        assert!(!settings.push_secrets && !settings.cluster_push_secrets);
+        assert_eq!(settings.store_requeue_interval, s(90));
+        assert_eq!(run.live_addr.as_deref(), Some(":8082"));
+        assert_eq!(
+            run.client_rate().unwrap(),
+            Some(crate::rate_limit::Rate {
+                qps: 20.0,
+                burst: 40
+            })
+        );
+        let leader = run.leader_election("me".into()).unwrap().unwrap();
+        assert_eq!(leader.name, "external-secrets-controller");
+        assert_eq!(
+            (leader.lease_duration, leader.renew_deadline, leader.retry),
+            (s(30), s(20), s(5))
+        );
+        // One warning for each flag given that does nothing here, and only those.
+        let warned: Vec<String> = run.no_effect.given().into_iter().map(|w| w.flag).collect();
+        assert_eq!(
+            warned,
+            [
+                "--metrics-auth",
+                "--metrics-secure",
+                "--metrics-cert-dir",
+                "--metrics-cert-name",
+                "--metrics-key-name",
+                "--enable-http2",
+                "--zap-time-encoding",
+                "--enable-secret-store-reconciler",
+                "--enable-secrets-caching",
+                "--enable-extended-metric-labels",
+                "--unsafe-allow-generic-targets",
+                "--enable-vault-token-cache",
+                "--vault-token-cache-size",
+            ]
+        );
+        assert!(run_args(&["ampoule", "run"]).no_effect.given().is_empty());
+        // ESO's defaults where the chart passes nothing.
+        let default = run_args(&["ampoule", "run"]);
+        assert_eq!(
+            default.client_rate().unwrap(),
+            Some(crate::rate_limit::Rate {
+                qps: 50.0,
+                burst: 100
+            })
+        );
+        assert!(default.leader_election("me".into()).unwrap().is_none());
+        assert_eq!(default.live_addr, None);
+    }
+
+    #[test]
+    fn flags_that_are_neither_esos_nor_ours_fail() {
+        use clap::Parser;
+        for flag in [
+            "--no-such-flag",
+            "--no-such-flag=1",
+            // ESO's webhook and cert-controller commands have these, not the controller.
+            "--port=10250",
+            "--healthz-addr=:8081",
+        ] {
+            let err = super::Cli::try_parse_from(["ampoule", "run", flag]).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{flag}"
+            );
+        }
+        // A bad value of an ESO flag fails as it does in ESO.
+        for bad in [
+            "--client-qps=fast",
+            "--client-burst=1.5",
+            "--enable-secrets-caching=yes",
+            "--generator-gc-grace-period=2",
+            "--vault-token-cache-size=big",
+        ] {
+            assert!(
+                super::Cli::try_parse_from(["ampoule", "run", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// ESO's controller flags at v2.9 (tests/fixtures/eso-flags, refreshed from ESO's source by
+    /// its script): name, pflag type.
+    fn eso_flags() -> Vec<(&'static str, &'static str)> {
+        include_str!("../../tests/fixtures/eso-flags/flags.tsv")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .map(|line| {
+                let mut columns = line.split('\t');
+                (columns.next().unwrap(), columns.next().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_eso_controller_flag_is_accepted_in_go_syntax() {
+        use clap::Parser;
+        let flags = eso_flags();
+        assert!(flags.len() >= 46, "{}", flags.len());
+        for (name, kind) in &flags {
+            let value = match *kind {
+                "bool" => "false",
+                "int" => "3",
+                "float32" => "2.5",
+                "duration" => "1m30s",
+                "string" => "x",
+                other => panic!("--{name}: a {other} flag; teach this test its syntax"),
+            };
+            let mut forms = vec![
+                vec![format!("--{name}={value}")],
+                vec![format!("--{name}"), value.to_string()],
+            ];
+            if *kind == "bool" {
+                forms.push(vec![format!("--{name}")]);
+                forms.push(vec![format!("--{name}=true"), "--loglevel=info".into()]);
+            }
+            for form in forms {
+                let args = ["ampoule", "run"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(form.clone());
+                if let Err(e) = super::Cli::try_parse_from(args) {
+                    panic!("{form:?}: {e}");
+                }
+            }
+        }
+        // What the no-effect list names is ESO's.
+        for (field, _) in crate::eso_flags::NoEffectFlags::ALL {
+            let name = field.replace('_', "-");
+            assert!(
+                flags.iter().any(|(f, _)| *f == name),
+                "--{name} is not an ESO flag"
+            );
+        }
     }
 }

@@ -7,8 +7,10 @@ pub mod admin;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod eso_flags;
 pub mod health;
 pub mod metrics;
+pub mod rate_limit;
 pub mod render;
 pub mod run;
 

@@ -16,7 +16,7 @@ use crate::provider::SecretProvider;
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Reconciles running at once per controller (ESO: --concurrent).
-    #[arg(long, env = "AMPOULE_CONCURRENT", default_value_t = 32)]
+    #[arg(long, env = "AMPOULE_CONCURRENT", default_value_t = 32, value_parser = go_usize)]
     pub concurrent: usize,
     /// Serve only stores whose spec.controller is empty or equals this class.
     #[arg(long, env = "AMPOULE_CONTROLLER_CLASS", default_value = "default")]
@@ -25,7 +25,7 @@ pub struct RunArgs {
     #[arg(long, env = "AMPOULE_NAMESPACE")]
     pub namespace: Option<String>,
     /// Hold a coordination.k8s.io Lease so only one replica reconciles.
-    #[arg(long, env = "AMPOULE_ENABLE_LEADER_ELECTION", action = ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
+    #[arg(long, env = "AMPOULE_ENABLE_LEADER_ELECTION", action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
     pub enable_leader_election: bool,
     /// Namespace of the leader election Lease (default: $POD_NAMESPACE, else "default").
     #[arg(long, env = "AMPOULE_LEADER_ELECTION_NAMESPACE")]
@@ -37,30 +37,52 @@ pub struct RunArgs {
         default_value = "ampoule-controller"
     )]
     pub leader_election_id: String,
-    /// Address of the /metrics, /healthz and /readyz endpoints.
+    /// How long standbys wait before they take a lease its holder stopped renewing (Go duration).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// How long the leader keeps trying to renew its lease before it gives up and stops (Go
+    /// duration; less than the lease duration).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// How often the lease is renewed, and how often standbys try to take it (Go duration).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub leader_election_retry_period: Duration,
+    /// Requests a second to the Kubernetes API server (client-side token bucket, as client-go's:
+    /// 0 is client-go's default of 5, a negative value no limit).
+    #[arg(long, default_value_t = 50.0, value_parser = go_float32, allow_negative_numbers = true)]
+    pub client_qps: f32,
+    /// Requests to the API server at once before `--client-qps` paces them (0: client-go's 10).
+    #[arg(long, default_value_t = 100, value_parser = go_int, allow_negative_numbers = true)]
+    pub client_burst: i64,
+    /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "AMPOULE_METRICS_ADDR", default_value = ":8080")]
     pub metrics_addr: String,
+    /// Serve /healthz and /readyz on this address too (ESO's health probe address; "0" or the
+    /// metrics address: not again). Unset: only on the metrics address.
+    #[arg(long)]
+    pub live_addr: Option<String>,
     /// How long a watch of the apiserver may keep failing (unreachable, RBAC revoked) before
     /// /healthz fails and the kubelet restarts the container (Go duration).
     #[arg(long, env = "AMPOULE_HEALTHZ_WATCH_LIMIT", default_value = "2m", value_parser = parse_duration)]
     pub healthz_watch_limit: Duration,
-    /// Log level: error, warn, info, debug or trace (or a tracing filter directive).
+    /// Log level: error, warn, info, debug or trace (or a tracing filter directive); ESO's dpanic,
+    /// panic and fatal are error.
     #[arg(long, env = "AMPOULE_LOGLEVEL", default_value = "info")]
     pub loglevel: String,
     /// Refuse to sync an ExternalSecret whose store is not Ready.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_flood_gate: bool,
     /// Run the ClusterSecretStore reconciler (and honour ClusterSecretStore references).
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_cluster_store_reconciler: bool,
     /// Run the ClusterExternalSecret reconciler.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_cluster_external_secret_reconciler: bool,
     /// Run the PushSecret reconciler.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_push_secret_reconciler: bool,
     /// Run the ClusterPushSecret reconciler.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub enable_cluster_push_secret_reconciler: bool,
     /// How often stores that set no refreshInterval are validated (Go duration).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -82,8 +104,11 @@ pub struct RunArgs {
     /// fill the module cache, then load them from it: the compiler's memory leaves with the
     /// child. The providers are compiled at start, the template component when a first template
     /// is rendered. false: compile in this process.
-    #[arg(long, env = "AMPOULE_COMPILE_IN_CHILD", action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    #[arg(long, env = "AMPOULE_COMPILE_IN_CHILD", action = ArgAction::Set, value_parser = go_bool, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
     pub compile_in_child: bool,
+    /// ESO's flags that do nothing here: accepted, and named in one warning each at start.
+    #[command(flatten)]
+    pub no_effect: crate::eso_flags::NoEffectFlags,
 }
 
 /// The sandbox settings of `ampoule run`, which `ampoule compile` shares so that what it caches
@@ -93,6 +118,19 @@ pub fn sandbox_config() -> crate::plugin::SandboxConfig {
         cache_dir: Some(crate::plugin::runtime::module_cache::default_cache_dir()),
         ..Default::default()
     }
+}
+
+use crate::eso_flags::{go_bool, go_int};
+
+/// A Go float32 flag value.
+fn go_float32(text: &str) -> Result<f32, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a number"))
+}
+
+/// A Go int flag that must not be negative.
+fn go_usize(text: &str) -> Result<usize, String> {
+    usize::try_from(go_int(text)?).map_err(|_| format!("{text:?} must not be negative"))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -109,6 +147,32 @@ impl RunArgs {
             timeout: self.template_timeout,
             ..TransformLimits::default()
         }
+    }
+
+    /// The client-side rate limit of `--client-qps` and `--client-burst` (none: unlimited).
+    pub fn client_rate(&self) -> anyhow::Result<Option<crate::rate_limit::Rate>> {
+        crate::rate_limit::Rate::from_flags(self.client_qps, self.client_burst)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The leader election of `--enable-leader-election` and its timing flags, for `identity`.
+    pub fn leader_election(&self, identity: String) -> anyhow::Result<Option<LeaderElection>> {
+        if !self.enable_leader_election {
+            return Ok(None);
+        }
+        let ns = self
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        LeaderElection::new(ns, self.leader_election_id.clone(), identity)
+            .with_timing(
+                self.leader_election_lease_duration,
+                self.leader_election_renew_deadline,
+                self.leader_election_retry_period,
+            )
+            .map(Some)
+            .map_err(anyhow::Error::msg)
     }
 
     pub fn settings(&self) -> Settings {
@@ -162,8 +226,13 @@ fn provider_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Initialises JSON logs at `level` (RUST_LOG overrides).
+/// Initialises JSON logs at `level` (RUST_LOG overrides). ESO's zap levels dpanic, panic and
+/// fatal, which have no tracing counterpart, log errors.
 pub fn init_logging(level: &str) {
+    let level = match level {
+        "dpanic" | "panic" | "fatal" => "error",
+        other => other,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -178,6 +247,12 @@ pub fn init_logging(level: &str) {
 /// ProviderClasses in the sandbox, credentials through the Kubernetes API, every controller.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.loglevel);
+    crate::eso_flags::warn_given(&args.no_effect);
+    let rate = args.client_rate()?;
+    let identity = std::env::var("POD_NAME")
+        .ok()
+        .unwrap_or_else(|| format!("ampoule-{:08x}", rand::random::<u32>()));
+    let leader = args.leader_election(identity)?;
     let stop = StopSignals::listen();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = kube::Config::infer().await.map_err(|e| {
@@ -185,14 +260,30 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             "cannot load a Kubernetes configuration (KUBECONFIG, ~/.kube/config or in-cluster): {e}"
         )
     })?;
-    let client = kube::Client::try_from(config)
+    let client = crate::rate_limit::kube_client(config, rate)
         .map_err(|e| anyhow::anyhow!("cannot build a Kubernetes client: {e}"))?;
+    match rate {
+        Some(rate) => tracing::info!(
+            qps = rate.qps,
+            burst = rate.burst,
+            "Kubernetes client rate limit"
+        ),
+        None => tracing::info!("Kubernetes client requests are not rate limited"),
+    }
     // Served from the start: /healthz answers while the components load, /readyz says 503 and
     // why until they are loaded and the caches are synced.
     crate::health::global().set_watch_limit(args.healthz_watch_limit);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let admin = crate::admin::serve(&args.metrics_addr, metrics.clone()).await?;
     tracing::info!(addr = %admin, "serving /metrics, /healthz and /readyz");
+    if let Some(live) = args
+        .live_addr
+        .as_deref()
+        .filter(|live| *live != "0" && *live != args.metrics_addr)
+    {
+        let live = crate::admin::serve_probes(live).await?;
+        tracing::info!(addr = %live, "serving /healthz and /readyz");
+    }
     // The providers are compiled in a child while the preflight checks run; the template
     // component, in a child of its own, only when a first template is rendered.
     let sandbox_config = sandbox_config();
@@ -249,17 +340,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     })?;
     tokio::spawn(classes.run());
 
-    let leader = args.enable_leader_election.then(|| {
-        let ns = args
-            .leader_election_namespace
-            .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .unwrap_or_else(|| "default".into());
-        let identity = std::env::var("POD_NAME")
-            .ok()
-            .unwrap_or_else(|| format!("ampoule-{:08x}", rand::random::<u32>()));
-        LeaderElection::new(ns, args.leader_election_id.clone(), identity)
-    });
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
     let provider: Arc<dyn SecretProvider> = wasm;
     let parts = controller::Parts {

@@ -33,6 +33,35 @@ impl LeaderElection {
         }
     }
 
+    /// With ESO's `--leader-election-lease-duration`, `--leader-election-renew-deadline` and
+    /// `--leader-election-retry-period`, checked as client-go's leader elector checks them.
+    pub fn with_timing(
+        self,
+        lease_duration: Duration,
+        renew_deadline: Duration,
+        retry: Duration,
+    ) -> Result<Self, String> {
+        if lease_duration.is_zero() || renew_deadline.is_zero() || retry.is_zero() {
+            return Err("the leader election durations must be greater than zero".into());
+        }
+        if lease_duration <= renew_deadline {
+            return Err(format!(
+                "--leader-election-lease-duration ({lease_duration:?}) must be greater than --leader-election-renew-deadline ({renew_deadline:?})"
+            ));
+        }
+        if renew_deadline <= retry.mul_f64(JITTER) {
+            return Err(format!(
+                "--leader-election-renew-deadline ({renew_deadline:?}) must be greater than {JITTER} × --leader-election-retry-period ({retry:?})"
+            ));
+        }
+        Ok(Self {
+            lease_duration,
+            renew_deadline,
+            retry,
+            ..self
+        })
+    }
+
     /// Waits until this process holds the lease.
     pub async fn acquire(self, client: &Client) -> Result<Held, kube::Error> {
         let api: Api<Lease> = Api::namespaced(client.clone(), &self.namespace);
@@ -64,7 +93,7 @@ impl LeaderElection {
     /// One attempt to take or renew the lease.
     async fn attempt(&self, api: &Api<Lease>) -> Result<Attempt, kube::Error> {
         let now = Timestamp::now();
-        let seconds = i32::try_from(self.lease_duration.as_secs()).unwrap_or(15);
+        let seconds = i32::try_from(self.lease_duration.as_secs().max(1)).unwrap_or(i32::MAX);
         let Some(mut lease) = api.get_opt(&self.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -125,6 +154,10 @@ impl LeaderElection {
         }
     }
 }
+
+/// client-go's leader election `JitterFactor`: the renew deadline must exceed this many retry
+/// periods.
+const JITTER: f64 = 1.2;
 
 /// How long after the holder's lease runs out a standby tries to take it.
 const EXPIRY_MARGIN: Duration = Duration::from_millis(50);
@@ -192,5 +225,34 @@ impl Held {
             .await?;
         tracing::info!(lease = %self.election.name, "released the leader lease");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_is_checked_as_client_go_does() {
+        let base = || LeaderElection::new("ns".into(), "lease".into(), "me".into());
+        let s = Duration::from_secs;
+        let quick = base().with_timing(s(30), s(20), s(5)).unwrap();
+        assert_eq!(
+            (quick.lease_duration, quick.renew_deadline, quick.retry),
+            (s(30), s(20), s(5))
+        );
+        assert!(base().with_timing(s(10), s(10), s(2)).is_err());
+        assert!(base().with_timing(s(15), s(10), s(9)).is_err());
+        assert!(base().with_timing(s(15), s(10), Duration::ZERO).is_err());
+        let default = base();
+        assert!(
+            base()
+                .with_timing(
+                    default.lease_duration,
+                    default.renew_deadline,
+                    default.retry
+                )
+                .is_ok()
+        );
     }
 }
