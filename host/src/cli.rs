@@ -326,13 +326,26 @@ mod tests {
             ]
         );
         assert!(run_args(&["ampoule", "run"]).no_effect.given().is_empty());
-        // ESO's defaults where the chart passes nothing.
+        // No rate flag: no limit (docs/eso-behaviour.md#flags-of-ampoule-run); one of them: the
+        // other takes ESO's default.
         let default = run_args(&["ampoule", "run"]);
+        assert_eq!(default.client_rate().unwrap(), None);
         assert_eq!(
-            default.client_rate().unwrap(),
+            run_args(&["ampoule", "run", "--client-qps=20"])
+                .client_rate()
+                .unwrap(),
+            Some(crate::rate_limit::Rate {
+                qps: 20.0,
+                burst: 100
+            })
+        );
+        assert_eq!(
+            run_args(&["ampoule", "run", "--client-burst=7"])
+                .client_rate()
+                .unwrap(),
             Some(crate::rate_limit::Rate {
                 qps: 50.0,
-                burst: 100
+                burst: 7
             })
         );
         assert!(default.leader_election("me".into()).unwrap().is_none());

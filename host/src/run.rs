@@ -48,12 +48,14 @@ pub struct RunArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub leader_election_retry_period: Duration,
     /// Requests a second to the Kubernetes API server (client-side token bucket, as client-go's:
-    /// 0 is client-go's default of 5, a negative value no limit).
-    #[arg(long, default_value_t = 50.0, value_parser = go_float32, allow_negative_numbers = true)]
-    pub client_qps: f32,
-    /// Requests to the API server at once before `--client-qps` paces them (0: client-go's 10).
-    #[arg(long, default_value_t = 100, value_parser = go_int, allow_negative_numbers = true)]
-    pub client_burst: i64,
+    /// 0 is client-go's default of 5, a negative value no limit). Unset with `--client-burst`
+    /// unset too: no limit (ESO's default is 50; see docs/eso-behaviour.md#flags-of-ampoule-run).
+    #[arg(long, value_parser = go_float32, allow_negative_numbers = true)]
+    pub client_qps: Option<f32>,
+    /// Requests to the API server at once before `--client-qps` paces them (0: client-go's 10;
+    /// ESO's 100 when only `--client-qps` is given).
+    #[arg(long, value_parser = go_int, allow_negative_numbers = true)]
+    pub client_burst: Option<i64>,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "AMPOULE_METRICS_ADDR", default_value = ":8080")]
     pub metrics_addr: String,
@@ -151,8 +153,14 @@ impl RunArgs {
 
     /// The client-side rate limit of `--client-qps` and `--client-burst` (none: unlimited).
     pub fn client_rate(&self) -> anyhow::Result<Option<crate::rate_limit::Rate>> {
-        crate::rate_limit::Rate::from_flags(self.client_qps, self.client_burst)
-            .map_err(anyhow::Error::msg)
+        // Neither given: no limit. One given: the other takes ESO's default (50/s, burst 100).
+        match (self.client_qps, self.client_burst) {
+            (None, None) => Ok(None),
+            (qps, burst) => {
+                crate::rate_limit::Rate::from_flags(qps.unwrap_or(50.0), burst.unwrap_or(100))
+            }
+        }
+        .map_err(anyhow::Error::msg)
     }
 
     /// The leader election of `--enable-leader-election` and its timing flags, for `identity`.
