@@ -13,6 +13,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 
 use crate::plugin::metrics::SandboxMetrics;
 
+#[path = "metrics_runtime.rs"]
+pub mod runtime;
+
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -81,13 +84,6 @@ pub struct PhaseLabel {
     pub phase: &'static str,
 }
 
-/// `controller_runtime_reconcile_total{controller, result}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReconcileLabels {
-    pub controller: &'static str,
-    pub result: &'static str,
-}
-
 /// A monotonic count exposed without the `_total` suffix (ESO's `externalsecret_sync_calls_error`
 /// and `externalsecret_provider_api_calls_count` are counters with such names).
 pub type PlainCount = Gauge<u64, AtomicU64>;
@@ -113,10 +109,18 @@ pub struct Metrics {
     pub store_condition: Family<ConditionLabels, Gauge>,
     /// `clustersecretstore_status_condition`.
     pub cluster_store_condition: Family<ConditionLabels, Gauge>,
+    /// `secretstore_reconcile_duration{name,namespace}`: nanoseconds of the last validation.
+    pub store_duration: Family<ObjectLabels, Gauge>,
+    /// `clustersecretstore_reconcile_duration{name,namespace}` (namespace empty).
+    pub cluster_store_duration: Family<ObjectLabels, Gauge>,
+    /// `clusterexternalsecret_status_condition{name,namespace,condition,status}` (namespace empty).
+    pub ces_condition: Family<ConditionLabels, Gauge>,
+    /// `clusterexternalsecret_reconcile_duration{name,namespace}` (namespace empty).
+    pub ces_duration: Family<ObjectLabels, Gauge>,
     /// `externalsecret_provider_api_calls_count{provider,call,status}`.
     pub provider_calls: Family<ApiCallLabels, PlainCount>,
-    /// `controller_runtime_reconcile_total{controller,result}`.
-    pub reconciles: Family<ReconcileLabels, Counter>,
+    /// controller-runtime's `controller_runtime_*` and `workqueue_*` metrics.
+    pub runtime: runtime::RuntimeMetrics,
     /// `external_secrets_sync_calls_total{status}` (seed dashboard).
     pub seed_sync_calls: Family<StatusLabels, Counter>,
     /// `ampoule_provider_call_duration_seconds{provider,call}`: one provider call through the sandbox.
@@ -154,8 +158,12 @@ impl Metrics {
             cps_duration: Family::default(),
             store_condition: Family::default(),
             cluster_store_condition: Family::default(),
+            store_duration: Family::default(),
+            cluster_store_duration: Family::default(),
+            ces_condition: Family::default(),
+            ces_duration: Family::default(),
             provider_calls: Family::default(),
-            reconciles: Family::default(),
+            runtime: runtime::RuntimeMetrics::register(&mut r),
             seed_sync_calls: Family::default(),
             seed_failing: Gauge::default(),
             provider_call_duration: Family::new_with_constructor(|| {
@@ -222,9 +230,24 @@ impl Metrics {
             m.provider_calls.clone(),
         );
         r.register(
-            "controller_runtime_reconcile",
-            "Total number of reconciliations per controller",
-            m.reconciles.clone(),
+            "secretstore_reconcile_duration",
+            "The duration time to reconcile the Secret Store (ns)",
+            m.store_duration.clone(),
+        );
+        r.register(
+            "clustersecretstore_reconcile_duration",
+            "The duration time to reconcile the Cluster Secret Store (ns)",
+            m.cluster_store_duration.clone(),
+        );
+        r.register(
+            "clusterexternalsecret_status_condition",
+            "The status condition of a specific Cluster External Secret",
+            m.ces_condition.clone(),
+        );
+        r.register(
+            "clusterexternalsecret_reconcile_duration",
+            "The duration time to reconcile the Cluster External Secret (ns)",
+            m.ces_duration.clone(),
         );
         r.register(
             "external_secrets_sync_calls",
@@ -331,6 +354,43 @@ impl Metrics {
                 namespace: String::new(),
             })
             .clone()
+    }
+
+    /// Sets `*_reconcile_duration` of one object to `took`, in nanoseconds (as ESO).
+    pub fn set_duration(
+        family: &Family<ObjectLabels, Gauge>,
+        name: &str,
+        namespace: &str,
+        took: std::time::Duration,
+    ) {
+        family
+            .get_or_create(&ObjectLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+            })
+            .set(i64::try_from(took.as_nanos()).unwrap_or(i64::MAX));
+    }
+
+    /// Drops the `*_status_condition` (Ready) and `*_reconcile_duration` series of a deleted
+    /// object (a store or ClusterExternalSecret), as ESO's `RemoveMetrics`.
+    pub fn forget_object(
+        conditions: &Family<ConditionLabels, Gauge>,
+        durations: &Family<ObjectLabels, Gauge>,
+        name: &str,
+        namespace: &str,
+    ) {
+        durations.remove(&ObjectLabels {
+            name: name.into(),
+            namespace: namespace.into(),
+        });
+        for status in ["True", "False"] {
+            conditions.remove(&ConditionLabels {
+                name: name.into(),
+                namespace: namespace.into(),
+                condition: "Ready".into(),
+                status: status.into(),
+            });
+        }
     }
 
     /// Drops every series of a deleted PushSecret.

@@ -29,6 +29,8 @@ use super::context::Context;
 use super::queue::{Priority, WorkQueue};
 use crate::crd::cluster_external_secret::ClusterExternalSecretNamespaceFailure;
 use crate::crd::{ClusterExternalSecret, ExternalSecret};
+use crate::metrics::Metrics;
+use crate::metrics::runtime::{Controller, ReconcileResult};
 
 #[path = "cluster_external_secret_plan.rs"]
 pub mod plan;
@@ -205,6 +207,9 @@ pub async fn workers(ctx: Arc<Context>) {
     if let Err(e) = ready.await {
         tracing::warn!(error = %e, "a ClusterExternalSecret watch stopped before it listed its objects");
     }
+    ctx.metrics
+        .runtime
+        .controller_started(Controller::ClusterExternalSecret, WORKERS);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
         let ctx = ctx.clone();
@@ -218,33 +223,53 @@ pub async fn workers(ctx: Arc<Context>) {
 }
 
 /// One turn of a worker: takes a due name, reconciles it and queues it again: after the refresh
-/// time when it succeeded, after its backoff when it failed.
+/// time when it succeeded, after its backoff when it failed. An ExternalSecret that could not be
+/// applied counts as a reconcile error (it is retried with backoff, as controller-runtime retries
+/// an error).
 pub(super) async fn work_once(ctx: &Context) {
     let state = &ctx.cluster_external_secrets;
     let name = state.queue.next().await;
-    let next = match state.objects.get(&ObjectRef::new(&name)) {
-        Some(ces) if ces.meta().deletion_timestamp.is_none() => match reconcile(ctx, &ces).await {
-            Ok(Outcome { retry: false }) => {
-                state.backoff.reset(&name);
-                Some(backoff::jitter(plan::refresh_interval(&ces)))
+    let metrics = &ctx.metrics;
+    let active = metrics.runtime.active(Controller::ClusterExternalSecret);
+    let started = std::time::Instant::now();
+    let (next, result) = match state.objects.get(&ObjectRef::new(&name)) {
+        Some(ces) if ces.meta().deletion_timestamp.is_none() => {
+            let outcome = reconcile(ctx, &ces).await;
+            Metrics::set_duration(&metrics.ces_duration, &name, "", started.elapsed());
+            match outcome {
+                Ok(Outcome {
+                    retry: false,
+                    ready,
+                }) => {
+                    Metrics::set_condition(&metrics.ces_condition, &name, "", "Ready", ready);
+                    state.backoff.reset(&name);
+                    let next = backoff::jitter(plan::refresh_interval(&ces));
+                    (Some(next), ReconcileResult::RequeueAfter)
+                }
+                Ok(Outcome { retry: true, .. }) => {
+                    Metrics::set_condition(&metrics.ces_condition, &name, "", "Ready", false);
+                    let delay = state.backoff.failed(&name);
+                    tracing::info!(name = %name, retry_in_ms = delay.as_millis(), "ClusterExternalSecret has failed namespaces; trying again");
+                    (Some(delay), ReconcileResult::Error)
+                }
+                Err(e) => {
+                    let delay = state.backoff.failed(&name);
+                    tracing::warn!(name = %name, error = %e, retry_in_ms = delay.as_millis(), "ClusterExternalSecret reconcile failed");
+                    (Some(delay), ReconcileResult::Error)
+                }
             }
-            Ok(Outcome { retry: true }) => {
-                let delay = state.backoff.failed(&name);
-                tracing::info!(name = %name, retry_in_ms = delay.as_millis(), "ClusterExternalSecret has failed namespaces; trying again");
-                Some(delay)
-            }
-            Err(e) => {
-                let delay = state.backoff.failed(&name);
-                tracing::warn!(name = %name, error = %e, retry_in_ms = delay.as_millis(), "ClusterExternalSecret reconcile failed");
-                Some(delay)
-            }
-        },
+        }
         // Gone, or being deleted: its ExternalSecrets go through their ownerReferences.
         _ => {
             state.backoff.reset(&name);
-            None
+            Metrics::forget_object(&metrics.ces_condition, &metrics.ces_duration, &name, "");
+            (None, ReconcileResult::Success)
         }
     };
+    metrics
+        .runtime
+        .reconciled(Controller::ClusterExternalSecret, result, started.elapsed());
+    drop(active);
     state.queue.done(&name);
     if let Some(delay) = next {
         state.queue.add(name, delay, Priority::Normal);
@@ -257,6 +282,8 @@ pub struct Outcome {
     /// An ExternalSecret could not be applied (an API error, not a conflict): try again with
     /// backoff rather than wait for the refresh time.
     pub retry: bool,
+    /// No namespace failed (the Ready condition).
+    pub ready: bool,
 }
 
 /// Selects the namespaces, plans the ExternalSecrets, applies and deletes them and writes the
@@ -271,10 +298,11 @@ async fn reconcile(ctx: &Context, ces: &ClusterExternalSecret) -> Result<Outcome
     let (provisioned, mut failed) = apply_wanted(ctx, ces, &es_name, &plan.apply).await;
     let retry = !failed.is_empty();
     failed.splice(0..0, plan.conflicts);
+    let ready = failed.is_empty();
     failed.sort_by(|a, b| a.namespace.cmp(&b.namespace));
     let status = plan::status(&es_name, provisioned, failed);
     write_status(ctx, ces, status).await?;
-    Ok(Outcome { retry })
+    Ok(Outcome { retry, ready })
 }
 
 /// Stage 1's input: the namespaces in the cache.

@@ -31,6 +31,7 @@ use crate::crd::push_secret::{
     ClusterPushSecretNamespaceFailure, ClusterPushSecretStatus, reasons,
 };
 use crate::crd::{ClusterPushSecret, PushSecret};
+use crate::metrics::runtime::{Controller, ReconcileResult};
 
 /// ClusterPushSecrets reconciled at once.
 pub const WORKERS: usize = 2;
@@ -139,6 +140,9 @@ pub async fn workers(ctx: Arc<Context>) {
     while ctx.cluster_external_secrets.namespaces.state().is_empty() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    ctx.metrics
+        .runtime
+        .controller_started(Controller::ClusterPushSecret, WORKERS);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
         let ctx = ctx.clone();
@@ -154,29 +158,35 @@ pub async fn workers(ctx: Arc<Context>) {
 async fn work_once(ctx: &Context) {
     let state = &ctx.cluster_push_secrets;
     let name = state.queue.next().await;
-    let next = match state.objects.get(&ObjectRef::new(&name)) {
+    let active = ctx.metrics.runtime.active(Controller::ClusterPushSecret);
+    let started = std::time::Instant::now();
+    let (next, result) = match state.objects.get(&ObjectRef::new(&name)) {
         Some(cps) if cps.meta().deletion_timestamp.is_none() => {
-            let started = std::time::Instant::now();
             let outcome = reconcile(ctx, &cps).await;
             let nanos = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
             ctx.metrics.cluster_push_secret_duration(&name).set(nanos);
             match outcome {
                 Ok(()) => {
                     state.backoff.reset(&name);
-                    Some(backoff::jitter(refresh_interval(&cps)))
+                    let next = backoff::jitter(refresh_interval(&cps));
+                    (Some(next), ReconcileResult::RequeueAfter)
                 }
                 Err(e) => {
                     let delay = state.backoff.failed(&name);
                     tracing::warn!(name = %name, error = %e, retry_in_ms = delay.as_millis(), "ClusterPushSecret reconcile failed");
-                    Some(delay)
+                    (Some(delay), ReconcileResult::Error)
                 }
             }
         }
         _ => {
             state.backoff.reset(&name);
-            None
+            (None, ReconcileResult::Success)
         }
     };
+    ctx.metrics
+        .runtime
+        .reconciled(Controller::ClusterPushSecret, result, started.elapsed());
+    drop(active);
     state.queue.done(&name);
     if let Some(delay) = next {
         state.queue.add(name, delay, Priority::Normal);

@@ -171,6 +171,23 @@ async fn publish(
     }
 }
 
+/// Every queue's gauges at a scrape (`workqueue_depth` and the in-flight times).
+impl crate::metrics::runtime::QueueProbe for Context {
+    fn queue_gauges(
+        &self,
+    ) -> Vec<(
+        crate::metrics::runtime::Controller,
+        crate::metrics::runtime::QueueGauges,
+    )> {
+        let mut out = self.queue.gauges();
+        out.extend(self.store_queue.gauges());
+        out.extend(self.cluster_external_secrets.queue.gauges());
+        out.extend(self.push_secrets.queue.gauges());
+        out.extend(self.cluster_push_secrets.queue.gauges());
+        out
+    }
+}
+
 impl Context {
     /// Publishes an event; failures are logged, never fatal.
     pub async fn event(

@@ -27,9 +27,8 @@ use crate::crd::external_secret::SecretBinding;
 use crate::crd::{
     ConditionStatus, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus,
 };
-use crate::metrics::{
-    Metrics, ObjectLabels, Outcome as CallOutcome, ReconcileLabels, StatusLabels,
-};
+use crate::metrics::runtime::{Controller, ReconcileResult};
+use crate::metrics::{Metrics, ObjectLabels, Outcome as CallOutcome, StatusLabels};
 
 /// ESO's finalizer on ExternalSecrets.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
@@ -50,12 +49,17 @@ pub async fn reconcile(
     lane: Priority,
     not_before: NotBefore,
 ) -> Requeue {
+    let clock = std::time::Instant::now();
     let Some(es) = ctx.external_secrets.get(key) else {
         forget(ctx, key);
+        ctx.metrics.runtime.reconciled(
+            Controller::ExternalSecret,
+            ReconcileResult::Success,
+            clock.elapsed(),
+        );
         return None;
     };
     let started = ctx.settings.clock.now();
-    let clock = std::time::Instant::now();
     let metrics = &ctx.metrics;
     let namespace = key.namespace.clone().unwrap_or_default();
     let labels = ObjectLabels {
@@ -84,18 +88,17 @@ pub async fn reconcile(
         .seed_sync_calls
         .get_or_create(&StatusLabels { status: outcome })
         .inc();
-    metrics
-        .reconciles
-        .get_or_create(&ReconcileLabels {
-            controller: "externalsecret",
-            result: if ok { "success" } else { "error" },
-        })
-        .inc();
+    let result = if ok {
+        ReconcileResult::of_requeue(requeue.map(|(d, _)| d))
+    } else {
+        ReconcileResult::Error
+    };
     Metrics::set_condition(&metrics.es_condition, &key.name, &namespace, "Ready", ok);
+    let took = clock.elapsed();
+    Metrics::set_duration(&metrics.es_duration, &key.name, &namespace, took);
     metrics
-        .es_duration
-        .get_or_create(&labels)
-        .set(i64::try_from(clock.elapsed().as_nanos()).unwrap_or(i64::MAX));
+        .runtime
+        .reconciled(Controller::ExternalSecret, result, took);
     ctx.set_failing(key, !ok);
     requeue
 }

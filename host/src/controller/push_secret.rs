@@ -36,6 +36,7 @@ use crate::crd::push_secret::{
 };
 use crate::crd::template::TemplateMergePolicy;
 use crate::crd::{ClusterSecretStore, SecretStore, SecretStoreRef, StoreKind};
+use crate::metrics::runtime::{Controller, ReconcileResult};
 use crate::provider::{ProviderClient, SecretValue};
 
 #[path = "push_secret_plan.rs"]
@@ -124,6 +125,9 @@ pub async fn workers(ctx: Arc<Context>) {
     if let Err(e) = ctx.push_secrets.objects.wait_until_ready().await {
         tracing::warn!(error = %e, "the PushSecret watch stopped before it listed its objects");
     }
+    ctx.metrics
+        .runtime
+        .controller_started(Controller::PushSecret, WORKERS);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
         let ctx = ctx.clone();
@@ -149,9 +153,10 @@ pub(super) async fn work_once(ctx: &Context) {
     let state = &ctx.push_secrets;
     let key = state.queue.next().await;
     let id = key.to_string();
-    let next = match state.objects.get(&key) {
+    let active = ctx.metrics.runtime.active(Controller::PushSecret);
+    let started = Instant::now();
+    let (next, result) = match state.objects.get(&key) {
         Some(ps) => {
-            let started = Instant::now();
             let outcome = reconcile(ctx, &ps).await;
             let nanos = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
             ctx.metrics
@@ -160,24 +165,28 @@ pub(super) async fn work_once(ctx: &Context) {
             match outcome {
                 Ok(Next::After(d)) => {
                     state.backoff.reset(&id);
-                    Some(backoff::jitter(d))
+                    (Some(backoff::jitter(d)), ReconcileResult::RequeueAfter)
                 }
                 Ok(Next::Never) => {
                     state.backoff.reset(&id);
-                    None
+                    (None, ReconcileResult::Success)
                 }
                 Err(e) => {
                     let delay = state.backoff.failed(&id);
                     tracing::warn!(pushsecret = %id, error = %e, retry_in_ms = delay.as_millis(), "PushSecret reconcile failed");
-                    Some(delay)
+                    (Some(delay), ReconcileResult::Error)
                 }
             }
         }
         None => {
             state.backoff.reset(&id);
-            None
+            (None, ReconcileResult::Success)
         }
     };
+    ctx.metrics
+        .runtime
+        .reconciled(Controller::PushSecret, result, started.elapsed());
+    drop(active);
     state.queue.done(&key);
     if let Some(delay) = next {
         state.queue.add(key, delay, Priority::Normal);

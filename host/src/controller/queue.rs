@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::metrics::runtime::{Controller, QueueGauges, QueueMetrics};
+
 /// Which lane an item waits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {
@@ -52,7 +54,8 @@ struct Inner<K> {
     pending: HashMap<K, Pending>,
     /// Items requeued while being processed: queued again when processing ends.
     deferred: HashMap<K, Deferred>,
-    in_flight: HashMap<K, ()>,
+    /// Keys being processed, with when a worker took each.
+    in_flight: HashMap<K, Instant>,
     /// Lanes ordered by due time; entries point at `by_seq` and are stale once superseded.
     urgent: BinaryHeap<Reverse<(Instant, u64)>>,
     normal: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -68,6 +71,24 @@ pub struct WorkQueue<K> {
     notify: Notify,
     /// Wakes workers that take only urgent keys.
     notify_urgent: Notify,
+    /// controller-runtime's `workqueue_*` metrics, when the queue is a controller's.
+    observer: Option<Observer<K>>,
+}
+
+/// Where a controller's queue reports: its metrics, the controller each key belongs to, and the
+/// controllers whose gauges are reported even while none of their keys is queued.
+struct Observer<K> {
+    metrics: QueueMetrics,
+    controller_of: Box<dyn Fn(&K) -> Controller + Send + Sync>,
+    controllers: Vec<Controller>,
+}
+
+impl<K> std::fmt::Debug for Observer<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("controllers", &self.controllers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<K: Clone + Eq + Hash> Default for WorkQueue<K> {
@@ -84,6 +105,7 @@ impl<K: Clone + Eq + Hash> Default for WorkQueue<K> {
             }),
             notify: Notify::new(),
             notify_urgent: Notify::new(),
+            observer: None,
         }
     }
 }
@@ -101,6 +123,69 @@ struct Deferred {
 }
 
 impl<K: Clone + Eq + Hash> WorkQueue<K> {
+    /// A queue that records controller-runtime's `workqueue_*` metrics in `metrics`, each key
+    /// under the controller `controller_of` names (one of `controllers`).
+    pub fn observed(
+        metrics: QueueMetrics,
+        controller_of: impl Fn(&K) -> Controller + Send + Sync + 'static,
+        controllers: Vec<Controller>,
+    ) -> Self {
+        Self {
+            observer: Some(Observer {
+                metrics,
+                controller_of: Box::new(controller_of),
+                controllers,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// The gauges of each of the queue's controllers now (none for a queue not
+    /// [`observed`](WorkQueue::observed)).
+    pub fn gauges(&self) -> Vec<(Controller, QueueGauges)> {
+        let Some(observer) = &self.observer else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Controller, QueueGauges)> = observer
+            .controllers
+            .iter()
+            .map(|c| (*c, QueueGauges::default()))
+            .collect();
+        let mut slot = |c: Controller| -> usize {
+            match out.iter().position(|(o, _)| *o == c) {
+                Some(i) => i,
+                None => {
+                    out.push((c, QueueGauges::default()));
+                    out.len() - 1
+                }
+            }
+        };
+        let now = Instant::now();
+        let inner = self.lock();
+        let mut slots = Vec::new();
+        for (key, p) in &inner.pending {
+            if p.due <= now {
+                slots.push((slot((observer.controller_of)(key)), None));
+            }
+        }
+        for (key, started) in &inner.in_flight {
+            let running = now.saturating_duration_since(*started).as_secs_f64();
+            slots.push((slot((observer.controller_of)(key)), Some(running)));
+        }
+        drop(inner);
+        for (i, running) in slots {
+            let g = &mut out[i].1;
+            match running {
+                None => g.depth += 1,
+                Some(s) => {
+                    g.unfinished_seconds += s;
+                    g.longest_running_seconds = g.longest_running_seconds.max(s);
+                }
+            }
+        }
+        out
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -135,7 +220,13 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
                 }
                 (merged.0, merged.1, p.requested)
             }
-            None => (due, priority, requested),
+            None => {
+                // A key entering the queue (not one already waiting, as client-go counts).
+                if let Some(o) = &self.observer {
+                    o.metrics.added((o.controller_of)(&key), delay);
+                }
+                (due, priority, requested)
+            }
         };
         inner.seq += 1;
         let seq = inner.seq;
@@ -213,12 +304,16 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
                 let now = Instant::now();
                 if let Some((key, lane, pending)) = take_due(&mut inner, lanes, now) {
                     drop(inner);
+                    let waited = now.saturating_duration_since(pending.due);
+                    if let Some(o) = &self.observer {
+                        o.metrics.taken((o.controller_of)(&key), waited);
+                    }
                     // Another worker may also find work.
                     notify.notify_one();
                     return Taken {
                         key,
                         lane,
-                        waited: now.saturating_duration_since(pending.due),
+                        waited,
                         requested: pending.requested,
                     };
                 }
@@ -238,11 +333,13 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 
     /// Marks `key` as processed; a request that arrived meanwhile is queued now.
     pub fn done(&self, key: &K) {
-        let deferred = {
+        let (started, deferred) = {
             let mut inner = self.lock();
-            inner.in_flight.remove(key);
-            inner.deferred.remove(key)
+            (inner.in_flight.remove(key), inner.deferred.remove(key))
         };
+        if let (Some(o), Some(started)) = (&self.observer, started) {
+            o.metrics.done((o.controller_of)(key), started.elapsed());
+        }
         if let Some(d) = deferred {
             self.add_requested(
                 key.clone(),
@@ -281,7 +378,7 @@ fn take_due<K: Clone + Eq + Hash>(
             let Some(pending) = inner.pending.remove(&key) else {
                 continue;
             };
-            inner.in_flight.insert(key.clone(), ());
+            inner.in_flight.insert(key.clone(), now);
             return Some((key, lane, pending));
         }
     }

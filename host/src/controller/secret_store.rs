@@ -19,6 +19,8 @@ use crate::crd::secret_store::{PluginStatus, SecretStoreCapabilities};
 use crate::crd::{
     ClusterSecretStore, ConditionStatus, GenericStore, SecretStore, SecretStoreStatus,
 };
+use crate::metrics::Metrics;
+use crate::metrics::runtime::{Controller, ReconcileResult};
 use crate::provider::{Capabilities, SecretProvider, StoreContext, StoreInfo, Validation};
 
 /// The requeue interval of a store: `spec.refreshInterval` (int seconds or Go duration), else the
@@ -38,29 +40,70 @@ pub fn requeue_interval(value: Option<&IntOrString>, default: Duration) -> Durat
     parsed.unwrap_or(default)
 }
 
-/// Reconciles one store; returns when to look again.
+/// The controller a store key belongs to: `secretstore` or `clustersecretstore`.
+pub fn controller_of(key: &StoreKey) -> Controller {
+    match key.namespace {
+        Some(_) => Controller::SecretStore,
+        None => Controller::ClusterSecretStore,
+    }
+}
+
+/// Reconciles one store; returns when to look again. Records controller-runtime's reconcile
+/// metrics and `*secretstore_reconcile_duration`; a store that is gone loses its series.
 #[tracing::instrument(skip(ctx), fields(store = ?key))]
 pub async fn reconcile(ctx: &Context, key: &StoreKey) -> Option<(Duration, Priority)> {
-    match &key.namespace {
-        Some(ns) => {
-            let store = ctx
-                .stores
-                .get(&ObjectRef::<SecretStore>::new(&key.name).within(ns))?;
-            validate(ctx, store.as_ref(), Api::namespaced(ctx.client.clone(), ns)).await
+    let started = std::time::Instant::now();
+    let metrics = &ctx.metrics;
+    let (conditions, durations) = match key.namespace {
+        Some(_) => (&metrics.store_condition, &metrics.store_duration),
+        None => (
+            &metrics.cluster_store_condition,
+            &metrics.cluster_store_duration,
+        ),
+    };
+    let namespace = key.namespace.clone().unwrap_or_default();
+    let validated = match &key.namespace {
+        Some(ns) => match ctx
+            .stores
+            .get(&ObjectRef::<SecretStore>::new(&key.name).within(ns))
+        {
+            Some(store) => {
+                Some(validate(ctx, store.as_ref(), Api::namespaced(ctx.client.clone(), ns)).await)
+            }
+            None => None,
+        },
+        None => match ctx
+            .cluster_stores
+            .get(&ObjectRef::<ClusterSecretStore>::new(&key.name))
+        {
+            Some(store) => Some(validate(ctx, store.as_ref(), Api::all(ctx.client.clone())).await),
+            None => None,
+        },
+    };
+    let (next, result) = match validated {
+        Some((next, result)) => {
+            Metrics::set_duration(durations, &key.name, &namespace, started.elapsed());
+            (next, result)
         }
         None => {
-            let store = ctx
-                .cluster_stores
-                .get(&ObjectRef::<ClusterSecretStore>::new(&key.name))?;
-            validate(ctx, store.as_ref(), Api::all(ctx.client.clone())).await
+            Metrics::forget_object(conditions, durations, &key.name, &namespace);
+            (None, ReconcileResult::Success)
         }
-    }
+    };
+    metrics
+        .runtime
+        .reconciled(controller_of(key), result, started.elapsed());
+    next
 }
 
 /// Validates one store: its client (stages [`store_context`] and [`check`]), the verdict
 /// ([`verdict`]) written as the Ready condition, metrics and an event, the status, and when to
 /// validate again ([`next_attempt`]).
-async fn validate<S>(ctx: &Context, store: &S, api: Api<S>) -> Option<(Duration, Priority)>
+async fn validate<S>(
+    ctx: &Context,
+    store: &S,
+    api: Api<S>,
+) -> (Option<(Duration, Priority)>, ReconcileResult)
 where
     S: GenericStore
         + Resource<DynamicType = ()>
@@ -70,7 +113,7 @@ where
 {
     let spec = store.store_spec();
     if !stores::serves(ctx, spec) {
-        return None;
+        return (None, ReconcileResult::Success);
     }
     let every = requeue_interval(
         spec.refresh_interval.as_ref(),
@@ -109,14 +152,6 @@ where
         "Ready",
         ready,
     );
-    let result = if ready { "success" } else { "error" };
-    metrics
-        .reconciles
-        .get_or_create(&crate::metrics::ReconcileLabels {
-            controller: "secretstore",
-            result,
-        })
-        .inc();
     ctx.event(recorder, &obj, event_type, cond_reason, note)
         .await;
     let written = write_status(&api, store, &status).await;
@@ -130,7 +165,12 @@ where
         ready,
         every,
     );
-    Some((after, Priority::Normal))
+    let result = if ready {
+        ReconcileResult::RequeueAfter
+    } else {
+        ReconcileResult::Error
+    };
+    (Some((after, Priority::Normal)), result)
 }
 
 /// Why a store is not Ready: the condition's message and the event's note (the error).

@@ -33,6 +33,7 @@ use crate::crd::{
     SecretStore,
 };
 use crate::metrics::Metrics;
+use crate::metrics::runtime::{Controller, QueueProbe};
 use crate::provider::SecretProvider;
 use crate::transform::Transformer;
 
@@ -91,13 +92,20 @@ fn context(
     let (cps_store, cps_writer) = reflector::store();
     let (gs_store, gs_writer) = reflector::store();
     let (listed, caches_listed) = tokio::sync::watch::channel(false);
+    let queues = Queues::new(&metrics, &settings);
     let ctx = Arc::new(Context {
         client: client.clone(),
         provider: Arc::new(shared::Shared::new(provider)),
         transformer,
         recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
-        push_secrets: push_secret::State::new(ps_store, client.clone()),
-        cluster_push_secrets: cluster_push_secret::State::new(cps_store, client.clone()),
+        push_secrets: push_secret::State {
+            queue: queues.push_secrets,
+            ..push_secret::State::new(ps_store, client.clone())
+        },
+        cluster_push_secrets: cluster_push_secret::State {
+            queue: queues.cluster_push_secrets,
+            ..cluster_push_secret::State::new(cps_store, client.clone())
+        },
         generators,
         generator_states: super::generators::GcState::new(gs_store),
         store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
@@ -107,8 +115,8 @@ fn context(
         stores: ss_store,
         cluster_stores: css_store,
         secrets: secret_store,
-        queue: WorkQueue::default(),
-        store_queue: WorkQueue::default(),
+        queue: queues.external_secrets,
+        store_queue: queues.stores,
         synced: Mutex::default(),
         targets: Mutex::default(),
         failing: Mutex::default(),
@@ -117,8 +125,13 @@ fn context(
         )),
         caches_listed,
         metrics,
-        cluster_external_secrets: cluster_external_secret::State::new(ces_store, ns_store),
+        cluster_external_secrets: cluster_external_secret::State {
+            queue: queues.cluster_external_secrets,
+            ..cluster_external_secret::State::new(ces_store, ns_store)
+        },
     });
+    let probe: Arc<dyn QueueProbe> = ctx.clone();
+    ctx.metrics.runtime.watch_queues(Arc::downgrade(&probe));
     let writers = Writers {
         external_secrets: es_writer,
         stores: ss_writer,
@@ -132,6 +145,55 @@ fn context(
         listed,
     };
     (ctx, writers)
+}
+
+/// The controllers' queues, each recording controller-runtime's `workqueue_*` metrics under its
+/// controller's name when that controller runs.
+struct Queues {
+    external_secrets: WorkQueue<kube::runtime::reflector::ObjectRef<ExternalSecret>>,
+    stores: WorkQueue<super::context::StoreKey>,
+    cluster_external_secrets: WorkQueue<String>,
+    push_secrets: WorkQueue<kube::runtime::reflector::ObjectRef<PushSecret>>,
+    cluster_push_secrets: WorkQueue<String>,
+}
+
+impl Queues {
+    fn new(metrics: &Metrics, settings: &Settings) -> Self {
+        fn of<K: Clone + Eq + std::hash::Hash + 'static>(
+            metrics: &Metrics,
+            on: bool,
+            c: Controller,
+        ) -> WorkQueue<K> {
+            if on {
+                WorkQueue::observed(metrics.runtime.queue(), move |_| c, vec![c])
+            } else {
+                WorkQueue::default()
+            }
+        }
+        let mut store_controllers = vec![Controller::SecretStore];
+        if settings.cluster_stores {
+            store_controllers.push(Controller::ClusterSecretStore);
+        }
+        Queues {
+            external_secrets: of(metrics, true, Controller::ExternalSecret),
+            stores: WorkQueue::observed(
+                metrics.runtime.queue(),
+                super::secret_store::controller_of,
+                store_controllers,
+            ),
+            cluster_external_secrets: of(
+                metrics,
+                settings.cluster_external_secrets,
+                Controller::ClusterExternalSecret,
+            ),
+            push_secrets: of(metrics, settings.push_secrets, Controller::PushSecret),
+            cluster_push_secrets: of(
+                metrics,
+                settings.cluster_push_secrets,
+                Controller::ClusterPushSecret,
+            ),
+        }
+    }
 }
 
 /// Starts every watch and returns the shared context.

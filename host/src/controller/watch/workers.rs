@@ -12,6 +12,10 @@ use crate::controller::queue::Priority;
 use crate::controller::shared::NotBefore;
 use crate::controller::{cluster_external_secret, external_secret, refresh, secret_store};
 use crate::crd::ExternalSecret;
+use crate::metrics::runtime::Controller;
+
+/// Workers validating stores (SecretStores and ClusterSecretStores share them).
+const STORE_WORKERS: usize = 2;
 
 /// The oldest shared fetch a periodic refresh of this ExternalSecret accepts: one made after
 /// half its refresh interval had passed since its last sync. That is never its own previous
@@ -45,6 +49,12 @@ pub async fn workers(ctx: Arc<Context>) {
     let total = ctx.settings.concurrent.max(1);
     let urgent_only = total / 4;
     crate::health::global().workers_started(total);
+    let runtime = &ctx.metrics.runtime;
+    runtime.controller_started(Controller::ExternalSecret, total);
+    runtime.controller_started(Controller::SecretStore, STORE_WORKERS);
+    if ctx.settings.cluster_stores {
+        runtime.controller_started(Controller::ClusterSecretStore, STORE_WORKERS);
+    }
     for i in 0..total {
         let ctx = ctx.clone();
         let only_urgent = i < urgent_only;
@@ -54,12 +64,17 @@ pub async fn workers(ctx: Arc<Context>) {
             }
         });
     }
-    for _ in 0..2 {
+    for _ in 0..STORE_WORKERS {
         let ctx = ctx.clone();
         set.spawn(async move {
             loop {
                 let key = ctx.store_queue.next().await;
+                let active = ctx
+                    .metrics
+                    .runtime
+                    .active(secret_store::controller_of(&key));
                 let next = secret_store::reconcile(&ctx, &key).await;
+                drop(active);
                 ctx.store_queue.done(&key);
                 if let Some((delay, priority)) = next {
                     ctx.store_queue.add(key, delay, priority);
@@ -107,8 +122,9 @@ pub(super) async fn work_once(ctx: &Context, only_urgent: bool) {
         _ => Some(taken.requested),
     });
     let busy = crate::health::global().reconcile();
+    let active = ctx.metrics.runtime.active(Controller::ExternalSecret);
     let next = external_secret::reconcile(ctx, &key, lane, not_before).await;
-    drop(busy);
+    drop((busy, active));
     ctx.queue.done(&key);
     if let Some((delay, priority)) = next {
         ctx.queue.add(key, delay, priority);
