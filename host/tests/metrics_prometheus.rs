@@ -6,27 +6,13 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ampoule::provider::ProviderError;
-use common::{start, unique};
+use common::prometheus::Prometheus;
+use common::start;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-
-struct Prometheus {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The chart's alert rules, rendered with short `for` durations so the test need not wait 5 min.
 fn chart_rules(g: &ground::Ground) -> Value {
@@ -40,48 +26,8 @@ fn chart_rules(g: &ground::Ground) -> Value {
     json!({"groups": rule["spec"]["groups"]})
 }
 
-/// A query that may fail (Prometheus still starting): `None` then.
-async fn try_query(http: &reqwest::Client, prom: &str, q: &str) -> Option<Vec<Value>> {
-    let resp = http
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .ok()?;
-    let body: Value = resp.json().await.ok()?;
-    body["data"]["result"].as_array().cloned()
-}
-
-async fn query(http: &reqwest::Client, prom: &str, q: &str) -> Vec<Value> {
-    let body: Value = http
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "success", "{q}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// A Prometheus API answer (`None` while it cannot answer).
-async fn api(http: &reqwest::Client, prom: &str, path: &str) -> Option<Value> {
-    http.get(format!("{prom}/api/v1/{path}"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()
-}
-
-async fn alert_state(http: &reqwest::Client, prom: &str, name: &str) -> Option<String> {
-    let body = api(http, prom, "alerts").await?;
+async fn alert_state(prom: &Prometheus, name: &str) -> Option<String> {
+    let body = prom.api("alerts", &[]).await?;
     body["data"]["alerts"]
         .as_array()?
         .iter()
@@ -90,8 +36,8 @@ async fn alert_state(http: &reqwest::Client, prom: &str, name: &str) -> Option<S
 }
 
 /// Time of the last rule evaluation (RFC 3339), to know an evaluation happened after a change.
-async fn last_evaluation(http: &reqwest::Client, prom: &str) -> Option<String> {
-    let body = api(http, prom, "rules").await?;
+async fn last_evaluation(prom: &Prometheus) -> Option<String> {
+    let body = prom.api("rules", &[]).await?;
     body["data"]["groups"][0]["lastEvaluation"]
         .as_str()
         .map(str::to_string)
@@ -111,84 +57,34 @@ async fn seed_alert_and_dashboard_queries_work_on_the_operators_metrics() {
     .await;
     run.es_ready("watched", "True", "SecretSynced").await;
 
-    let dir = std::env::temp_dir().join(unique("prometheus"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("rules.yml"),
-        serde_norway::to_string(&chart_rules(g)).unwrap(),
-    )
-    .unwrap();
-    let config = json!({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [dir.join("rules.yml")],
-        "scrape_configs": [{"job_name": "ampoule", "static_configs": [{"targets": [admin.to_string()]}]}]
-    });
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        serde_norway::to_string(&config).unwrap(),
-    )
-    .unwrap();
-    let port = common::free_port();
-    let child = Command::new(g.var("PROMETHEUS"))
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let prom = Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        dir,
-    };
-    let http = reqwest::Client::new();
-    let url = prom.url.clone();
+    let prom = Prometheus::start(admin, json!({}), chart_rules(g)).await;
 
-    ground::eventually(
-        Duration::from_secs(60),
-        "Prometheus to scrape the operator",
-        || async {
-            let up = try_query(&http, &url, r#"up{job="ampoule"}"#).await?;
-            (up.first()?["value"][1] == "1").then_some(())
-        },
-    )
-    .await;
     // Healthy: the dashboard's success rate has a series, nothing fails, the alert stays quiet.
     ground::eventually(
         Duration::from_secs(30),
         "the dashboard's success-rate query to return a series",
         || async {
-            let r = query(
-                &http,
-                &url,
-                r#"rate(external_secrets_sync_calls_total{status="success"}[5m])"#,
-            )
-            .await;
+            let r = prom
+                .query(r#"rate(external_secrets_sync_calls_total{status="success"}[5m])"#)
+                .await;
             (!r.is_empty()).then_some(())
         },
     )
     .await;
-    let failing = query(&http, &url, "external_secrets_sync_calls_error").await;
+    let failing = prom.query("external_secrets_sync_calls_error").await;
     assert_eq!(failing[0]["value"][1], "0", "{failing:?}");
-    let seen = last_evaluation(&http, &url).await;
+    let seen = last_evaluation(&prom).await;
     ground::eventually(
         Duration::from_secs(30),
         "a rule evaluation after the healthy scrape",
         || async {
-            let now = last_evaluation(&http, &url).await;
+            let now = last_evaluation(&prom).await;
             (now.is_some() && now != seen).then_some(())
         },
     )
     .await;
     assert_eq!(
-        alert_state(&http, &url, "SecretSyncFailed").await,
+        alert_state(&prom, "SecretSyncFailed").await,
         None,
         "no alert while healthy"
     );
@@ -208,24 +104,22 @@ async fn seed_alert_and_dashboard_queries_work_on_the_operators_metrics() {
         Duration::from_secs(60),
         "SecretSyncFailed to fire",
         || async {
-            (alert_state(&http, &url, "SecretSyncFailed")
-                .await
-                .as_deref()
-                == Some("firing"))
-            .then_some(())
+            (alert_state(&prom, "SecretSyncFailed").await.as_deref() == Some("firing"))
+                .then_some(())
         },
     )
     .await;
-    let errors = query(&http, &url, "rate(external_secrets_sync_calls_error[5m])").await;
+    let errors = prom
+        .query("rate(external_secrets_sync_calls_error[5m])")
+        .await;
     assert!(
         !errors.is_empty(),
         "the dashboard's error query returns a series"
     );
-    let cond = query(
-        &http,
-        &url,
-        r#"externalsecret_status_condition{condition="Ready",status="False",name="watched"}"#,
-    )
-    .await;
+    let cond = prom
+        .query(
+            r#"externalsecret_status_condition{condition="Ready",status="False",name="watched"}"#,
+        )
+        .await;
     assert_eq!(cond[0]["value"][1], "1");
 }

@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 
 pub mod cloud;
 pub mod operator;
+pub mod prometheus;
 mod provider;
 
 pub use provider::{Backend, TestProvider};
