@@ -98,6 +98,34 @@ pub fn drop_description(schema: &mut schemars::Schema) {
     }
 }
 
+/// Marks `field` required while its serde default stays (schemars leaves a defaulted field
+/// optional). ESO's CRDs mark the Vault auth mount paths required and defaulted; the apiserver
+/// fills the default in before it validates, so the same objects are accepted either way.
+fn require(schema: &mut schemars::Schema, field: &str) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let required = object
+        .entry("required")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let Some(list) = required.as_array_mut()
+        && !list.iter().any(|v| v == field)
+    {
+        list.push(field.into());
+        list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+}
+
+/// [`require`] for `path`. Used as `#[schemars(transform = require_path)]`.
+pub fn require_path(schema: &mut schemars::Schema) {
+    require(schema, "path");
+}
+
+/// [`require`] for `mountPath`. Used as `#[schemars(transform = require_mount_path)]`.
+pub fn require_mount_path(schema: &mut schemars::Schema) {
+    require(schema, "mountPath");
+}
+
 /// Any JSON value, kept as written (ESO's `apiextensionsv1.JSON` fields, such as a PushSecret's
 /// provider-specific `metadata`). Used as `#[schemars(schema_with = "…::any_json")]`.
 pub fn any_json(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -151,6 +151,7 @@ pub struct VaultAuth {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": rules::APPROLE_ROLE_ID, "message": rules::APPROLE_ROLE_ID_MSG},
 ]))]
+#[schemars(transform = crate::crd::schema::require_path)]
 pub struct VaultAppRole {
     /// Mount path of the AppRole method.
     #[serde(default = "default_approle_path")]
@@ -172,6 +173,7 @@ fn default_approle_path() -> String {
 /// Kubernetes auth method.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::crd::schema::require_mount_path)]
 pub struct VaultKubernetesAuth {
     /// Mount path of the Kubernetes method.
     #[serde(default = "default_kubernetes_path")]
@@ -194,6 +196,7 @@ fn default_kubernetes_path() -> String {
 /// LDAP login.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::crd::schema::require_path)]
 pub struct VaultLdapAuth {
     /// Mount path of the LDAP method.
     #[serde(default = "default_ldap_path")]
@@ -212,6 +215,7 @@ fn default_ldap_path() -> String {
 /// Username/password login.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::crd::schema::require_path)]
 pub struct VaultUserPassAuth {
     /// Mount path of the userpass method.
     #[serde(default = "default_userpass_path")]
@@ -233,6 +237,7 @@ fn default_userpass_path() -> String {
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": rules::JWT_TOKEN_SOURCE, "message": rules::JWT_TOKEN_SOURCE_MSG},
 ]))]
+#[schemars(transform = crate::crd::schema::require_path)]
 pub struct VaultJwtAuth {
     /// Mount path of the JWT method.
     #[serde(default = "default_jwt_path")]
