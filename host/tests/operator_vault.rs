@@ -10,6 +10,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use common::bao::{Bao, service_account};
 use common::operator::Operated;
 use common::{WAIT, apply, data, unique};
 use serde_json::{Value, json};
@@ -24,81 +25,6 @@ async fn start(prefix: &str, namespaced: bool) -> Operated {
     let mut op = Operated::start(&client, ns, namespaced);
     op.wait = WAIT * 2;
     op
-}
-
-/// An OpenBao server, called over HTTP with a token.
-struct Bao {
-    addr: String,
-    token: String,
-}
-
-impl Bao {
-    /// The ground's OpenBao, as root.
-    fn ground() -> Bao {
-        let g = ground::ground();
-        Bao {
-            addr: g.vault_addr().to_owned(),
-            token: g.vault_token().to_owned(),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let mut cmd = Command::new("curl");
-        cmd.args([
-            "-sS",
-            "-X",
-            method,
-            "-H",
-            &format!("X-Vault-Token: {}", self.token),
-            &format!("{}/v1/{path}", self.addr),
-        ]);
-        if let Some(b) = body {
-            cmd.args(["--data", &b.to_string()]);
-        }
-        let out = ground::run(&mut cmd);
-        if out.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&out).unwrap_or(Value::Null)
-        }
-    }
-
-    /// Writes a KV v2 secret at `secret/<path>`.
-    fn put(&self, path: &str, data: Value) {
-        self.call(
-            "POST",
-            &format!("secret/data/{path}"),
-            Some(json!({"data": data})),
-        );
-    }
-
-    /// A policy `role` reading `secret/<policy_path>/*` and a kubernetes-auth role of that name
-    /// for the ServiceAccount `external-secrets-sa` of `ns` (created here).
-    fn bind_role(&self, ns: &str, role: &str, policy_path: &str) {
-        service_account(ns);
-        self.call(
-            "PUT",
-            &format!("sys/policies/acl/{role}"),
-            Some(
-                json!({"policy": format!("path \"secret/data/{policy_path}/*\" {{ capabilities = [\"read\"] }}\npath \"secret/metadata/{policy_path}/*\" {{ capabilities = [\"read\", \"list\"] }}")}),
-            ),
-        );
-        self.call(
-            "POST",
-            &format!("auth/kubernetes/role/{role}"),
-            Some(
-                json!({"bound_service_account_names": ["external-secrets-sa"], "bound_service_account_namespaces": [ns], "token_policies": [role], "token_ttl": "1h"}),
-            ),
-        );
-    }
-}
-
-/// The ServiceAccount `external-secrets-sa` of the seed's stores, in `ns`.
-fn service_account(ns: &str) {
-    let _ = ground::ground()
-        .command("kubectl")
-        .args(["-n", ns, "create", "serviceaccount", "external-secrets-sa"])
-        .output();
 }
 
 /// A SecretStore at `server`'s KV v2 mount `secret` with this auth.

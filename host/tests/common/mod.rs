@@ -16,6 +16,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
+pub mod bao;
 pub mod cloud;
 pub mod operator;
 pub mod prometheus;
