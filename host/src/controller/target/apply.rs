@@ -8,7 +8,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use super::desired::{desired, fingerprint};
+use super::desired::{already_applied, desired, fingerprint};
 use super::{
     CREATED_BY, DATA_HASH, MANAGED_LABEL, Outcome, Shape, Written, check_ownership, is_es_owner,
     target_name,
@@ -84,6 +84,25 @@ pub async fn write(ctx: &Context, es: &ExternalSecret, shape: &Shape) -> Result<
             resource_version: current_rv,
             fingerprint: Some(print),
         });
+    }
+
+    // Nothing applied to this target since the process started (a restart, or a Secret another
+    // controller wrote: ESO before a migration): look before writing, and leave a Secret that
+    // already is what the apply would make untouched.
+    if synced.fingerprint.is_none() && (existing.is_some() || cached.is_some()) {
+        let current = match existing {
+            Some(ref s) => Some(s.clone()),
+            None => api.get_opt(&name).await.map_err(Error::GetSecret)?,
+        };
+        if let Some(current) = current
+            && already_applied(&obj, &final_data, &current, &manager)
+        {
+            return Ok(Written {
+                outcome: Outcome::Unchanged,
+                resource_version: current.resource_version(),
+                fingerprint: Some(print),
+            });
+        }
     }
 
     let params = PatchParams::apply(&manager).force();
