@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use crate::controller::credentials::KubeCredentials;
+use crate::controller::credentials::{ControllerAccount, KubeCredentials};
 use crate::controller::shared_credentials::{self, SharedCredentials};
 use crate::controller::{self, Settings, leader::LeaderElection};
 use crate::plugin::TransformLimits;
@@ -111,6 +111,49 @@ pub struct RunArgs {
     /// ESO's flags that do nothing here: accepted, and named in one warning each at start.
     #[command(flatten)]
     pub no_effect: crate::eso_flags::NoEffectFlags,
+    /// The operator's own ServiceAccount, `NAMESPACE/NAME`: the identity of stores that name no
+    /// credentials, where their ProviderClass sets spec.credentials.allowControllerIdentity.
+    /// Default: the ServiceAccount of the Pod's mounted token.
+    #[arg(long, env = "AMPOULE_CONTROLLER_SERVICE_ACCOUNT", value_parser = parse_account)]
+    pub controller_service_account: Option<String>,
+}
+
+fn parse_account(text: &str) -> Result<String, String> {
+    ControllerAccount::parse(text)
+        .map(|_| text.trim().to_owned())
+        .ok_or_else(|| "expected NAMESPACE/NAME".to_string())
+}
+
+/// Where a Pod's ServiceAccount token is mounted.
+const MOUNTED_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// The ServiceAccount a mounted token names (its `sub`, `system:serviceaccount:NS:NAME`). Read
+/// once at start, only for the name: the token itself never reaches a plugin.
+fn mounted_account(token: &str) -> Option<ControllerAccount> {
+    use base64::Engine as _;
+    let payload = token.trim().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let rest = claims["sub"]
+        .as_str()?
+        .strip_prefix("system:serviceaccount:")?;
+    let (ns, name) = rest.split_once(':')?;
+    ControllerAccount::parse(&format!("{ns}/{name}"))
+}
+
+impl RunArgs {
+    /// The operator's ServiceAccount: the flag, else the mounted token's; with its identity
+    /// environment.
+    pub fn controller_account(&self) -> Option<ControllerAccount> {
+        let flag = self.controller_service_account.as_deref();
+        let account = flag.and_then(ControllerAccount::parse).or_else(|| {
+            let token = std::fs::read_to_string(MOUNTED_TOKEN).ok()?;
+            mounted_account(&token)
+        });
+        account.map(ControllerAccount::with_process_environment)
+    }
 }
 
 /// The sandbox settings of `ampoule run`, which `ampoule compile` shares so that what it caches
@@ -313,8 +356,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.register_sandbox(&sandbox.metrics);
     // Identical credential look-ups (every reconcile opens a fresh plugin instance) share one
     // Kubernetes call for a few seconds.
+    let account = args.controller_account();
+    tracing::info!(
+        service_account = ?account.as_ref().map(|a| format!("{}/{}", a.namespace, a.name)),
+        "the operator's own identity (for ProviderClasses that allow it)"
+    );
     let credentials = Arc::new(SharedCredentials::new(
-        Arc::new(KubeCredentials::new(client.clone())),
+        Arc::new(KubeCredentials::new(client.clone()).with_controller(account)),
         shared_credentials::KEEP,
     ));
     let generators: Arc<dyn crate::plugin::generator::SecretGenerator> = Arc::new(
@@ -405,5 +453,26 @@ impl StopSignals {
         };
         crate::health::global().set_stopping();
         tracing::info!(signal = which, "stopping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mounted_token_names_the_service_account() {
+        use base64::Engine as _;
+        let claims = serde_json::json!({"sub": "system:serviceaccount:ampoule-system:ampoule", "aud": ["https://kubernetes.default.svc"]});
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes());
+        let account = mounted_account(&format!("e30.{payload}.sig\n")).unwrap();
+        assert_eq!(
+            (account.namespace.as_str(), account.name.as_str()),
+            ("ampoule-system", "ampoule")
+        );
+        assert_eq!(mounted_account("not-a-jwt"), None);
+        let user = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#);
+        assert_eq!(mounted_account(&format!("e30.{user}.sig")), None);
     }
 }

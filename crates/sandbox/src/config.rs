@@ -23,6 +23,24 @@ pub struct ProviderClassConfig {
     /// The ceiling.
     #[serde(default)]
     pub sandbox: SandboxSpec,
+    /// Which credentials the class's stores may use besides their own references.
+    #[serde(default, skip_serializing_if = "CredentialsSpec::is_default")]
+    pub credentials: CredentialsSpec,
+}
+
+/// `ProviderClass.spec.credentials`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    /// Stores that name no credentials may authenticate as the operator's own ServiceAccount.
+    #[serde(default)]
+    pub allow_controller_identity: bool,
+}
+
+impl CredentialsSpec {
+    fn is_default(&self) -> bool {
+        self == &CredentialsSpec::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -29,7 +29,8 @@ pub use providers::{WasmClient, WasmProvider};
 pub use runtime::module_cache::Digest;
 pub use runtime::{Loaded, Sandbox, SandboxConfig};
 pub use seam::credentials::{
-    CredentialRequest, CredentialResolver, CredentialSource, NoCredentials,
+    ControllerIdentity, CredentialRequest, CredentialResolver, CredentialSource, NoCredentials,
+    is_controller_identity_refusal,
 };
 pub use seam::{generator, provider, transform};
 pub use transforms::{TransformLimits, WasmTransformer};

@@ -2,7 +2,9 @@
 //! annotations),
 //! resolved by the host with ESO's namespace rules: a SecretStore's references always resolve in
 //! its own namespace; a ClusterSecretStore's in the namespace the reference names, or — without
-//! one — in the ExternalSecret's namespace (referent authentication).
+//! one — in the ExternalSecret's namespace (referent authentication). The operator's own
+//! identity ([`ControllerAccount`]) resolves the same way against its own ServiceAccount; the
+//! sandbox has checked the ProviderClass grant before asking.
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -10,7 +12,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, PostParams};
 
-use crate::plugin::{CredentialRequest, CredentialResolver, CredentialSource};
+use crate::plugin::{ControllerIdentity, CredentialRequest, CredentialResolver, CredentialSource};
 use crate::provider::{ProviderError, SecretValue, StoreContext, StoreKind};
 use crate::redact::Redacted;
 
@@ -18,11 +20,59 @@ use crate::redact::Redacted;
 #[derive(Clone)]
 pub struct KubeCredentials {
     client: Client,
+    controller: Option<ControllerAccount>,
+}
+
+/// The operator's environment variables a plugin may read (`controller-identity.environment`):
+/// names of an identity, never a secret.
+pub const IDENTITY_ENV: &[&str] = &["AWS_ROLE_ARN"];
+
+/// The operator's own identity: its ServiceAccount and its [`IDENTITY_ENV`] values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ControllerAccount {
+    pub namespace: String,
+    pub name: String,
+    pub environment: std::collections::BTreeMap<String, String>,
+}
+
+impl ControllerAccount {
+    /// `namespace/name`, as `--controller-service-account` spells it.
+    pub fn parse(text: &str) -> Option<ControllerAccount> {
+        let (namespace, name) = text.trim().split_once('/')?;
+        (!namespace.is_empty() && !name.is_empty() && !name.contains('/')).then(|| {
+            ControllerAccount {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                environment: Default::default(),
+            }
+        })
+    }
+
+    /// With the [`IDENTITY_ENV`] variables of this process that are set.
+    pub fn with_process_environment(mut self) -> Self {
+        for name in IDENTITY_ENV {
+            if let Ok(value) = std::env::var(name)
+                && !value.is_empty()
+            {
+                self.environment.insert((*name).to_owned(), value);
+            }
+        }
+        self
+    }
 }
 
 impl KubeCredentials {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            controller: None,
+        }
+    }
+
+    /// Resolves controller-identity requests against `account` (without one they fail).
+    pub fn with_controller(mut self, account: Option<ControllerAccount>) -> Self {
+        self.controller = account;
+        self
     }
 }
 
@@ -109,6 +159,9 @@ impl CredentialResolver for KubeCredentials {
         request: &'a CredentialRequest,
     ) -> BoxFuture<'a, Result<SecretValue, ProviderError>> {
         Box::pin(async move {
+            if let CredentialSource::Controller(identity) = &request.source {
+                return self.controller_identity(identity).await;
+            }
             let ns = namespace_for(store, request.source.namespace())?;
             match &request.source {
                 CredentialSource::SecretKey { name, key, .. } => {
@@ -161,8 +214,58 @@ impl CredentialResolver for KubeCredentials {
                         .collect();
                     self.token(&ns, name, all).await
                 }
+                CredentialSource::Controller(identity) => self.controller_identity(identity).await,
             }
         })
+    }
+}
+
+impl KubeCredentials {
+    async fn controller_identity(
+        &self,
+        identity: &ControllerIdentity,
+    ) -> Result<SecretValue, ProviderError> {
+        let account = self.controller.as_ref().ok_or_else(|| {
+            ProviderError::InvalidConfig(
+                "the operator does not know its own ServiceAccount: run it in a Pod, or set \
+                 --controller-service-account NAMESPACE/NAME"
+                    .into(),
+            )
+        })?;
+        let (ns, name) = (account.namespace.as_str(), account.name.as_str());
+        match identity {
+            ControllerIdentity::Token { audiences } => {
+                self.token(ns, name, audiences.clone()).await
+            }
+            ControllerIdentity::Annotation { key } => {
+                let sa = self.service_account(ns, name).await?;
+                Ok(Redacted::new(annotation(&sa, key).into_bytes()))
+            }
+            ControllerIdentity::AnnotatedToken {
+                audience_annotation,
+                default_audience,
+                audiences,
+            } => {
+                let sa = self.service_account(ns, name).await?;
+                let first = Some(annotation(&sa, audience_annotation))
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| default_audience.clone());
+                let all = std::iter::once(first)
+                    .chain(audiences.iter().cloned())
+                    .collect();
+                self.token(ns, name, all).await
+            }
+            ControllerIdentity::Environment { name } => {
+                if !IDENTITY_ENV.contains(&name.as_str()) {
+                    return Err(ProviderError::InvalidConfig(format!(
+                        "the operator's environment variable {name:?} is not one a plugin may \
+                         read (only {IDENTITY_ENV:?})"
+                    )));
+                }
+                let value = account.environment.get(name).cloned().unwrap_or_default();
+                Ok(Redacted::new(value.into_bytes()))
+            }
+        }
     }
 }
 
@@ -200,5 +303,17 @@ mod tests {
         );
         let validating = store(StoreKind::ClusterSecretStore, None, None);
         assert!(namespace_for(&validating, None).is_err());
+    }
+
+    #[test]
+    fn controller_service_account_flag() {
+        let a = ControllerAccount::parse("ampoule-system/ampoule").unwrap();
+        assert_eq!(
+            (a.namespace.as_str(), a.name.as_str()),
+            ("ampoule-system", "ampoule")
+        );
+        for bad in ["ampoule", "/a", "a/", "a/b/c", ""] {
+            assert_eq!(ControllerAccount::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -214,7 +214,11 @@ async fn check(
     status: &mut SecretStoreStatus,
 ) -> Result<Validation, Failure> {
     let (client, info) = provider.open(context).await.map_err(|e| Failure {
-        message: message::STORE_CLIENT,
+        message: if crate::plugin::is_controller_identity_refusal(&e) {
+            message::STORE_CONTROLLER_IDENTITY
+        } else {
+            message::STORE_CLIENT
+        },
         detail: e.to_string(),
     })?;
     (status.capabilities, status.plugin) = reported(&info);

@@ -23,6 +23,12 @@ pub mod message {
     pub const STORE_VALIDATED: &str = "store validated";
     pub const STORE_UNKNOWN: &str = "could not determine validation status";
     pub const STORE_CLIENT: &str = "unable to create client";
+    /// Ampoule's own: a store that would authenticate as the operator, on a class without the
+    /// grant.
+    pub const STORE_CONTROLLER_IDENTITY: &str = "this store names no credentials, so it would \
+        authenticate as the operator's own ServiceAccount: set \
+        spec.credentials.allowControllerIdentity: true on the ProviderClass serving its provider, \
+        or give the store credentials";
     pub const STORE_VALIDATE: &str = "unable to validate store";
 }
 

@@ -54,6 +54,23 @@ pub struct ProviderClassSpec {
     /// The ceiling: egress rules and limits no store can exceed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// Credentials the class's stores may use besides the references they name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<ClassCredentials>,
+}
+
+/// What a ProviderClass grants its stores beyond their own credential references.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassCredentials {
+    /// Stores that name no credentials authenticate as the operator's own ServiceAccount, as in
+    /// ESO (AWS without `auth`: IRSA; GCP without `auth`: workload identity; Vault `kubernetes`
+    /// auth without `serviceAccountRef` or `secretRef`). The host requests that
+    /// ServiceAccount's token (TokenRequest, with the audience the provider needs) and hands it
+    /// to the plugin. Off by default: such a store is then not Ready, and its message names
+    /// this field.
+    #[serde(default)]
+    pub allow_controller_identity: bool,
 }
 
 impl ProviderClassSpec {
@@ -145,6 +162,12 @@ impl From<&ProviderClassSpec> for ampoule_sandbox::ProviderClassConfig {
                 .clone()
                 .map_or(serde_json::Value::Null, serde_json::Value::Object),
             sandbox: spec.sandbox.as_ref().map(Into::into).unwrap_or_default(),
+            credentials: c::CredentialsSpec {
+                allow_controller_identity: spec
+                    .credentials
+                    .as_ref()
+                    .is_some_and(|c| c.allow_controller_identity),
+            },
         }
     }
 }
@@ -164,8 +187,10 @@ mod tests {
                            "pullSecretRef": {"name": "p", "namespace": "n"},
                            "verify": {"cosignPublicKeys": ["PEM"]}},
                 "settings": {"endpoints": {"a": 1}},
-                "sandbox": {"egress": {"privateNetworks": "Allow"}, "limits": {"memory": "32Mi"}}
+                "sandbox": {"egress": {"privateNetworks": "Allow"}, "limits": {"memory": "32Mi"}},
+                "credentials": {"allowControllerIdentity": true}
             }),
+            serde_json::json!({"provider": "aws", "credentials": {}}),
         ];
         for json in specs {
             let crd: ProviderClassSpec = serde_json::from_value(json.clone()).unwrap();

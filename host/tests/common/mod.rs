@@ -323,6 +323,17 @@ pub fn operator(
     cache: &std::path::Path,
     log: &std::path::Path,
 ) -> Killed {
+    operator_with(namespace, class, cache, log, |_| {})
+}
+
+/// [`operator`], its command adjusted by `adjust` (more flags, environment) before it starts.
+pub fn operator_with(
+    namespace: Option<&str>,
+    class: &str,
+    cache: &std::path::Path,
+    log: &std::path::Path,
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> Killed {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ampoule"));
     cmd.args([
         "run",
@@ -335,6 +346,7 @@ pub fn operator(
     if let Some(ns) = namespace {
         cmd.args(["--namespace", ns]);
     }
+    adjust(&mut cmd);
     let out = std::fs::File::create(log).unwrap();
     let err = out.try_clone().unwrap();
     let child = cmd

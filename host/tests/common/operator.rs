@@ -47,9 +47,25 @@ impl Operated {
     /// An operator for namespace `ns` (its log named after it), watching only it or, unless
     /// `namespaced`, every namespace.
     pub fn start(client: &Client, ns: String, namespaced: bool) -> Operated {
+        Operated::start_with(client, ns, namespaced, |_| {})
+    }
+
+    /// [`Operated::start`] with the operator's command adjusted (flags, environment).
+    pub fn start_with(
+        client: &Client,
+        ns: String,
+        namespaced: bool,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Operated {
         let class = unique(&ns);
         let log = std::env::temp_dir().join(format!("{ns}.log"));
-        let process = super::operator(namespaced.then_some(ns.as_str()), &class, &cache(), &log);
+        let process = super::operator_with(
+            namespaced.then_some(ns.as_str()),
+            &class,
+            &cache(),
+            &log,
+            adjust,
+        );
         Operated {
             client: client.clone(),
             ns,

@@ -38,12 +38,25 @@ pub async fn gcp_turn() -> ClassTurn {
 /// Applies the ProviderClass serving `provider` with `settings`, egress allowed to these loopback
 /// ports only.
 pub async fn class(client: &kube::Client, provider: &str, settings: Value, ports: &[u16]) {
+    class_granting(client, provider, settings, ports, false).await;
+}
+
+/// [`class`], its stores allowed the operator's own identity or not
+/// (`spec.credentials.allowControllerIdentity`).
+pub async fn class_granting(
+    client: &kube::Client,
+    provider: &str,
+    settings: Value,
+    ports: &[u16],
+    controller_identity: bool,
+) {
     let allow: Vec<Value> = ports
         .iter()
         .map(|p| json!({"host": "127.0.0.1", "ports": [p]}))
         .collect();
     apply(client, None, json!({"apiVersion": "ampoule.dev/v1alpha1", "kind": "ProviderClass", "metadata": {"name": provider},
         "spec": {"provider": provider, "settings": settings,
+            "credentials": {"allowControllerIdentity": controller_identity},
             "sandbox": {"egress": {"allow": allow, "privateNetworks": "Allow"}, "limits": {"timeout": "10s"}}}}))
     .await
     .unwrap();

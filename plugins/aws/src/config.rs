@@ -2,8 +2,8 @@
 
 use ampoule_sdk::errors::invalid_config;
 use ampoule_sdk::{
-    AnnotatedTokenRef, CredentialRequest, CredentialSource, EgressRule, ProviderError,
-    SecretKeyRef, ServiceAccountAnnotationRef,
+    AnnotatedTokenRef, ControllerAnnotatedToken, ControllerIdentity, CredentialRequest,
+    CredentialSource, EgressRule, ProviderError, SecretKeyRef, ServiceAccountAnnotationRef,
 };
 use serde::Deserialize;
 
@@ -102,6 +102,10 @@ pub const SECRET_ACCESS_KEY: &str = "secret-access-key";
 pub const SESSION_TOKEN: &str = "session-token";
 pub const WEB_IDENTITY: &str = "web-identity-token";
 pub const ROLE_ARN: &str = "role-arn";
+/// The operator's `AWS_ROLE_ARN` (controller identity only).
+pub const ROLE_ARN_ENV: &str = "role-arn-env";
+/// The IRSA variable ESO's AWS SDK reads for the role of the controller's own identity.
+pub const ROLE_ARN_VARIABLE: &str = "AWS_ROLE_ARN";
 
 /// The ServiceAccount annotations ESO's IRSA flow reads.
 pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -192,11 +196,9 @@ fn check(cfg: &Config) -> Result<(), ProviderError> {
                 ));
             }
         }
-        (None, None) => {
-            return Err(invalid_config(
-                "aws: auth.secretRef or auth.jwt is required (a sandboxed plugin has no ambient credentials)",
-            ));
-        }
+        // As ESO: no auth is the operator's own identity (IRSA on its ServiceAccount), which
+        // the host hands over where the ProviderClass allows it.
+        (None, None) => {}
     }
     Ok(())
 }
@@ -260,6 +262,38 @@ impl Config {
             urls.push(self.sts_endpoint(settings));
         }
         urls.iter().map(|u| rule(u)).collect()
+    }
+
+    /// Whether the store names no credentials: ESO then authenticates as the controller
+    /// (IRSA: AssumeRoleWithWebIdentity with the operator's token).
+    pub fn uses_controller_identity(&self) -> bool {
+        self.auth.secret_ref.is_none() && self.auth.jwt.is_none()
+    }
+
+    /// Asks the host for the operator's identity when the store names no credentials (only
+    /// from `requested-credentials`): the role from its ServiceAccount's annotation and its
+    /// `AWS_ROLE_ARN`, a token for the annotated audience (default sts.amazonaws.com).
+    pub fn request_controller_identity(&self) -> Result<(), ProviderError> {
+        if !self.uses_controller_identity() {
+            return Ok(());
+        }
+        let ask = ampoule_sdk::request_controller_identity;
+        ask(
+            ROLE_ARN,
+            &ControllerIdentity::Annotation(ROLE_ARN_ANNOTATION.into()),
+        )?;
+        ask(
+            ROLE_ARN_ENV,
+            &ControllerIdentity::Environment(ROLE_ARN_VARIABLE.into()),
+        )?;
+        ask(
+            WEB_IDENTITY,
+            &ControllerIdentity::AnnotatedToken(ControllerAnnotatedToken {
+                audience_annotation: AUDIENCE_ANNOTATION.into(),
+                default_audience: DEFAULT_AUDIENCE.into(),
+                audiences: Vec::new(),
+            }),
+        )
     }
 
     pub fn credentials(&self) -> Vec<CredentialRequest> {
@@ -385,8 +419,11 @@ mod tests {
     }
 
     #[test]
-    fn rejects_missing_auth_and_bad_service() {
-        assert!(parse(r#"{"service":"SecretsManager","region":"us-east-1"}"#).is_err());
+    fn no_auth_is_the_controller_identity_and_bad_service_is_refused() {
+        let own = parse(r#"{"service":"SecretsManager","region":"us-east-1"}"#).unwrap();
+        assert!(own.uses_controller_identity());
+        assert!(own.needs_sts());
+        assert!(own.credentials().is_empty(), "no store reference");
         assert!(parse(r#"{"service":"Nope","region":"us-east-1"}"#).is_err());
     }
 }

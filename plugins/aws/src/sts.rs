@@ -1,5 +1,6 @@
 //! Credential resolution: static keys, or a web identity token exchanged for the role named by
-//! the ServiceAccount's `eks.amazonaws.com/role-arn` annotation; then chained `AssumeRole`s
+//! the ServiceAccount's `eks.amazonaws.com/role-arn` annotation (with no `auth`: the operator's
+//! own ServiceAccount, or its `AWS_ROLE_ARN`); then chained `AssumeRole`s
 //! (`additionalRoles`, then `role` with `externalID` and session tags). STS results are kept in
 //! the host's per-store cache until five minutes before they expire, so STS is called once per
 //! credential lifetime, not once per reconcile.
@@ -13,8 +14,8 @@ use serde_json::json;
 
 use crate::api::{error_of, transport_error, xml_text};
 use crate::config::{
-    ACCESS_KEY_ID, Config, ROLE_ARN, ROLE_ARN_ANNOTATION, SECRET_ACCESS_KEY, SESSION_TOKEN,
-    Settings, WEB_IDENTITY,
+    ACCESS_KEY_ID, Config, ROLE_ARN, ROLE_ARN_ANNOTATION, ROLE_ARN_ENV, ROLE_ARN_VARIABLE,
+    SECRET_ACCESS_KEY, SESSION_TOKEN, Settings, WEB_IDENTITY,
 };
 use crate::sigv4::{self, Credentials};
 use crate::time;
@@ -59,6 +60,25 @@ pub fn resolve(cfg: &Config, settings: &Settings) -> Result<Credentials, Provide
             sha256_hex(creds.secret_access_key.as_bytes())
         );
         (Some(creds), id)
+    } else if cfg.uses_controller_identity() {
+        // ESO's SDK reads the operator's AWS_ROLE_ARN (the IRSA webhook sets it from the
+        // ServiceAccount's annotation); without it, the annotation itself.
+        let role = Some(text(ROLE_ARN_ENV)?)
+            .filter(|r| !r.is_empty())
+            .or(ampoule_sdk::annotation(ROLE_ARN)?)
+            .ok_or_else(|| {
+                invalid_config(format!(
+                    "aws: this store names no auth, so it authenticates as the operator, whose \
+                     ServiceAccount has no {ROLE_ARN_ANNOTATION} annotation and which has no \
+                     {ROLE_ARN_VARIABLE}"
+                ))
+            })?;
+        if !cfg.role.is_empty() {
+            chain.push(&cfg.role);
+        }
+        let id = format!("controller:{role}:{sts}");
+        web_role = role;
+        (None, id)
     } else {
         let sa = cfg
             .auth

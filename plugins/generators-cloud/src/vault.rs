@@ -115,6 +115,7 @@ impl Spec {
     pub fn credentials(&self) -> Result<Vec<CredentialRequest>, ProviderError> {
         let c = self.config()?;
         ampoule_vault_core::tls::request_config_maps(c)?;
+        c.request_controller_identity()?;
         c.credentials()
     }
 

@@ -25,8 +25,9 @@ pub mod bindings {
 }
 
 pub use bindings::ampoule::host::credentials::{
-    AnnotatedTokenRef, ConfigMapKeyRef, CredentialRequest, CredentialSource, SecretKeyRef,
-    ServiceAccountAnnotationRef, ServiceAccountRef,
+    AnnotatedTokenRef, ConfigMapKeyRef, ControllerAnnotatedToken, ControllerIdentity,
+    CredentialRequest, CredentialSource, SecretKeyRef, ServiceAccountAnnotationRef,
+    ServiceAccountRef,
 };
 pub use bindings::ampoule::provider::types::{Capabilities, RateLimit, StoreKind};
 pub use bindings::export;
@@ -62,6 +63,17 @@ pub fn credential(name: &str) -> Result<Vec<u8>, ProviderError> {
 /// Call it only from `requested-credentials`; anywhere else the host refuses.
 pub fn request_config_map(name: &str, source: &ConfigMapKeyRef) -> Result<(), ProviderError> {
     bindings::ampoule::host::credentials::request_config_map(name, source)
+        .map_err(ProviderError::InvalidConfig)
+}
+
+/// Asks the host for the operator's own identity under `name` (read it with [`credential`] or
+/// [`annotation`]). Call it only from `requested-credentials`. The host resolves it only when
+/// the store's ProviderClass sets `spec.credentials.allowControllerIdentity: true`.
+pub fn request_controller_identity(
+    name: &str,
+    source: &ControllerIdentity,
+) -> Result<(), ProviderError> {
+    bindings::ampoule::host::credentials::request_controller_identity(name, source)
         .map_err(ProviderError::InvalidConfig)
 }
 

@@ -284,12 +284,9 @@ impl Config {
                     return Err(invalid_config("auth.kubernetes.secretRef.name is required"));
                 }
                 (None, Some(_)) => {}
-                (None, None) => {
-                    return Err(invalid_config(
-                        "auth.kubernetes needs serviceAccountRef or secretRef: without them ESO uses the \
-                         operator's own service-account token, which Ampoule never hands to plugins",
-                    ));
-                }
+                // As ESO: neither names a token, so the operator's own ServiceAccount logs in
+                // (the host hands its token over where the ProviderClass allows it).
+                (None, None) => {}
             }
             return Ok(Login::Mount {
                 method: "kubernetes",

@@ -148,10 +148,11 @@ fn refuses_what_the_sandbox_or_openbao_cannot_do() {
         err(json!({"server": "https://v", "tls": {"certSecretRef": {"name": "c"}}}))
             .contains("both ClientTLS.ClientCert and ClientTLS.SecretRef")
     );
-    assert!(
-        err(json!({"server": "http://v", "auth": {"kubernetes": {"role": "r"}}}))
-            .contains("serviceAccountRef")
-    );
+    // Without serviceAccountRef or secretRef: the operator's own token (ESO's default).
+    let own = cfg(json!({"server": "http://v", "auth": {"kubernetes": {"role": "r"}}}));
+    own.check().unwrap();
+    assert!(own.uses_controller_identity());
+    assert!(own.credentials().unwrap().is_empty(), "no store reference");
     assert!(err(json!({"server": "http://v", "auth": {"kubernetes": {"serviceAccountRef": {"name": "s"}}}})).contains("role"));
     assert!(err(json!({"server": "http://v", "auth": {"appRole": {"secretRef": {"name": "s", "key": "k"}}}})).contains("roleId or roleRef"));
     assert!(

@@ -1,7 +1,7 @@
 //! The credentials a config references (`requested-credentials`), by the names `auth` asks for.
 
 use ampoule_sdk::bindings::ampoule::host::credentials::{SecretKeyRef, ServiceAccountRef};
-use ampoule_sdk::{CredentialRequest, CredentialSource, ProviderError};
+use ampoule_sdk::{ControllerIdentity, CredentialRequest, CredentialSource, ProviderError};
 
 use crate::config::{Config, KeyRef, Login, SaRef, cred};
 
@@ -67,6 +67,32 @@ impl Config {
             },
         }
         Ok(out)
+    }
+
+    /// Whether the login is the operator's own: kubernetes auth without serviceAccountRef or
+    /// secretRef (ESO then reads the controller's mounted token).
+    pub fn uses_controller_identity(&self) -> bool {
+        let kubernetes = self.auth.as_ref().and_then(|a| a.kubernetes.as_ref());
+        matches!(
+            self.login(),
+            Ok(Login::Mount {
+                method: "kubernetes",
+                ..
+            })
+        ) && kubernetes.is_some_and(|k| k.service_account_ref.is_none() && k.secret_ref.is_none())
+    }
+
+    /// Asks the host for the operator's token when the login is the operator's own (only from
+    /// `requested-credentials`): the apiserver's own audience, as the token ESO reads from the
+    /// controller's Pod.
+    pub fn request_controller_identity(&self) -> Result<(), ProviderError> {
+        if self.uses_controller_identity() {
+            ampoule_sdk::request_controller_identity(
+                cred::JWT,
+                &ControllerIdentity::Token(Vec::new()),
+            )?;
+        }
+        Ok(())
     }
 
     /// True for a ClusterSecretStore whose credentials resolve in each caller's namespace

@@ -61,6 +61,7 @@ impl Guest for Vault {
     fn requested_credentials(config: String) -> Result<Vec<CredentialRequest>, ProviderError> {
         let config = config::parse(&config)?;
         tls::request_config_maps(&config)?;
+        config.request_controller_identity()?;
         config.credentials()
     }
 }

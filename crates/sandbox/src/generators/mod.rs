@@ -23,7 +23,7 @@ use crate::provider::{ProviderError, SecretValue};
 use crate::providers::{from_wit, rule_from_wit};
 use crate::runtime::Sandbox;
 use crate::runtime::runner::Runner;
-use crate::seam::credentials::{CredentialRequest, CredentialResolver};
+use crate::seam::credentials::{CredentialRequest, CredentialResolver, check_controller_identity};
 use crate::seam::generator::{Generated, GeneratorRequest, GeneratorState, SecretGenerator};
 use crate::{Digest, SandboxError};
 
@@ -216,6 +216,10 @@ impl WasmGenerator {
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;
+        let allowed = class
+            .as_ref()
+            .is_some_and(|c| c.credentials.allow_controller_identity);
+        check_controller_identity(&prepared.credentials, allowed, &request.kind)?;
         let creds = self
             .resolve_credentials(request, &prepared.credentials)
             .await?;
@@ -347,14 +351,14 @@ async fn prepare(
         .run(|s| Box::pin(async move { g2.call_requested_egress(s, &k2, &s2, &settings).await }))
         .await?
         .map_err(from_wit)?;
-    runner.store.data_mut().config_map_requests = Some(Vec::new());
+    runner.store.data_mut().added_requests = Some(Vec::new());
     let wanted = runner
         .run(|s| Box::pin(async move { g3.call_requested_credentials(s, &k3, &s3).await }))
         .await;
     let config_maps = runner
         .store
         .data_mut()
-        .config_map_requests
+        .added_requests
         .take()
         .unwrap_or_default();
     let wanted = wanted?.map_err(from_wit)?;

@@ -15,7 +15,7 @@ use crate::provider::{
 };
 use crate::runtime::bindings::ampoule::provider::types as wit;
 use crate::runtime::{Loaded, Sandbox};
-use crate::seam::credentials::{CredentialRequest, CredentialResolver};
+use crate::seam::credentials::{CredentialRequest, CredentialResolver, check_controller_identity};
 use crate::{Digest, SandboxError};
 
 use crate::runtime::runner::Runner;
@@ -46,7 +46,7 @@ const PREPARED_MAX: usize = 4096;
 
 /// A credential reference that can only be resolved for an ExternalSecret's namespace.
 fn is_referent(ctx: &StoreContext, request: &CredentialRequest) -> bool {
-    let named = request.source.namespace().is_some();
+    let named = request.source.namespace().is_some() || request.source.is_controller();
     ctx.kind == StoreKind::ClusterSecretStore && ctx.caller_namespace.is_none() && !named
 }
 
@@ -183,6 +183,10 @@ impl WasmProvider {
             .map_err(|e| ProviderError::InvalidConfig(e.to_string()))?;
         let granted = policy.granted();
         let memory = policy.limits.memory_bytes;
+        let allowed = class
+            .as_ref()
+            .is_some_and(|c| c.credentials.allow_controller_identity);
+        check_controller_identity(&prepared.credentials, allowed, &ctx.provider)?;
         let creds = self.resolve_credentials(ctx, &prepared.credentials).await?;
         {
             let state = runner.store.data_mut();
@@ -272,7 +276,7 @@ async fn prepare(
         .run(|s| Box::pin(async move { g2.call_requested_egress(s, &c2, &settings).await }))
         .await?
         .map_err(from_wit)?;
-    runner.store.data_mut().config_map_requests = Some(Vec::new());
+    runner.store.data_mut().added_requests = Some(Vec::new());
     let wanted = runner
         .run(|s| Box::pin(async move { g3.call_requested_credentials(s, &c3).await }))
         .await?
@@ -280,7 +284,7 @@ async fn prepare(
     let config_maps = runner
         .store
         .data_mut()
-        .config_map_requests
+        .added_requests
         .take()
         .unwrap_or_default();
     Ok(Prepared {

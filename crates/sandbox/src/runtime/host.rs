@@ -15,14 +15,14 @@ use super::kv::KvCache;
 use crate::egress::http::EgressHooks;
 use crate::identity::Identity;
 use crate::provider::SecretValue;
-use crate::seam::credentials::{CredentialRequest, CredentialSource};
+use crate::seam::credentials::{ControllerIdentity, CredentialRequest, CredentialSource};
 
 /// Captured stdout/stderr per store, and log bytes per store.
 pub const STDIO_CAP: usize = 64 * 1024;
 pub const LOG_BUDGET: usize = 64 * 1024;
 const LOG_LINE_MAX: usize = 2048;
-/// ConfigMap keys one `requested-credentials` call may add.
-const CONFIG_MAP_REQUESTS_MAX: usize = 16;
+/// ConfigMap keys and controller-identity requests one `requested-credentials` call may add.
+const ADDED_REQUESTS_MAX: usize = 16;
 
 /// Caps linear memory and remembers that the cap was hit, so the error says so.
 pub struct MemoryLimiter {
@@ -65,9 +65,10 @@ pub struct HostState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) scope: Arc<Identity>,
     pub(crate) credentials: BTreeMap<String, SecretValue>,
-    /// `Some` only while the host runs `requested-credentials`: the ConfigMap keys the plugin
-    /// adds with `credentials.request-config-map`.
-    pub(crate) config_map_requests: Option<Vec<CredentialRequest>>,
+    /// `Some` only while the host runs `requested-credentials`: the ConfigMap keys and the
+    /// controller identity the plugin adds with `credentials.request-config-map` and
+    /// `credentials.request-controller-identity`.
+    pub(crate) added_requests: Option<Vec<CredentialRequest>>,
     pub(crate) kv: Arc<KvCache>,
     pub(crate) log_budget: usize,
     pub(crate) stdout: MemoryOutputPipe,
@@ -110,7 +111,7 @@ impl HostState {
             },
             scope,
             credentials,
-            config_map_requests: None,
+            added_requests: None,
             kv,
             log_budget: LOG_BUDGET,
             stdout,
@@ -205,27 +206,60 @@ impl credentials::Host for HostState {
         name: String,
         source: credentials::ConfigMapKeyRef,
     ) -> Result<(), String> {
-        let Some(requests) = self.config_map_requests.as_mut() else {
-            return Err(
-                "request-config-map may only be called from requested-credentials".to_owned(),
-            );
-        };
-        if requests.len() >= CONFIG_MAP_REQUESTS_MAX {
-            return Err(format!(
-                "at most {CONFIG_MAP_REQUESTS_MAX} ConfigMap keys per config"
-            ));
-        }
         if source.name.is_empty() || source.key.is_empty() {
             return Err("a ConfigMap reference needs a name and a key".to_owned());
         }
-        requests.push(CredentialRequest {
-            name,
-            source: CredentialSource::ConfigMapKey {
-                name: source.name,
-                key: source.key,
-                namespace: source.namespace,
+        let source = CredentialSource::ConfigMapKey {
+            name: source.name,
+            key: source.key,
+            namespace: source.namespace,
+        };
+        self.add_request("request-config-map", name, source)
+    }
+
+    fn request_controller_identity(
+        &mut self,
+        name: String,
+        source: credentials::ControllerIdentity,
+    ) -> Result<(), String> {
+        use credentials::ControllerIdentity as Wit;
+        let identity = match source {
+            Wit::Token(audiences) => ControllerIdentity::Token { audiences },
+            Wit::AnnotatedToken(t) => ControllerIdentity::AnnotatedToken {
+                audience_annotation: t.audience_annotation,
+                default_audience: t.default_audience,
+                audiences: t.audiences,
             },
-        });
+            Wit::Annotation(key) => ControllerIdentity::Annotation { key },
+            Wit::Environment(name) => ControllerIdentity::Environment { name },
+        };
+        self.add_request(
+            "request-controller-identity",
+            name,
+            CredentialSource::Controller(identity),
+        )
+    }
+}
+
+impl HostState {
+    /// One request added during `requested-credentials`, within [`ADDED_REQUESTS_MAX`].
+    fn add_request(
+        &mut self,
+        call: &str,
+        name: String,
+        source: CredentialSource,
+    ) -> Result<(), String> {
+        let Some(requests) = self.added_requests.as_mut() else {
+            return Err(format!(
+                "{call} may only be called from requested-credentials"
+            ));
+        };
+        if requests.len() >= ADDED_REQUESTS_MAX {
+            return Err(format!(
+                "at most {ADDED_REQUESTS_MAX} ConfigMap keys and controller-identity requests per config"
+            ));
+        }
+        requests.push(CredentialRequest { name, source });
         Ok(())
     }
 }
