@@ -285,3 +285,83 @@ async fn aws_without_auth_takes_the_role_from_the_operators_aws_role_arn() {
     assert_eq!(role, ENV_ROLE);
     assert_eq!(claims["aud"], json!(["ampoule-irsa"]));
 }
+
+const GSA: &str = "ampoule-operator@my-project.iam.gserviceaccount.com";
+
+#[tokio::test]
+async fn gcp_without_auth_is_the_operators_workload_identity_once_granted() {
+    let _turn = support::gcp_turn().await;
+    let client = common::operator::client().await;
+    let fake = support::gcp_fake().await;
+    let relay = support::Relay::start(fake.port).await;
+    let ep = format!("http://127.0.0.1:{}", relay.port);
+    // The cluster stands in for the GKE metadata server ESO asks.
+    let settings = json!({"endpoints": {"secretmanager": ep, "sts": ep, "securetoken": ep, "iamcredentials": ep, "oauth2": ep},
+        "workloadIdentity": {"clusterName": "ops", "clusterLocation": "europe-west1"}});
+    support::class_granting(&client, "gcpsm", settings, &[relay.port], true).await;
+    support::python(
+        &fake.url,
+        "gcp('POST', '/v1/projects/my-project/secrets?secretId=db', {'replication': {'automatic': {}}})
+gcp('POST', '/v1/projects/my-project/secrets/db:addVersion', {'payload': {'data': base64.b64encode(b'gcp-operator-pass').decode()}})
+print('ok')",
+    );
+    let op = operator_as_own_sa(
+        &client,
+        "ident-gcp",
+        json!({"iam.gke.io/gcp-service-account": GSA}),
+        &[],
+    )
+    .await;
+    // ESO's workload identity of the controller: no `auth` at all.
+    op.store(json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "gcp-own"},
+        "spec": {"controller": op.class, "provider": {"gcpsm": {"projectID": "my-project"}}}}))
+        .await;
+    op.apply(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "db"},
+        "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "gcp-own"}, "target": {"name": "db-secret"},
+            "data": [{"secretKey": "password", "remoteRef": {"key": "db"}}]}}))
+        .await;
+    let s = op
+        .synced("db-secret", "the value read as the operator")
+        .await;
+    assert_eq!(data(&s)["password"], "gcp-operator-pass");
+
+    // The identity binding exchange carried the operator's token for the project's pool and
+    // the cluster the class names; the annotated GSA was impersonated.
+    let sent = relay.sent();
+    let binding = sent
+        .iter()
+        .find(|c| c.contains("/v1/identitybindingtoken"))
+        .expect("no identity binding exchange");
+    let at = binding.find("/v1/identitybindingtoken").unwrap();
+    let request = &binding[at..];
+    let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+    // The first JSON value after the headers (past a chunk size; a kept-alive connection
+    // carries more requests).
+    let body = &body[body.find('{').unwrap()..];
+    let body: Value = serde_json::Deserializer::from_str(body)
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    let subject = body["subjectToken"].as_str().unwrap();
+    let claims = support::jwt_claims(subject);
+    assert_eq!(
+        claims["sub"],
+        json!(format!("system:serviceaccount:{}:{OPERATOR_SA}", op.ns))
+    );
+    assert_eq!(claims["aud"], json!(["my-project.svc.id.goog"]));
+    assert!(
+        body["audience"]
+            .as_str()
+            .unwrap()
+            .ends_with("/locations/europe-west1/clusters/ops"),
+        "{body}"
+    );
+    assert!(
+        sent.iter().any(|c| c.contains(&format!(
+            "/serviceAccounts/{}:generateAccessToken",
+            GSA.replace('@', "%40")
+        ))),
+        "the annotated GSA was not impersonated"
+    );
+}

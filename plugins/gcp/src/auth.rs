@@ -58,6 +58,10 @@ pub fn token(cfg: &Config, s: &Settings, store_ns: Option<&str>) -> Result<Strin
             wi.cluster_name,
             gsa
         ])
+    } else if cfg.uses_controller_identity() {
+        gsa = ampoule_sdk::annotation(GSA)?;
+        let (name, _) = controller_cluster(s)?;
+        json!(["controller", name, gsa])
     } else {
         let f = a.workload_identity_federation.as_ref();
         json!([
@@ -72,13 +76,18 @@ pub fn token(cfg: &Config, s: &Settings, store_ns: Option<&str>) -> Result<Strin
     cached(&cache_key, || {
         let ksa = String::from_utf8(credential(KSA_TOKEN)?)
             .map_err(|_| invalid_config("gcpsm: ServiceAccount token is not UTF-8"))?;
-        if let Some(wi) = &a.workload_identity {
+        let cluster = match &a.workload_identity {
+            Some(wi) => Some((wi.cluster_name.as_str(), wi.cluster_location.as_str())),
+            None if cfg.uses_controller_identity() => Some(controller_cluster(s)?),
+            None => None,
+        };
+        if let Some((cluster_name, cluster_location)) = cluster {
             let audience = format!(
                 "identitynamespace:{}.svc.id.goog:https://container.googleapis.com/v1/projects/{}/locations/{}/clusters/{}",
                 cfg.cluster_project(),
                 cfg.cluster_project(),
-                wi.cluster_location,
-                wi.cluster_name
+                cluster_location,
+                cluster_name
             );
             let url = format!("{}/v1/identitybindingtoken", config::securetoken(s));
             let federated = exchange(&url, &ksa, &audience)?;
@@ -101,6 +110,22 @@ pub fn token(cfg: &Config, s: &Settings, store_ns: Option<&str>) -> Result<Strin
             }
         }
     })
+}
+
+/// The operator's cluster (name, location) from the ProviderClass settings, for a store with no
+/// auth: ESO asks the GKE metadata server, which the sandbox does not have.
+fn controller_cluster(s: &Settings) -> Result<(&str, &str), ProviderError> {
+    s.workload_identity
+        .as_ref()
+        .filter(|c| !c.cluster_name.is_empty() && !c.cluster_location.is_empty())
+        .map(|c| (c.cluster_name.as_str(), c.cluster_location.as_str()))
+        .ok_or_else(|| {
+            invalid_config(
+                "gcpsm: this store names no auth, so it authenticates as the operator's own GKE \
+                 workload identity: set settings.workloadIdentity.clusterName and \
+                 clusterLocation on the ProviderClass (there is no metadata server in the sandbox)",
+            )
+        })
 }
 
 fn cached(

@@ -2,8 +2,8 @@
 
 use ampoule_sdk::errors::invalid_config;
 use ampoule_sdk::{
-    CredentialRequest, CredentialSource, EgressRule, ProviderError, SecretKeyRef,
-    ServiceAccountAnnotationRef, ServiceAccountRef,
+    ControllerIdentity, CredentialRequest, CredentialSource, EgressRule, ProviderError,
+    SecretKeyRef, ServiceAccountAnnotationRef, ServiceAccountRef,
 };
 use serde::Deserialize;
 
@@ -84,6 +84,20 @@ pub struct Federation {
 pub struct Settings {
     #[serde(default)]
     pub endpoints: Endpoints,
+    /// The operator's GKE cluster, for stores with no `auth` (the operator's own workload
+    /// identity), where ESO asks the GKE metadata server.
+    #[serde(default)]
+    pub workload_identity: Option<ClusterIdentity>,
+}
+
+/// `settings.workloadIdentity`: the cluster whose identity pool the operator belongs to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterIdentity {
+    #[serde(default)]
+    pub cluster_name: String,
+    #[serde(default)]
+    pub cluster_location: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,11 +180,9 @@ pub fn parse(config: &str) -> Result<Config, ProviderError> {
                 "gcpsm: workloadIdentityFederation needs serviceAccountRef and audience",
             ));
         }
-    } else {
-        return Err(invalid_config(
-            "gcpsm: an auth method is required (a sandboxed plugin has no ambient credentials)",
-        ));
     }
+    // No auth: as ESO, the operator's own workload identity (the host hands its token over
+    // where the ProviderClass allows it).
     Ok(cfg)
 }
 
@@ -226,7 +238,7 @@ impl Config {
         let a = &self.auth;
         if a.secret_ref.is_some() {
             rules.push(rule(&token_url(s), "POST")?);
-        } else if a.workload_identity.is_some() {
+        } else if a.workload_identity.is_some() || self.uses_controller_identity() {
             rules.push(rule(&securetoken(s), "POST")?);
             rules.push(rule(&iamcredentials(s), "POST")?);
         } else if let Some(f) = &a.workload_identity_federation {
@@ -236,6 +248,32 @@ impl Config {
             }
         }
         Ok(rules)
+    }
+
+    /// Whether the store names no auth: ESO then uses the controller's own workload identity.
+    pub fn uses_controller_identity(&self) -> bool {
+        let a = &self.auth;
+        a.secret_ref.is_none()
+            && a.workload_identity.is_none()
+            && a.workload_identity_federation.is_none()
+    }
+
+    /// Asks the host for the operator's identity when the store names no auth (only from
+    /// `requested-credentials`): a token for the identity pool of the store's project and the
+    /// GSA its ServiceAccount's annotation names.
+    pub fn request_controller_identity(&self) -> Result<(), ProviderError> {
+        if !self.uses_controller_identity() {
+            return Ok(());
+        }
+        let pool = format!("{}.svc.id.goog", self.cluster_project());
+        ampoule_sdk::request_controller_identity(
+            KSA_TOKEN,
+            &ControllerIdentity::Token(vec![pool]),
+        )?;
+        ampoule_sdk::request_controller_identity(
+            GSA,
+            &ControllerIdentity::Annotation(GSA_ANNOTATION.into()),
+        )
     }
 
     pub fn credentials(&self) -> Vec<CredentialRequest> {
@@ -360,5 +398,19 @@ mod tests {
         };
         assert_eq!((a.name.as_str(), a.key.as_str()), ("ksa", GSA_ANNOTATION));
         assert!(parse(r#"{"projectID":"p.evil","auth":{}}"#).is_err());
+    }
+
+    #[test]
+    fn no_auth_is_the_controller_identity() {
+        let own = parse(r#"{"projectID":"p"}"#).unwrap();
+        assert!(own.uses_controller_identity());
+        assert!(own.credentials().is_empty(), "no store reference");
+        let rules = own.egress(&Settings::default()).unwrap();
+        let hosts: Vec<&str> = rules.iter().map(|r| r.host.as_str()).collect();
+        assert!(hosts.contains(&"securetoken.googleapis.com"), "{hosts:?}");
+        assert!(
+            hosts.contains(&"iamcredentials.googleapis.com"),
+            "{hosts:?}"
+        );
     }
 }

@@ -56,7 +56,9 @@ impl Guest for Gcp {
     }
 
     fn requested_credentials(config: String) -> Result<Vec<CredentialRequest>, ProviderError> {
-        Ok(config::parse(&config)?.credentials())
+        let config = config::parse(&config)?;
+        config.request_controller_identity()?;
+        Ok(config.credentials())
     }
 }
 
