@@ -8,7 +8,12 @@ mod common;
 
 use std::sync::Arc;
 
+use ampoule::controller::credentials::{ControllerAccount, KubeCredentials};
 use ampoule::controller::{self, Settings};
+use ampoule::plugin::{
+    ControllerIdentity, CredentialRequest, CredentialResolver, CredentialSource,
+};
+use ampoule::provider::{StoreContext, StoreKind};
 use common::{TestProvider, apply, crds, data, ready, unique};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
@@ -101,6 +106,7 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         .await
         .unwrap();
     let as_operator = kube::Client::try_from(config).unwrap();
+    let own_identity = as_operator.clone();
 
     let provider = Arc::new(TestProvider::default());
     let class = unique("rbac-class");
@@ -178,6 +184,36 @@ async fn the_chart_service_account_can_sync_and_nothing_more() {
         running.await
     );
     running.abort();
+
+    // The operator's own identity (a ProviderClass with spec.credentials.allowControllerIdentity):
+    // a token of the chart's ServiceAccount for STS, and that ServiceAccount's annotations.
+    let creds = KubeCredentials::new(own_identity)
+        .with_controller(ControllerAccount::parse(&format!("{ns}/{sa_name}")));
+    let store = StoreContext {
+        kind: StoreKind::ClusterSecretStore,
+        name: "own".into(),
+        store_namespace: None,
+        caller_namespace: None,
+        generation: 1,
+        provider: "aws".into(),
+        config: json!({}),
+        sandbox: None,
+    };
+    for identity in [
+        ControllerIdentity::Token {
+            audiences: vec!["sts.amazonaws.com".into()],
+        },
+        ControllerIdentity::Annotation {
+            key: "eks.amazonaws.com/role-arn".into(),
+        },
+    ] {
+        let request = CredentialRequest {
+            name: "own".into(),
+            source: CredentialSource::Controller(identity.clone()),
+        };
+        let resolved = creds.resolve(&store, &request).await;
+        assert!(resolved.is_ok(), "{identity:?}: {:?}", resolved.err());
+    }
 
     let user = format!("system:serviceaccount:{ns}:{sa_name}");
     for (verb, resource, group) in [

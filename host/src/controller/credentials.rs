@@ -305,6 +305,44 @@ mod tests {
         assert!(namespace_for(&validating, None).is_err());
     }
 
+    /// A client for an apiserver that is never called.
+    fn offline() -> Client {
+        let url = "https://127.0.0.1:9".parse().unwrap();
+        Client::try_from(kube::Config::new(url)).unwrap()
+    }
+
+    async fn own(creds: &KubeCredentials, identity: ControllerIdentity) -> Result<String, String> {
+        let request = CredentialRequest {
+            name: "own".into(),
+            source: CredentialSource::Controller(identity),
+        };
+        let s = store(StoreKind::ClusterSecretStore, None, None);
+        creds
+            .resolve(&s, &request)
+            .await
+            .map(|v| String::from_utf8(v.expose().clone()).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn controller_identity_without_an_account_or_outside_the_environment_allowlist() {
+        let env = |name: &str| ControllerIdentity::Environment { name: name.into() };
+        let unknown = KubeCredentials::new(offline());
+        let err = own(&unknown, env("AWS_ROLE_ARN")).await.unwrap_err();
+        assert!(err.contains("--controller-service-account"), "{err}");
+        let mut account = ControllerAccount::parse("ops/ampoule").unwrap();
+        account
+            .environment
+            .insert("AWS_ROLE_ARN".into(), "arn:aws:iam::1:role/r".into());
+        let known = KubeCredentials::new(offline()).with_controller(Some(account));
+        assert_eq!(
+            own(&known, env("AWS_ROLE_ARN")).await.unwrap(),
+            "arn:aws:iam::1:role/r"
+        );
+        let err = own(&known, env("AWS_SECRET_ACCESS_KEY")).await.unwrap_err();
+        assert!(err.contains("not one a plugin may read"), "{err}");
+    }
+
     #[test]
     fn controller_service_account_flag() {
         let a = ControllerAccount::parse("ampoule-system/ampoule").unwrap();
