@@ -198,16 +198,7 @@ async fn eso_to_ampoule_and_back_keeps_every_secret() {
     // The seed guide's store and two of its ExternalSecrets (a template among them), their
     // OpenBao paths made unique for this namespace.
     let bao = Bao::ground();
-    let role = format!("external-secrets-{ns}");
-    bao.bind_role(&ns, &role, &ns);
-    bao.put(
-        &format!("{ns}/api-gateway/database"),
-        json!({"password": "db-pass-1"}),
-    );
-    bao.put(
-        &format!("{ns}/api-gateway/external-service"),
-        json!({"api_key": "key-1"}),
-    );
+    let role = bao.seed(&ns);
     bao.put(
         &format!("{ns}/database/postgresql"),
         json!({"username": "app", "password": "pg-pass", "host": "db.internal", "port": "5432", "database": "orders"}),

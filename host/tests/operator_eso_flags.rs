@@ -15,19 +15,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let resp = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?;
-    Some((
-        resp.status().as_u16(),
-        resp.text().await.unwrap_or_default(),
-    ))
-}
-
 #[tokio::test]
 async fn eso_arguments_run_and_the_no_effect_ones_are_warned_once() {
     let g = ground::ground();
@@ -76,7 +63,11 @@ async fn eso_arguments_run_and_the_no_effect_ones_are_warned_once() {
     );
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(180);
-    while get(live, "/readyz").await.map(|(code, _)| code) != Some(200) {
+    while common::http_probe(&reqwest::Client::new(), live, "/readyz")
+        .await
+        .map(|(code, _)| code)
+        != Some(200)
+    {
         assert!(
             Instant::now() < deadline,
             "not ready on --live-addr:\n{}",
@@ -84,10 +75,28 @@ async fn eso_arguments_run_and_the_no_effect_ones_are_warned_once() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(get(live, "/healthz").await.unwrap().0, 200);
+    assert_eq!(
+        common::http_probe(&reqwest::Client::new(), live, "/healthz")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
     // The probe address serves the probes only; metrics stay on --metrics-addr.
-    assert_eq!(get(live, "/metrics").await.unwrap().0, 404);
-    assert_eq!(get(metrics, "/metrics").await.unwrap().0, 200);
+    assert_eq!(
+        common::http_probe(&reqwest::Client::new(), live, "/metrics")
+            .await
+            .unwrap()
+            .0,
+        404
+    );
+    assert_eq!(
+        common::http_probe(&reqwest::Client::new(), metrics, "/metrics")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
 
     let leases: Api<Lease> = Api::namespaced(g.client().await, &ns);
     let held = ground::eventually(common::WAIT, "the leader Lease", || async {

@@ -12,19 +12,6 @@ use std::time::{Duration, Instant};
 
 use ground::ground;
 
-async fn probe(http: &reqwest::Client, port: u16, path: &str) -> Option<(u16, String)> {
-    let resp = http
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?;
-    Some((
-        resp.status().as_u16(),
-        resp.text().await.unwrap_or_default(),
-    ))
-}
-
 #[tokio::test]
 async fn readyz_is_503_with_a_reason_until_loaded_and_synced() {
     let g = ground();
@@ -58,13 +45,13 @@ async fn readyz_is_503_with_a_reason_until_loaded_and_synced() {
             "not ready after 120 s: {not_ready:?}\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        match probe(&http, port, "/readyz").await {
+        match common::http_probe(&http, port, "/readyz").await {
             Some((200, body)) => {
                 assert_eq!(body, "ok\n");
                 break;
             }
             Some((503, body)) => {
-                let (live, _) = probe(&http, port, "/healthz").await.unwrap();
+                let (live, _) = common::http_probe(&http, port, "/healthz").await.unwrap();
                 assert_eq!(live, 200, "liveness fails while starting");
                 not_ready.push(body);
             }
@@ -81,13 +68,16 @@ async fn readyz_is_503_with_a_reason_until_loaded_and_synced() {
     );
     let output = std::fs::read_to_string(&log).unwrap();
     assert!(output.contains("caches synced"), "{output}");
-    assert_eq!(probe(&http, port, "/healthz").await.unwrap().0, 200);
+    assert_eq!(
+        common::http_probe(&http, port, "/healthz").await.unwrap().0,
+        200
+    );
 
     ground::run(Command::new("kill").args(["-TERM", &child.id().to_string()]));
     let mut stopping = false;
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        if let Some((503, body)) = probe(&http, port, "/readyz").await {
+        if let Some((503, body)) = common::http_probe(&http, port, "/readyz").await {
             stopping |= body == "stopping\n";
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -190,10 +180,13 @@ async fn healthz_fails_while_the_watches_stay_broken_and_recovers_with_them() {
     let http = reqwest::Client::new();
     let output = || std::fs::read_to_string(&log).unwrap_or_default();
     ground::eventually(Duration::from_secs(180), "ready", || async {
-        (probe(&http, port, "/readyz").await?.0 == 200).then_some(())
+        (common::http_probe(&http, port, "/readyz").await?.0 == 200).then_some(())
     })
     .await;
-    assert_eq!(probe(&http, port, "/healthz").await.unwrap().0, 200);
+    assert_eq!(
+        common::http_probe(&http, port, "/healthz").await.unwrap().0,
+        200
+    );
 
     relay.cut();
     let cut = Instant::now();
@@ -201,7 +194,7 @@ async fn healthz_fails_while_the_watches_stay_broken_and_recovers_with_them() {
         Duration::from_secs(60),
         "/healthz failing with the apiserver unreachable",
         || async {
-            let (code, body) = probe(&http, port, "/healthz").await?;
+            let (code, body) = common::http_probe(&http, port, "/healthz").await?;
             (code == 503).then_some((code, body))
         },
     )
@@ -223,7 +216,7 @@ async fn healthz_fails_while_the_watches_stay_broken_and_recovers_with_them() {
     ground::eventually(
         Duration::from_secs(120),
         "/healthz 200 again once the apiserver is reachable",
-        || async { (probe(&http, port, "/healthz").await?.0 == 200).then_some(()) },
+        || async { (common::http_probe(&http, port, "/healthz").await?.0 == 200).then_some(()) },
     )
     .await;
     println!(

@@ -39,19 +39,10 @@ async fn seed_vault_store_and_externalsecret_sync_rotate_and_retain() {
     let ns = &op.ns;
     // The seed's paths, made unique per run: api-gateway/database → <ns>/api-gateway/database.
     let bao = Bao::ground();
-    bao.bind_role(ns, &format!("external-secrets-{ns}"), ns);
-    bao.put(
-        &format!("{ns}/api-gateway/database"),
-        json!({"password": "db-pass-1"}),
-    );
-    bao.put(
-        &format!("{ns}/api-gateway/external-service"),
-        json!({"api_key": "key-1"}),
-    );
+    let role = bao.seed(ns);
 
     let mut store = op.seed("01-secretstore-vault-backend.yaml");
-    store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["role"] =
-        json!(format!("external-secrets-{ns}"));
+    store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["role"] = json!(role);
     op.apply(store).await;
     let mut es = op.seed("02-externalsecret-api-gateway-secrets.yaml");
     for item in es["spec"]["data"].as_array_mut().unwrap() {

@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release -p ampoule-template --example bench -- [N]`
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -42,7 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p(0.99)
     );
 
-    let oracle = build_oracle()?;
+    // Built (once per change of its sources) as the conformance suite builds it.
+    let oracle = ground::go_oracle("template-oracle");
     let case = serde_json::json!([{ "name": "connection-string", "template": SEED_TEMPLATE,
         "data": pairs.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
         "string_data": true }]);
@@ -57,25 +57,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     child.wait()?;
     Ok(())
-}
-
-fn build_oracle() -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default())
-        .join("../../tests/template-oracle");
-    let cache = PathBuf::from(std::env::var("HOME")?).join(".cache/ampoule");
-    let bin = cache.join("bin/template-oracle-bench");
-    let status = Command::new("go")
-        .current_dir(&dir)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .env("GOCACHE", cache.join("go-build"))
-        .env("GOMODCACHE", cache.join("go-mod"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .status()?;
-    if !status.success() {
-        return Err("go build of the template oracle failed".into());
-    }
-    Ok(bin)
 }

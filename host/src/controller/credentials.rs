@@ -205,14 +205,14 @@ impl CredentialResolver for KubeCredentials {
                     audiences,
                     ..
                 } => {
-                    let sa = self.service_account(&ns, name).await?;
-                    let first = Some(annotation(&sa, audience_annotation))
-                        .filter(|a| !a.is_empty())
-                        .unwrap_or_else(|| default_audience.clone());
-                    let all = std::iter::once(first)
-                        .chain(audiences.iter().cloned())
-                        .collect();
-                    self.token(&ns, name, all).await
+                    self.annotated_token(
+                        &ns,
+                        name,
+                        audience_annotation,
+                        default_audience,
+                        audiences,
+                    )
+                    .await
                 }
                 CredentialSource::Controller(identity) => self.controller_identity(identity).await,
             }
@@ -221,6 +221,26 @@ impl CredentialResolver for KubeCredentials {
 }
 
 impl KubeCredentials {
+    /// A token of ServiceAccount `ns/name` whose first audience is the value of its annotation
+    /// `audience_annotation` (`default_audience` when absent or empty), then `audiences`.
+    async fn annotated_token(
+        &self,
+        ns: &str,
+        name: &str,
+        audience_annotation: &str,
+        default_audience: &str,
+        audiences: &[String],
+    ) -> Result<SecretValue, ProviderError> {
+        let sa = self.service_account(ns, name).await?;
+        let first = Some(annotation(&sa, audience_annotation))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| default_audience.to_owned());
+        let all = std::iter::once(first)
+            .chain(audiences.iter().cloned())
+            .collect();
+        self.token(ns, name, all).await
+    }
+
     async fn controller_identity(
         &self,
         identity: &ControllerIdentity,
@@ -246,14 +266,8 @@ impl KubeCredentials {
                 default_audience,
                 audiences,
             } => {
-                let sa = self.service_account(ns, name).await?;
-                let first = Some(annotation(&sa, audience_annotation))
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or_else(|| default_audience.clone());
-                let all = std::iter::once(first)
-                    .chain(audiences.iter().cloned())
-                    .collect();
-                self.token(ns, name, all).await
+                self.annotated_token(ns, name, audience_annotation, default_audience, audiences)
+                    .await
             }
             ControllerIdentity::Environment { name } => {
                 if !IDENTITY_ENV.contains(&name.as_str()) {

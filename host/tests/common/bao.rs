@@ -51,6 +51,23 @@ impl Bao {
         );
     }
 
+    /// The seed guide's OpenBao side for namespace `ns`: its role `external-secrets-<ns>` (see
+    /// [`Bao::bind_role`]) and its two api-gateway values under `secret/<ns>/` (made unique per
+    /// namespace). Returns the role's name.
+    pub fn seed(&self, ns: &str) -> String {
+        let role = format!("external-secrets-{ns}");
+        self.bind_role(ns, &role, ns);
+        self.put(
+            &format!("{ns}/api-gateway/database"),
+            json!({"password": "db-pass-1"}),
+        );
+        self.put(
+            &format!("{ns}/api-gateway/external-service"),
+            json!({"api_key": "key-1"}),
+        );
+        role
+    }
+
     /// A policy `role` reading `secret/<policy_path>/*` and a kubernetes-auth role of that name
     /// for the ServiceAccount `external-secrets-sa` of `ns` (created here).
     pub fn bind_role(&self, ns: &str, role: &str, policy_path: &str) {

@@ -457,6 +457,21 @@ pub async fn apply(
 
 static COUNTER: OnceLock<AtomicUsize> = OnceLock::new();
 
+/// `GET http://127.0.0.1:<port><path>` with a 2 s timeout: the status and body, or `None` when
+/// nothing answered (the probes and metrics endpoints of an operator process).
+pub async fn http_probe(http: &reqwest::Client, port: u16, path: &str) -> Option<(u16, String)> {
+    let resp = http
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    Some((
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    ))
+}
+
 /// A name unique within this test binary.
 pub fn unique(prefix: &str) -> String {
     let n = COUNTER

@@ -59,6 +59,16 @@ fn kind<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind}"))
 }
 
+/// A container's `args`.
+fn args(container: &Value) -> Vec<&str> {
+    container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
 /// The no-effect lines of NOTES: the key paths named.
 fn no_effect(notes: &str) -> Vec<String> {
     notes
@@ -91,12 +101,7 @@ fn esos_default_values_file_renders() {
     let container = &pod["containers"][0];
     // ESO's defaults where they mean something here, Ampoule's image and probes.
     assert_eq!(container["image"], "ghcr.io/ampoule-dev/ampoule:0.1.0");
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args(container);
     assert_eq!(args[0], "run");
     assert!(args.contains(&"--concurrent=1"), "{args:?}");
     assert!(args.contains(&"--store-requeue-interval=5m"), "{args:?}");
@@ -170,12 +175,7 @@ fn esos_keys_land_in_the_deployment() {
     assert_eq!(deployment["spec"]["revisionHistoryLimit"], 4);
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = args(container);
     for arg in [
         "--enable-leader-election=true",
         "--leader-election-lease-duration=30s",
