@@ -10,6 +10,13 @@ use serde::{Deserialize, Serialize};
 pub const TIMEOUT_RULE: &str = "duration(self) > duration('0s')";
 /// Message for [`TIMEOUT_RULE`].
 pub const TIMEOUT_MSG: &str = "timeout must be a positive Go duration such as \"10s\"";
+/// CEL rule of `limits.memory` and `limits.responseBytes`: the quantities the sandbox reads
+/// (`crates/sandbox/src/config.rs`, `Quantity::bytes`), so a value it cannot read (`64MiB`,
+/// `1.5Gi`) is refused when the object is written rather than when a store first uses it.
+pub const QUANTITY_RULE: &str = "string(self).matches('^[0-9]+(k|M|G|Ki|Mi|Gi)?$')";
+/// Message for [`QUANTITY_RULE`].
+pub const QUANTITY_MSG: &str =
+    "must be a whole number of bytes, optionally with a suffix k, M, G, Ki, Mi or Gi (e.g. 64Mi)";
 
 /// Egress and limits of a plugin.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -84,6 +91,7 @@ pub enum PrivateNetworks {
 pub struct Limits {
     /// Linear memory cap of the plugin instance (e.g. `64Mi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": QUANTITY_RULE, "message": QUANTITY_MSG}]))]
     pub memory: Option<Quantity>,
     /// Wall-clock deadline of one call (Go duration, e.g. `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,6 +108,7 @@ pub struct Limits {
     /// Maximum bytes of each response body (e.g. `4Mi`); the response bodies of one opened client
     /// (the open and every call made on it during one reconcile) may total 8 times this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": QUANTITY_RULE, "message": QUANTITY_MSG}]))]
     pub response_bytes: Option<Quantity>,
 }
 

@@ -275,3 +275,31 @@ fn store_rules() {
     ];
     check(&cases);
 }
+
+/// `limits.memory` and `limits.responseBytes` take exactly the quantities the sandbox reads, on
+/// a class's ceiling and on a store's `spec.sandbox` alike.
+#[test]
+fn sandbox_quantity_rules() {
+    const PC: &str = "providerclasses.ampoule.dev";
+    let class =
+        |limits: &str| format!("spec: {{provider: acme, sandbox: {{limits: {{{limits}}}}}}}");
+    let store = |limits: &str| {
+        format!("spec: {{provider: {{fake: {{data: []}}}}, sandbox: {{limits: {{{limits}}}}}}}")
+    };
+    let refused = Some("must be a whole number of bytes");
+    let mut cases: Vec<Case> = Vec::new();
+    for (limits, expected) in [
+        ("memory: 64Mi", None),
+        ("memory: 1048576", None),
+        ("memory: '4M', responseBytes: 2Ki", None),
+        ("responseBytes: 1G", None),
+        ("memory: 64MiB", refused),
+        ("memory: 1.5Gi", refused),
+        ("memory: -1", refused),
+        ("responseBytes: 4mi", refused),
+    ] {
+        cases.push((PC, class(limits), expected));
+        cases.push((SS, store(limits), expected));
+    }
+    check(&cases);
+}
