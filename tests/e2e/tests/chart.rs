@@ -47,6 +47,22 @@ scopedNamespace=team-a,priorityClassName=system-cluster-critical";
             "rendered chart lacks {expected:?}"
         );
     }
+    // A class entry renders every ProviderClass field it is given.
+    let class = run(helm()
+        .args(["template", "t"])
+        .arg(&chart)
+        .args(["--show-only", "templates/providerclasses.yaml", "--set-json"])
+        .arg(r#"providerClasses.acme={"enabled":true,"provider":"acme-kv","image":"oci://r.example/acme@sha256:00","pullSecretRef":{"name":"regcred"},"verify":{"cosignPublicKeys":["PEM"]},"settings":{"a":1},"sandbox":{"limits":{"memory":"32Mi"}},"credentials":{"allowControllerIdentity":true}}"#));
+    let class: serde_json::Value = serde_norway::from_str(&class).unwrap();
+    assert_eq!(
+        class["spec"],
+        serde_json::json!({"provider": "acme-kv",
+            "module": {"image": "oci://r.example/acme@sha256:00", "pullSecretRef": {"name": "regcred"},
+                       "verify": {"cosignPublicKeys": ["PEM"]}},
+            "settings": {"a": 1}, "sandbox": {"limits": {"memory": "32Mi"}},
+            "credentials": {"allowControllerIdentity": true}}),
+        "{class}"
+    );
     let defaults = run(helm().args(["template", "t"]).arg(&chart));
     assert!(defaults.contains("--enable-leader-election=false"));
     assert!(!defaults.contains("kind: PrometheusRule"));
