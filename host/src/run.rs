@@ -277,6 +277,28 @@ fn provider_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// The compiler's own crates, whose debug output (every function of every component it
+/// compiles, hundreds of MB for one cold start) says nothing about secrets or controllers.
+const COMPILER_TARGETS: &[&str] = &[
+    "cranelift_codegen",
+    "cranelift_frontend",
+    "regalloc2",
+    "wasmtime_cranelift",
+    "wasmtime_environ",
+];
+
+/// The filter of `--loglevel level`: that level for everything, the compiler's crates at most
+/// `info` (RUST_LOG can still ask for them).
+fn log_directives(level: &str) -> String {
+    let mut directives = level.to_owned();
+    if matches!(level, "debug" | "trace") {
+        for target in COMPILER_TARGETS {
+            directives.push_str(&format!(",{target}=info"));
+        }
+    }
+    directives
+}
+
 /// Initialises JSON logs at `level` (RUST_LOG overrides). ESO's zap levels dpanic, panic and
 /// fatal, which have no tracing counterpart, log errors.
 pub fn init_logging(level: &str) {
@@ -285,7 +307,7 @@ pub fn init_logging(level: &str) {
         other => other,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(log_directives(level)))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
@@ -459,6 +481,53 @@ impl StopSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--loglevel debug` is the operator's debug log, not the compiler's: a cold start wrote
+    /// 650 MB of Cranelift output at debug level.
+    #[test]
+    fn debug_logs_leave_the_compiler_at_info() {
+        use tracing::level_filters::LevelFilter;
+        assert_eq!(log_directives("info"), "info");
+        let filter = tracing_subscriber::EnvFilter::try_new(log_directives("debug")).unwrap();
+        assert_eq!(filter.max_level_hint(), Some(LevelFilter::DEBUG));
+        let directives = log_directives("trace");
+        for target in COMPILER_TARGETS {
+            assert!(
+                directives.contains(&format!("{target}=info")),
+                "{directives}"
+            );
+        }
+        // What reaches the log at debug level.
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "cranelift_codegen::machinst", "lowering");
+            tracing::info!(target: "wasmtime_cranelift", "compiled");
+            tracing::debug!(target: "ampoule::controller", "reconciled");
+        });
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("lowering"), "{text}");
+        assert!(
+            text.contains("compiled") && text.contains("reconciled"),
+            "{text}"
+        );
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 
     #[test]
     fn the_mounted_token_names_the_service_account() {
