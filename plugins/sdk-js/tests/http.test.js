@@ -73,6 +73,10 @@ test('denials and timeouts by message', () => {
   assert.equal(transportError(new TypeError('HttpRequestDenied'), 'x').tag, 'forbidden');
   assert.equal(transportError(new Error('The operation timed out'), 'x').val, 'x: request timed out');
   assert.equal(transportError(new TypeError('fetch failed'), 'x').val, 'x: fetch failed');
+  const network = transportError(new TypeError('NetworkError when attempting to fetch resource.'), 'x');
+  assert.equal(network.tag, 'unavailable');
+  assert.match(network.val, /egress grant/);
+  assert.equal(transportError({ name: 'TimeoutError', message: 'signal' }, 'x').val, 'x: request timed out');
 });
 
 test('safeUrl drops query and fragment', () => {

@@ -21,9 +21,11 @@ export const MAX_BODY = 16 << 20;
  */
 
 /**
- * The provider error for a rejected `fetch()`. StarlingMonkey reports every wasi:http failure,
- * an egress-policy denial included, as a TypeError; a message naming the denial is forbidden,
- * anything else unavailable (transient).
+ * The provider error for a rejected `fetch()`: unavailable (transient, retried with backoff),
+ * or forbidden when the message names a denial. StarlingMonkey (componentize-js 0.23.0) rejects
+ * every wasi:http failure with the same `TypeError: NetworkError when attempting to fetch
+ * resource.`, so a request outside the store's egress grant looks like a refused connection
+ * from inside the component; the operator's log names the denied request.
  * @param {unknown} e
  * @param {string} context
  */
@@ -32,7 +34,12 @@ export function transportError(e, context) {
   if (/denied|not permitted|forbidden/i.test(message)) {
     return forbidden(`${context}: request denied by the sandbox egress policy (${message})`);
   }
-  if (/timeout|timed out|abort/i.test(message)) return unavailable(`${context}: request timed out`);
+  if (/timeout|timed out|abort/i.test(message) || /** @type {any} */ (e)?.name === 'TimeoutError') {
+    return unavailable(`${context}: request timed out`);
+  }
+  if (/NetworkError/.test(message)) {
+    return unavailable(`${context}: ${message} (the server is unreachable, or the request is outside the store's egress grant)`);
+  }
   return unavailable(`${context}: ${message}`);
 }
 
