@@ -6,6 +6,7 @@ import { invalidConfig } from './errors.js';
 
 /** @typedef {import('ampoule:provider/types@0.1.0').EgressRule} EgressRule */
 
+/** @type {Record<string, number>} */
 const DEFAULT_PORTS = { 'http:': 80, 'https:': 443 };
 
 /**
@@ -49,7 +50,7 @@ export function originOf(url, { methods = [], pathPrefixes = [], field = 'url' }
   return {
     schemes: [scheme],
     host,
-    ports: [port],
+    ports: Uint16Array.of(port),
     methods: methods.map((m) => m.toUpperCase()),
     pathPrefixes: [...pathPrefixes],
   };

@@ -24,20 +24,20 @@ export const ERROR_KINDS = Object.freeze([
  * @returns {ProviderError}
  */
 function make(tag, message) {
-  return { tag, val: String(message) };
+  return /** @type {ProviderError} */ ({ tag, val: String(message) });
 }
 
-/** The secret does not exist (drives ESO's deletionPolicy). @returns {ProviderError} */
+/** The secret does not exist (drives ESO's deletionPolicy). @param {string} message @returns {ProviderError} */
 export const notFound = (message) => make('not-found', message);
-/** The backend refused the credentials. @returns {ProviderError} */
+/** The backend refused the credentials. @param {string} message @returns {ProviderError} */
 export const unauthorized = (message) => make('unauthorized', message);
-/** The credentials are valid but not allowed this. @returns {ProviderError} */
+/** The credentials are valid but not allowed this. @param {string} message @returns {ProviderError} */
 export const forbidden = (message) => make('forbidden', message);
-/** The store's config is wrong; not retried until the spec changes. @returns {ProviderError} */
+/** The store's config is wrong; not retried until the spec changes. @param {string} message @returns {ProviderError} */
 export const invalidConfig = (message) => make('invalid-config', message);
-/** Transient: retried with backoff. @returns {ProviderError} */
+/** Transient: retried with backoff. @param {string} message @returns {ProviderError} */
 export const unavailable = (message) => make('unavailable', message);
-/** A bug or an unexpected backend answer. @returns {ProviderError} */
+/** A bug or an unexpected backend answer. @param {string} message @returns {ProviderError} */
 export const internal = (message) => make('internal', message);
 
 /**
@@ -49,7 +49,7 @@ export const internal = (message) => make('internal', message);
 export function rateLimited(message, retryAfterSecs) {
   /** @type {RateLimit} */
   const val = { message: String(message) };
-  if (Number.isInteger(retryAfterSecs) && retryAfterSecs >= 0 && retryAfterSecs <= 0xffffffff) {
+  if (retryAfterSecs !== undefined && Number.isInteger(retryAfterSecs) && retryAfterSecs >= 0 && retryAfterSecs <= 0xffffffff) {
     val.retryAfterSecs = retryAfterSecs;
   }
   return { tag: 'rate-limited', val };

@@ -55,7 +55,7 @@ export async function request(url, { method = 'GET', headers = {}, body, timeout
   const what = context ?? `${method} ${safeUrl(url)}`;
   /** @type {RequestInit} */
   const init = { method, headers, redirect: 'manual' };
-  if (body !== undefined && method !== 'GET' && method !== 'HEAD') init.body = body;
+  if (body !== undefined && method !== 'GET' && method !== 'HEAD') init.body = /** @type {BodyInit} */ (body);
   if (timeoutMs !== undefined && typeof AbortSignal?.timeout === 'function') {
     init.signal = AbortSignal.timeout(timeoutMs);
   }
@@ -110,6 +110,10 @@ export function safeUrl(url) {
   }
 }
 
+/**
+ * @param {Uint8Array} bytes
+ * @param {string} what
+ */
 function parseJson(bytes, what) {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));

@@ -6,16 +6,16 @@ test('originOf keeps scheme, host and port only', () => {
   assert.deepEqual(originOf('http://127.0.0.1:8200/v1/secret?x=1', { methods: ['get'], pathPrefixes: ['/v1/secrets'] }), {
     schemes: ['http'],
     host: '127.0.0.1',
-    ports: [8200],
+    ports: Uint16Array.of(8200),
     methods: ['GET'],
     pathPrefixes: ['/v1/secrets'],
   });
 });
 
 test('originOf fills the default port of the scheme', () => {
-  assert.deepEqual(originOf('https://Vault.Example.com/').ports, [443]);
+  assert.deepEqual(originOf('https://Vault.Example.com/').ports, Uint16Array.of(443));
   assert.equal(originOf('https://Vault.Example.com/').host, 'vault.example.com');
-  assert.deepEqual(originOf('http://example.com').ports, [80]);
+  assert.deepEqual(originOf('http://example.com').ports, Uint16Array.of(80));
   assert.deepEqual(originOf('http://example.com').methods, []);
 });
 

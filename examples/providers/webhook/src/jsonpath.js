@@ -8,6 +8,7 @@
 
 import { internal, invalidConfig } from '../vendor/ampoule-sdk/errors.js';
 
+/** @param {any} v @returns {v is Record<string, any>} */
 const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**

@@ -24,6 +24,8 @@ import {
 } from './config.js';
 
 /** @typedef {import('ampoule:provider/types@0.1.0').SecretRef} SecretRef */
+/** What the component must export (`export provider` of the world), for type checkers. */
+/** @typedef {Omit<typeof import('ampoule:provider/provider@0.1.0'), 'Client'> & {Client: unknown}} ProviderExports */
 
 function utf8(bytes, what) {
   try {
@@ -112,6 +114,7 @@ class Client {
   }
 }
 
+/** @satisfies {ProviderExports} */
 export const provider = {
   Client,
 

@@ -28,7 +28,7 @@ const bao = {
 test('the OpenBao store: egress, credentials, request', () => {
   const c = cfg(bao);
   assert.deepEqual(egressFor(c), [
-    { schemes: ['http'], host: '127.0.0.1', ports: [8200], methods: ['GET'], pathPrefixes: [] },
+    { schemes: ['http'], host: '127.0.0.1', ports: Uint16Array.of(8200), methods: ['GET'], pathPrefixes: [] },
   ]);
   assert.deepEqual(credentialsFor(c), [
     { name: 'secret/auth/token', source: { tag: 'secret-key', val: { name: 'bao-token', key: 'token' } } },
@@ -59,7 +59,7 @@ test("the docs' example: a Basic header from two keys of one Secret", () => {
       ['secret/auth/username', 'username'],
     ],
   );
-  assert.deepEqual(egressFor(c)[0].ports, [80]);
+  assert.deepEqual(egressFor(c)[0].ports, Uint16Array.of(80));
   const req = buildRequest(c, { key: 'secret', fetchMetadata: false }, 'ns', { auth: { username: 'test', password: 'test' } });
   assert.equal(req.url, 'http://httpbin.org/get?parameter=secret');
   assert.deepEqual(req.headers[1], ['Authorization', `Basic ${btoa('test:test')}`]);
@@ -79,7 +79,7 @@ test('secretRef.key and namespace, index with a literal key, caProvider', () => 
     { name: 'secret/creds/extra', source: { tag: 'secret-key', val: { name: 's', namespace: 'team', key: 'extra' } } },
     { name: 'ca', source: { tag: 'secret-key', val: { name: 'ca', key: 'ca.crt' } } },
   ]);
-  assert.deepEqual(egressFor(c)[0], { schemes: ['https'], host: 'api.example.com', ports: [443], methods: ['POST'], pathPrefixes: [] });
+  assert.deepEqual(egressFor(c)[0], { schemes: ['https'], host: 'api.example.com', ports: Uint16Array.of(443), methods: ['POST'], pathPrefixes: [] });
   assert.equal(buildRequest(c, { key: 'k', fetchMetadata: false }, 'ns', { creds: { 'api-key': 'A', extra: 'E' } }).body, '{"t": "A"}');
 });
 

@@ -21,6 +21,8 @@ import {
 
 /** @typedef {import('ampoule:provider/types@0.1.0').SecretRef} SecretRef */
 /** @typedef {import('ampoule:provider/types@0.1.0').FindQuery} FindQuery */
+/** What the component must export (`export provider` of the world), for type checkers. */
+/** @typedef {Omit<typeof import('ampoule:provider/provider@0.1.0'), 'Client'> & {Client: unknown}} ProviderExports */
 
 class Client {
   #url;
@@ -89,6 +91,7 @@ class Client {
   }
 }
 
+/** @satisfies {ProviderExports} */
 export const provider = {
   Client,
 

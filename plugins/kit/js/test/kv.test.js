@@ -26,7 +26,7 @@ test('a config with auth', () => {
     { name: 'token', source: { tag: 'secret-key', val: { name: 'kv-token', key: 'token' } } },
   ]);
   assert.deepEqual(egressFor(config), [
-    { schemes: ['http'], host: '127.0.0.1', ports: [8080], methods: ['GET'], pathPrefixes: ['/v1/secrets'] },
+    { schemes: ['http'], host: '127.0.0.1', ports: Uint16Array.of(8080), methods: ['GET'], pathPrefixes: ['/v1/secrets'] },
   ]);
 });
 

@@ -14,6 +14,7 @@ import { invalidConfig } from './errors.js';
 
 // An `err` of an import's `result` arrives as a thrown value: the string itself or, as jco
 // does it, an Error whose `payload` is the string.
+/** @param {any} e */
 const reason = (e) => String(e?.payload ?? e?.message ?? e);
 
 /**
@@ -38,7 +39,7 @@ export function credential(name) {
 export function credentialText(name) {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(credential(name)).trim();
-  } catch (e) {
+  } catch (/** @type {any} */ e) {
     if (e?.tag) throw e;
     throw invalidConfig(`credential ${name} is not UTF-8`);
   }
@@ -115,6 +116,7 @@ export const cache = {
   },
 };
 
+/** @param {Uint8Array | string} pem */
 const bytesOf = (pem) => (typeof pem === 'string' ? new TextEncoder().encode(pem) : pem);
 
 /** TLS settings of this store's HTTPS egress; they never widen the egress the host granted. */

@@ -9,6 +9,7 @@ import { invalidConfig } from './errors.js';
 /** @typedef {import('ampoule:host/credentials@0.1.0').CredentialRequest} CredentialRequest */
 /** @typedef {import('ampoule:host/credentials@0.1.0').SecretKeyRef} SecretKeyRef */
 
+/** @param {unknown} v */
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
@@ -49,6 +50,7 @@ export function secretKeyRequest(name, ref) {
  * @returns {CredentialRequest}
  */
 export function serviceAccountTokenRequest(name, { name: account, namespace, audiences = [] }) {
+  /** @type {import('ampoule:host/credentials@0.1.0').ServiceAccountRef} */
   const val = { name: account, audiences: [...audiences] };
   if (namespace) val.namespace = namespace;
   return { name, source: { tag: 'service-account-token', val } };
@@ -61,6 +63,7 @@ export function serviceAccountTokenRequest(name, { name: account, namespace, aud
  * @returns {CredentialRequest}
  */
 export function serviceAccountAnnotationRequest(name, { name: account, namespace, key }) {
+  /** @type {import('ampoule:host/credentials@0.1.0').ServiceAccountAnnotationRef} */
   const val = { name: account, key };
   if (namespace) val.namespace = namespace;
   return { name, source: { tag: 'service-account-annotation', val } };
