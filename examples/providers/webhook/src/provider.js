@@ -8,7 +8,16 @@
 // auth.ntlm (refused), and the `external-secrets.io/type: webhook` label check on template
 // Secrets (the host resolves Secret keys; it does not show the plugin labels).
 
-import { credential, forbidden, invalidConfig, request, requestConfigMap, requestOk, tls } from '../vendor/ampoule-sdk/index.js';
+import {
+  credential,
+  forbidden,
+  guardProvider,
+  invalidConfig,
+  request,
+  requestConfigMap,
+  requestOk,
+  tls,
+} from '../vendor/ampoule-sdk/index.js';
 import {
   CA,
   NAME,
@@ -115,7 +124,7 @@ class Client {
 }
 
 /** @satisfies {ProviderExports} */
-export const provider = {
+export const provider = guardProvider({
   Client,
 
   describe() {
@@ -138,4 +147,4 @@ export const provider = {
     }
     return credentialsFor(config);
   },
-};
+});

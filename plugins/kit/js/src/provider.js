@@ -2,7 +2,7 @@
 // `ampoule:provider/secret-provider` world (wit/provider.wit). Its pure logic is in ./kv.js;
 // this module wires it to the host: credentials, HTTP (fetch over wasi:http) and the exports.
 
-import { credentialText, log, requestOk, forbidden } from '../vendor/ampoule-sdk/index.js';
+import { credentialText, forbidden, guardProvider, log, requestOk } from '../vendor/ampoule-sdk/index.js';
 import {
   NAME,
   TOKEN,
@@ -92,7 +92,7 @@ class Client {
 }
 
 /** @satisfies {ProviderExports} */
-export const provider = {
+export const provider = guardProvider({
   Client,
 
   describe() {
@@ -111,4 +111,4 @@ export const provider = {
   requestedCredentials(config) {
     return credentialsFor(parseConfig(config));
   },
-};
+});
