@@ -298,3 +298,15 @@ export function checkLiteralPath(config) {
     parsePath(render(config.resultPath, {}));
   }
 }
+
+/** ESO's webhook: in a ClusterSecretStore every Secret it reads names its namespace. */
+export function requireNamespaces(config) {
+  for (const s of config.secrets) {
+    if (s.ref.namespace === undefined) {
+      throw invalidConfig(`no namespace on ClusterScoped webhook secret ${s.ref.name}`);
+    }
+  }
+  if (config.caProvider !== undefined && config.caProvider.ref.namespace === undefined) {
+    throw invalidConfig('caProvider.namespace must be set in a ClusterSecretStore');
+  }
+}

@@ -28,6 +28,7 @@ import {
   egressFor,
   mapFromBody,
   parseConfig,
+  requireNamespaces,
   secretCredential,
   secretFromBody,
 } from './config.js';
@@ -61,6 +62,7 @@ class Client {
    */
   static open(json, ctx) {
     const config = parseConfig(json);
+    if (ctx.kind === 'cluster-secret-store') requireNamespaces(config);
     const secrets = {};
     for (const s of config.secrets) {
       secrets[s.name] = {};

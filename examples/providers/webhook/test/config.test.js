@@ -9,6 +9,7 @@ import {
   mapFromBody,
   parseConfig,
   parseDuration,
+  requireNamespaces,
   secretFromBody,
 } from '../src/config.js';
 
@@ -149,4 +150,13 @@ test('get-secret-map answers as ESO GetSecretMap', () => {
   );
   assert.deepEqual(mapFromBody(body, '$.data.str').map(([k, v]) => [k, text(v)]), [['k', 'v']]);
   assert.throws(() => mapFromBody(body, '$.data.data.user'), { tag: 'internal' });
+});
+
+test('a ClusterSecretStore names the namespace of every Secret, as ESO requires', () => {
+  const withNs = cfg({ url: 'http://h/', secrets: [{ name: 'a', secretRef: { name: 's', namespace: 'n' } }] });
+  requireNamespaces(withNs);
+  const without = cfg({ url: 'http://h/', secrets: [{ name: 'a', secretRef: { name: 's' } }] });
+  assert.throws(() => requireNamespaces(without), invalid(/no namespace on ClusterScoped webhook secret s/));
+  const ca = cfg({ url: 'https://h/', caProvider: { type: 'ConfigMap', name: 'ca', key: 'ca.crt' } });
+  assert.throws(() => requireNamespaces(ca), invalid(/caProvider.namespace/));
 });
