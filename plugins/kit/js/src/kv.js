@@ -86,11 +86,21 @@ export function valueOf(body, key) {
   return value;
 }
 
-const encode = (v) => text(typeof v === 'string' ? v : JSON.stringify(v));
+/** JSON with object keys sorted at every level: the same text whatever order the backend uses. */
+export function canonicalJson(value) {
+  const sorted = (v) => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])]));
+    return v;
+  };
+  return JSON.stringify(sorted(value));
+}
+
+const encode = (v) => text(typeof v === 'string' ? v : canonicalJson(v));
 
 /**
- * get-secret: a string value as its bytes, an object as JSON text; `property` picks a top-level
- * field of an object value (a string field as is, others as JSON).
+ * get-secret: a string value as its bytes, an object as JSON text (keys sorted); `property`
+ * picks a top-level field of an object value (a string field as is, others as JSON).
  */
 export function secretBytes(value, key, property) {
   if (property === undefined || property === '') return encode(value);

@@ -61,7 +61,8 @@ test('URLs: keys are encoded, a base path is kept', () => {
 
 test('values: strings as bytes, objects as JSON, properties of objects', () => {
   assert.equal(text(secretBytes('s3cr3t', 'k')), 's3cr3t');
-  assert.equal(text(secretBytes({ user: 'admin', n: 1 }, 'k')), '{"user":"admin","n":1}');
+  assert.equal(text(secretBytes({ user: 'admin', n: 1 }, 'k')), '{"n":1,"user":"admin"}');
+  assert.equal(text(secretBytes({ b: { d: 1, c: [{ f: 1, e: 2 }] }, a: 0 }, 'k')), '{"a":0,"b":{"c":[{"e":2,"f":1}],"d":1}}');
   assert.equal(text(secretBytes({ user: 'admin' }, 'k', 'user')), 'admin');
   assert.equal(text(secretBytes({ n: { a: 1 } }, 'k', 'n')), '{"a":1}');
   assert.throws(() => secretBytes({ user: 'admin' }, 'k', 'nope'), { tag: 'not-found', val: 'k has no property nope' });
