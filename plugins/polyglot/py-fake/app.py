@@ -5,10 +5,12 @@ after their interface)."""
 from typing import List
 
 from wit_world import exports
-from wit_world.imports import ampoule_provider_types as t
-from wit_world.imports import credentials
 
-from provider import Config, guarded
+from ampoule_sdk import credentials
+from ampoule_sdk import types as t
+from ampoule_sdk.errors import guarded
+
+from provider import Config
 
 
 class Provider(exports.Provider):

@@ -17,41 +17,20 @@ answers with an error naming it, or with the bytes it got (which a test treats a
 Every module is imported at the top: the interpreter is snapshotted at build time.
 """
 
-import functools
 import json
 import re
 import socket
 from typing import List, Optional, Tuple
 
-from componentize_py_types import Err
 from wit_world.exports import provider as provider_exports
-from wit_world.imports import ampoule_provider_types as t
 
-import egress
-
-
-def guarded(method):
-    """An exception escaping an export traps the instance: report anything unexpected as an
-    `internal` provider error instead."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except Err:
-            raise
-        except Exception as e:
-            raise Err(t.ProviderError_Internal(f"fake: {type(e).__name__}: {e}"))
-
-    return wrapper
+from ampoule_sdk import errors, http
+from ampoule_sdk import types as t
+from ampoule_sdk.errors import guarded, internal, invalid_config
 
 
-def invalid_config(message: str) -> Err:
-    return Err(t.ProviderError_InvalidConfig(message))
-
-
-def not_found(key: str) -> Err:
-    return Err(t.ProviderError_NotFound(f"secret not found: {key}"))
+def not_found(key: str):
+    return errors.not_found(f"secret not found: {key}")
 
 
 class Entry:
@@ -129,11 +108,11 @@ def probe(what: str) -> bytes:
             with socket.create_connection((host, int(port)), timeout=2) as s:
                 return s.recv(64) or b"connected"
         if kind == "http":
-            return egress.get(target)
-    except egress.Denied as e:
-        raise Err(t.ProviderError_Forbidden(str(e)))
+            return http.get(target).body
+    except http.Denied as e:
+        raise e.provider_error()
     except Exception as e:  # anything else the sandbox answered with
-        raise Err(t.ProviderError_Unavailable(f"{kind} probe failed: {type(e).__name__}: {e}"))
+        raise errors.unavailable(f"{kind} probe failed: {type(e).__name__}: {e}")
     raise invalid_config(f"unknown probe {kind!r}")
 
 
@@ -158,7 +137,7 @@ class Client(provider_exports.Client):
     @guarded
     def validate(self) -> t.Validation:
         if not self.ready:
-            raise Err(t.ProviderError_Unavailable("unable to validate"))
+            raise errors.unavailable("unable to validate")
         return t.Validation.VALID
 
     @guarded
@@ -188,9 +167,9 @@ class Client(provider_exports.Client):
         try:
             members = json.loads(value)
         except ValueError as e:
-            raise Err(t.ProviderError_Internal(f"unable to unmarshal secret: {e}"))
+            raise internal(f"unable to unmarshal secret: {e}")
         if not isinstance(members, dict):
-            raise Err(t.ProviderError_Internal("unable to unmarshal secret: not a JSON object"))
+            raise internal("unable to unmarshal secret: not a JSON object")
         return [(k, to_text(v).encode()) for k, v in sorted(members.items())]
 
     @guarded
@@ -215,7 +194,7 @@ class Client(provider_exports.Client):
         try:
             value = bytes(req.value).decode("utf-8")
         except UnicodeDecodeError:
-            raise Err(t.ProviderError_Internal("fake stores text only"))
+            raise internal("fake stores text only")
         self.entries = [e for e in self.entries if not (e.key == req.remote_key and not e.version)]
         self.entries.append(Entry({"key": req.remote_key, "value": value}))
 
