@@ -30,8 +30,10 @@ def origin_of(
         raise invalid_config("url: credentials in the URL are not allowed")
     try:
         port = parts.port
-    except ValueError as e:
-        raise invalid_config(f"url {url!r}: {e}") from None
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise invalid_config(f"url {url!r}: the port is not a number from 1 to 65535")
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise invalid_config(f"url {url!r}: scheme must be http or https")

@@ -29,7 +29,7 @@ class OriginOf(unittest.TestCase):
 
     def test_bad_urls_are_invalid_config(self):
         for url in ["", "kv.internal:80", "ftp://kv.internal", "http://", "http://h:99999",
-                    "http://h:port"]:
+                    "http://h:port", "http://h:0"]:
             with self.subTest(url=url):
                 with self.assertRaises(Err) as caught:
                     origin_of(url)
