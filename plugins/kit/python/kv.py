@@ -73,8 +73,12 @@ class Config:
         auth = raw.get("auth")
         if auth is not None:
             if not isinstance(auth, dict) or "tokenSecretRef" not in auth:
-                raise errors.invalid_config(f"{NAME}: auth must be an object with tokenSecretRef")
-            self.token_ref = credentials.secret_key_ref(auth["tokenSecretRef"], "auth.tokenSecretRef")
+                raise errors.invalid_config(
+                    f"{NAME}: auth must be an object with tokenSecretRef"
+                )
+            self.token_ref = credentials.secret_key_ref(
+                auth["tokenSecretRef"], "auth.tokenSecretRef"
+            )
         self.warnings = [f"{NAME}: unknown field {k!r} ignored" for k in raw if k not in KNOWN_FIELDS]
 
     def egress_rules(self) -> List[types.EgressRule]:

@@ -13,7 +13,7 @@ error to raise from an export; `Response.error()` maps a non-success status.
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from componentize_py_types import Err, Ok
 from wit_world.imports import outgoing_handler
@@ -26,7 +26,8 @@ from .errors import error_from_status, forbidden, invalid_config, unavailable
 MAX_BODY = 16 << 20
 _CHUNK = 4096
 
-Headers = Union[Mapping[str, str], List[Tuple[str, str]]]
+HeaderValue = Union[str, bytes]
+Headers = Union[Mapping[str, HeaderValue], Sequence[Tuple[str, HeaderValue]]]
 
 
 class HttpError(Exception):
@@ -133,7 +134,7 @@ def split_url(url: str) -> Parts:
     return Parts(scheme, authority, path or "/")
 
 
-_METHODS = {
+_METHODS: Dict[str, Callable[[], wh.Method]] = {
     "GET": wh.Method_Get,
     "HEAD": wh.Method_Head,
     "POST": wh.Method_Post,
@@ -270,7 +271,9 @@ def get(url: str, headers: Optional[Headers] = None) -> Response:
     return request("GET", url, headers)
 
 
-def post(url: str, body: Union[bytes, str, Dict, List], headers: Optional[Headers] = None) -> Response:
+def post(
+    url: str, body: Union[bytes, str, Dict, List], headers: Optional[Headers] = None
+) -> Response:
     """POSTs `body`: bytes as they are, str as UTF-8, a dict or list as JSON (and then sets
     `content-type: application/json` unless `headers` name one)."""
     pairs = header_list(headers)

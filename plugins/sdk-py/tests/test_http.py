@@ -61,7 +61,8 @@ class Responses(unittest.TestCase):
 
     def test_error_maps_status_and_retry_after(self):
         err = http.Response(429, [("retry-after", b"5")], b"slow").error("kv")
-        self.assertEqual(err.value, t.ProviderError_RateLimited(t.RateLimit("kv: HTTP 429: slow", 5)))
+        want = t.ProviderError_RateLimited(t.RateLimit("kv: HTTP 429: slow", 5))
+        self.assertEqual(err.value, want)
         self.assertEqual(errors.kind(http.Response(404).error()), "not-found")
 
     def test_json_and_text(self):

@@ -8,4 +8,5 @@ tested by `ampoule plugin test` (cases.yaml)."""
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "ampoule_sdk", "bindings"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "ampoule_sdk", "bindings"))

@@ -61,7 +61,8 @@ class ProviderFunctions(unittest.TestCase):
         rules = app.Provider().requested_egress(config(), "{}")
         self.assertEqual(rules, [types.EgressRule(["http"], "127.0.0.1", [8200], ["GET"],
                                                   ["/v1/secrets"])])
-        rules = app.Provider().requested_egress(json.dumps({"url": "https://kv.example/api/"}), "{}")
+        api = json.dumps({"url": "https://kv.example/api/"})
+        rules = app.Provider().requested_egress(api, "{}")
         self.assertEqual(rules, [types.EgressRule(["https"], "kv.example", [443], ["GET"],
                                                   ["/api/v1/secrets"])])
 
@@ -117,7 +118,9 @@ class Values(unittest.TestCase):
         self.assertEqual(errors.kind(caught.exception), "internal")
 
     def test_unsupported_refs(self):
-        for ref in [types.SecretRef("k", None, "v2", False), types.SecretRef("k", None, None, True)]:
+        versioned = types.SecretRef("k", None, "v2", False)
+        metadata = types.SecretRef("k", None, None, True)
+        for ref in [versioned, metadata]:
             with self.subTest(ref=ref):
                 with self.assertRaises(Err) as caught:
                     kv.check_ref(ref)
