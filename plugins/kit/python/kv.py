@@ -138,10 +138,11 @@ def parse_keys(body: bytes) -> List[str]:
 
 
 def to_bytes(value: Any) -> bytes:
-    """A string as its UTF-8 bytes, anything else as compact JSON."""
+    """A string as its UTF-8 bytes, anything else as compact JSON with sorted keys (the same
+    bytes whatever order the backend sends, so a Secret does not change for nothing)."""
     if isinstance(value, str):
         return value.encode()
-    return json.dumps(value, separators=(",", ":")).encode()
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
 def select(value: Any, key: str, prop: Optional[str]) -> Any:

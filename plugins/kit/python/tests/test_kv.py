@@ -102,7 +102,7 @@ class Values(unittest.TestCase):
         self.assertEqual(kv.to_bytes(kv.select(value, "k", "user")), b"admin")
         self.assertEqual(kv.to_bytes(kv.select(value, "k", "port")), b"5432")
         self.assertEqual(kv.to_bytes(kv.select(value, "k", "nested")), b'{"a":[1]}')
-        self.assertEqual(kv.to_bytes({"b": 1, "a": "x"}), b'{"b":1,"a":"x"}')
+        self.assertEqual(kv.to_bytes({"b": 1, "a": {"d": 1, "c": 2}}), b'{"a":{"c":2,"d":1},"b":1}')
         for val, prop in [(value, "nope"), ("s3cr3t", "user")]:
             with self.subTest(prop=prop):
                 with self.assertRaises(Err) as caught:
