@@ -11,9 +11,9 @@ with `Authorization: Bearer <token>` when the config has `auth`; 401, 403, 404, 
 import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from ampoule_sdk import credentials, egress, errors, types
+from ampoule_sdk import credentials, egress, errors, http, types
 
 NAME = "{{name}}"
 VERSION = "0.1.0"
@@ -93,7 +93,8 @@ class Config:
         return [credentials.secret_key(TOKEN, self.token_ref)]
 
     def secret_url(self, key: str) -> str:
-        return f"{self.url}{API_PREFIX}/{quote(key, safe='')}"
+        """The key percent-encoded, `/` kept (the sandbox refuses an encoded `/` in a path)."""
+        return f"{self.url}{API_PREFIX}/{http.encode_path(key)}"
 
     def list_url(self) -> str:
         return f"{self.url}{API_PREFIX}"

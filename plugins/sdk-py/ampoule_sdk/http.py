@@ -13,6 +13,7 @@ error to raise from an export; `Response.error()` maps a non-success status.
 
 import json
 from dataclasses import dataclass, field
+from urllib.parse import quote
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from componentize_py_types import Err, Ok
@@ -132,6 +133,13 @@ def split_url(url: str) -> Parts:
     if path.startswith("?"):
         path = "/" + path
     return Parts(scheme, authority, path or "/")
+
+
+def encode_path(text: str) -> str:
+    """Percent-encodes `text` for a URL path (e.g. a secret's key), keeping `/` as it is: the
+    sandbox refuses paths with an encoded `/`, `.`, `\\` or NUL (and `.`/`..` segments), so a key
+    such as `team/db` becomes `team/db`, and `a b` becomes `a%20b`."""
+    return quote(text, safe="/")
 
 
 _METHODS: Dict[str, Callable[[], wh.Method]] = {

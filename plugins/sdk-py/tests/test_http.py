@@ -29,6 +29,15 @@ class SplitUrl(unittest.TestCase):
                 self.assertEqual(errors.kind(caught.exception.provider_error()), "invalid-config")
 
 
+class EncodePath(unittest.TestCase):
+    def test_keeps_slashes_encodes_the_rest(self):
+        table = [("db-password", "db-password"), ("team/db", "team/db"), ("a b", "a%20b"),
+                 ("50%", "50%25"), ("x?y#z", "x%3Fy%23z"), ("k.v~_-", "k.v~_-"), ("é", "%C3%A9")]
+        for text, want in table:
+            with self.subTest(text=text):
+                self.assertEqual(http.encode_path(text), want)
+
+
 class Requests(unittest.TestCase):
     def test_methods(self):
         self.assertIsInstance(http.method_of("get"), wh.Method_Get)

@@ -21,7 +21,7 @@ class ConfigParsing(unittest.TestCase):
     def test_minimal(self):
         cfg = kv.Config(config())
         self.assertEqual((cfg.url, cfg.token_ref, cfg.warnings), (URL, None, []))
-        self.assertEqual(cfg.secret_url("a/b c"), URL + "/v1/secrets/a%2Fb%20c")
+        self.assertEqual(cfg.secret_url("team/a b"), URL + "/v1/secrets/team/a%20b")
         self.assertEqual(cfg.list_url(), URL + "/v1/secrets")
 
     def test_auth_and_warnings(self):
