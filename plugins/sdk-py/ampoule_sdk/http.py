@@ -164,6 +164,14 @@ def header_list(headers: Optional[Headers]) -> List[Tuple[str, bytes]]:
     return [(n.lower(), v.encode("latin-1") if isinstance(v, str) else bytes(v)) for n, v in items]
 
 
+def request_headers(headers: Optional[Headers], body: Optional[bytes]) -> List[Tuple[str, bytes]]:
+    """`header_list`, plus a `content-length` for a body unless the caller set one."""
+    pairs = header_list(headers)
+    if body is not None and not any(n == "content-length" for n, _ in pairs):
+        pairs.append(("content-length", str(len(body)).encode()))
+    return pairs
+
+
 def error_of(code: wh.ErrorCode) -> HttpError:
     """The client's exception for a wasi:http error code."""
     if isinstance(code, wh.ErrorCode_HttpRequestDenied):
@@ -236,10 +244,12 @@ def request(
     method: str, url: str, headers: Optional[Headers] = None, body: Optional[bytes] = None
 ) -> Response:
     """Sends one request and reads the whole response. Raises an `HttpError` when there is no
-    response (`Denied` for the egress policy); any status, 4xx and 5xx included, is a `Response`."""
+    response (`Denied` for the egress policy); any status, 4xx and 5xx included, is a `Response`.
+    A `body` (even empty) is sent with a `content-length` (else wasi:http would send it chunked,
+    which some servers do not read)."""
     parts = split_url(url)
     try:
-        fields = wh.Fields.from_list(header_list(headers))
+        fields = wh.Fields.from_list(request_headers(headers, body))
     except Err as e:
         raise InvalidUrl(f"invalid header: {type(e.value).__name__}") from None
     outgoing = wh.OutgoingRequest(fields)
@@ -250,7 +260,7 @@ def request(
         outgoing.set_path_with_query(parts.path_with_query)
     except Err:
         raise InvalidUrl(f"invalid URL or method: {method} {parts.authority}") from None
-    out_body = outgoing.body() if body else None
+    out_body = outgoing.body() if body is not None else None
     try:
         future = outgoing_handler.handle(outgoing, None)
     except Err as e:

@@ -51,6 +51,14 @@ class Requests(unittest.TestCase):
                          [("x-a", b"1"), ("x-a", b"2")])
         self.assertEqual(http.header_list(None), [])
 
+    def test_a_body_gets_a_content_length(self):
+        self.assertEqual(http.request_headers({"a": "1"}, None), [("a", b"1")])
+        self.assertEqual(http.request_headers(None, b""), [("content-length", b"0")])
+        self.assertEqual(http.request_headers({"A": "1"}, b"xyz"),
+                         [("a", b"1"), ("content-length", b"3")])
+        self.assertEqual(http.request_headers({"Content-Length": "3"}, b"xyz"),
+                         [("content-length", b"3")])
+
 
 class Responses(unittest.TestCase):
     def test_header_lookup_and_ok(self):
