@@ -269,14 +269,11 @@ def request(
         if out_body is not None:
             try:
                 _write_body(out_body, bytes(body or b""))
-            except HttpError as write_error:
-                # A request the host refused closes its body stream: report the refusal the
-                # response carries, not the closed stream it caused.
-                try:
-                    _wait(future)
-                except HttpError as refused:
-                    raise refused from None
-                raise write_error
+            except HttpError:
+                # The body stream closed early: either the host refused the request (the refusal
+                # is what `_wait` raises) or the server answered before reading it all (a 401 or
+                # a 413, say), which is the answer to return.
+                pass
         with _wait(future) as response:
             status = response.status()
             with response.headers() as fields_in:
