@@ -416,6 +416,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     classes.sync_once().await.map_err(|e| {
         anyhow::anyhow!("cannot list ProviderClasses (are Ampoule's CRDs installed?): {e}")
     })?;
+    let class_health = classes.health();
     tokio::spawn(classes.run());
 
     tracing::info!(metrics = %admin, namespace = ?args.namespace, concurrent = args.concurrent, "ampoule is running");
@@ -429,6 +430,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics,
         leader,
         provider_changes: Some(changes),
+        class_health,
     };
     controller::run_until(parts, stop.received())
         .await

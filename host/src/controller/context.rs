@@ -116,6 +116,8 @@ pub struct Context {
     pub generators: std::sync::Arc<dyn ampoule_sandbox::generator::SecretGenerator>,
     /// The GeneratorState controller's cache and queue.
     pub generator_states: super::generators::GcState,
+    /// Why ProviderClasses do not serve their spec, shown on the stores of their keys.
+    pub class_health: Arc<super::class_health::ClassHealth>,
 }
 
 /// Normal events published in the background at once, at most.
@@ -152,7 +154,7 @@ pub fn reporter(controller: &str) -> Reporter {
 
 /// Builds an event (note truncated, action from [`event_action`]) and publishes it; a failure is
 /// logged, never fatal.
-async fn publish(
+pub(super) async fn publish(
     recorder: &Recorder,
     obj: &k8s_openapi::api::core::v1::ObjectReference,
     type_: EventType,

@@ -7,6 +7,7 @@
 //! Managed Secrets are watched as metadata only (never every Secret's data).
 
 pub mod backoff;
+pub mod class_health;
 pub mod clock;
 pub mod cluster_external_secret;
 pub mod cluster_push_secret;
@@ -108,6 +109,7 @@ pub async fn run(
         metrics,
         leader,
         provider_changes: None,
+        class_health: Arc::default(),
     };
     run_until(parts, std::future::pending()).await
 }
@@ -135,6 +137,7 @@ pub async fn run_with(
         metrics,
         leader,
         provider_changes,
+        class_health: Arc::default(),
     };
     run_until(parts, std::future::pending()).await
 }
@@ -151,6 +154,9 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     pub leader: Option<leader::LeaderElection>,
     pub provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    /// What the ProviderClass controller found wrong with classes
+    /// ([`provider_class::Classes::health`]); the stores of their keys show it.
+    pub class_health: Arc<class_health::ClassHealth>,
 }
 
 /// How long a clean stop waits for Normal events still being sent.
@@ -175,6 +181,7 @@ pub async fn run_until(
         parts.settings,
         parts.metrics,
         parts.provider_changes,
+        parts.class_health,
     );
     let mut stop = std::pin::pin!(stop);
     let lease = match parts.leader {

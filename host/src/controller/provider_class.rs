@@ -1,7 +1,15 @@
 //! ProviderClass: binds a provider key to a component (embedded, or pulled by digest from an OCI
 //! registry, its cosign signature verified first when the class names public keys) and its
-//! sandbox ceiling. Status shows the digest that runs. Deleting a class falls back to the
-//! embedded component under the built-in ceiling.
+//! sandbox ceiling. Deleting a class falls back to the embedded component under the built-in
+//! ceiling.
+//!
+//! A changed module is pulled, verified and compiled while the module bound before keeps
+//! serving; only a module that answered `describe` is bound, in one swap of the provider table
+//! (clients opened before keep the component they opened). Status shows the digest that serves
+//! (`status.digest`) and the module on its way (`status.pendingImage`, `status.pendingDigest`
+//! once pulled); a module that cannot be used leaves them, sets Ready=False with the reason and a
+//! message naming what still serves, publishes a Warning event, and is recorded in
+//! [`ClassHealth`] for the stores of its provider key ([`super::class_health`]).
 //!
 //! The watch feeds a keyed work queue ([`WorkQueue`], one key per class name): [`WORKERS`]
 //! classes bind at once, so one slow pull does not hold back the others; a class that failed is
@@ -17,6 +25,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
 use oci_client::secrets::RegistryAuth;
@@ -24,6 +33,7 @@ use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::backoff::Backoff;
+use super::class_health::{ClassHealth, Problem};
 use super::queue::{Priority, WorkQueue};
 use super::status;
 use crate::crd::{ConditionStatus, ProviderClass, ProviderClassSpec};
@@ -32,6 +42,12 @@ use crate::plugin::{self, Digest, ProviderClassConfig, Sandbox, WasmProvider};
 #[path = "provider_class_state.rs"]
 mod state;
 use state::{Desired, Work};
+#[path = "provider_class_status.rs"]
+mod report;
+use report::Pending;
+
+/// The `reportingController` of the class's events.
+const REPORTER: &str = "ampoule-provider-class";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClassError {
@@ -140,6 +156,8 @@ struct Bound {
     spec: ProviderClassSpec,
     uid: Option<String>,
     provider: String,
+    /// The component's digest.
+    digest: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,6 +184,9 @@ struct Shared {
     desired: Mutex<Desired>,
     queue: WorkQueue<String>,
     backoff: Backoff,
+    /// Why classes do not serve their spec, for the stores of their keys.
+    health: Arc<ClassHealth>,
+    recorder: Recorder,
 }
 
 impl Classes {
@@ -181,6 +202,7 @@ impl Classes {
         );
         Self {
             shared: Arc::new(Shared {
+                recorder: Recorder::new(client.clone(), super::context::reporter(REPORTER)),
                 client,
                 home,
                 sandbox,
@@ -190,8 +212,15 @@ impl Classes {
                 desired: Mutex::default(),
                 queue: WorkQueue::default(),
                 backoff: Backoff::default(),
+                health: Arc::default(),
             }),
         }
+    }
+
+    /// Why classes do not serve their spec, by provider key: hand it to the store controller
+    /// ([`super::Parts::class_health`]) so stores show their class's failures.
+    pub fn health(&self) -> Arc<ClassHealth> {
+        self.shared.health.clone()
     }
 
     /// Watches ProviderClasses and binds them with [`WORKERS`] workers until aborted.
@@ -300,6 +329,9 @@ impl Shared {
                 }
                 Some(Work::Remove { provider }) => {
                     self.backoff.reset(&name);
+                    for key in self.health.recovered(&name) {
+                        let _ = self.changed.send(key);
+                    }
                     let previous = lock(&self.bound).remove(&name);
                     self.remove(&provider).await;
                     if let Some(previous) = previous
@@ -315,7 +347,9 @@ impl Shared {
     }
 
     /// Binds `pc` unless the same spec of the same object is bound, and writes its status;
-    /// abandoned (nothing bound, nothing written) when `superseded` resolves first.
+    /// abandoned (nothing bound, nothing written) when `superseded` resolves first. The module
+    /// bound before serves until the new one is compiled and has answered `describe`; a module
+    /// that cannot be used leaves it serving.
     async fn attempt(
         &self,
         pc: &ProviderClass,
@@ -324,19 +358,29 @@ impl Shared {
     ) -> Outcome {
         let name = pc.name_any();
         let previous = lock(&self.bound).get(&name).cloned();
-        if previous
+        if let Some(bound) = previous
             .as_ref()
-            .is_some_and(|b| b.spec == spec && b.uid == pc.metadata.uid)
+            .filter(|b| b.spec == spec && b.uid == pc.metadata.uid)
         {
+            // Back to the spec that serves (a failed change reverted): the failure is over.
+            self.restored(pc, bound).await;
             return Outcome::Unchanged;
         }
+        let mut pending = Pending {
+            image: spec.module.as_ref().map(|m| m.image.clone()),
+            digest: None,
+        };
+        let serving_image = previous
+            .as_ref()
+            .and_then(|b| b.spec.module.as_ref())
+            .map(|m| m.image.as_str());
         let loaded = tokio::select! {
             biased;
             () = superseded => {
                 tracing::info!(class = %name, "provider class changed or deleted while it was being bound; abandoned");
                 return Outcome::Superseded;
             }
-            loaded = self.load(pc, &spec) => loaded,
+            loaded = self.load(pc, &spec, previous.as_ref(), serving_image, &mut pending) => loaded,
         };
         match loaded {
             Ok((class, loaded, digest)) => {
@@ -348,31 +392,62 @@ impl Shared {
                         spec,
                         uid: pc.metadata.uid.clone(),
                         provider: key.clone(),
+                        digest: digest.clone(),
                     },
                 );
                 tracing::info!(class = %name, provider = %key, %digest, "provider class bound");
                 let _ = self.changed.send(key.clone());
+                for other in self.health.recovered(&name) {
+                    if other != key {
+                        let _ = self.changed.send(other);
+                    }
+                }
                 // The class served another key before: that key falls back to its embedded
                 // component rather than keep this class's module.
-                if let Some(previous) = previous
+                let before = previous.as_ref().map(|b| b.digest.as_str());
+                if let Some(previous) = &previous
                     && previous.provider != key
                 {
                     self.remove(&previous.provider).await;
                 }
                 self.status(
                     pc,
-                    Some(digest),
+                    report::fields(Some(&digest), None),
                     ConditionStatus::True,
                     "Loaded",
-                    "module pulled, verified and compiled",
+                    &format!("{digest} serves provider {key}"),
                 )
                 .await;
+                let (reason, note) = report::served_event(&key, &digest, before);
+                self.event(pc, EventType::Normal, reason, note).await;
                 Outcome::Bound
             }
             Err(e) => {
-                tracing::warn!(class = %name, error = %e, "provider class cannot be used");
-                self.status(pc, None, ConditionStatus::False, e.reason(), &e.to_string())
+                let key = &spec.provider;
+                let own = previous
+                    .as_ref()
+                    .map(|b| (b.provider.as_str(), b.digest.as_str()));
+                let serving = report::serving(key, own, self.wasm.digest(key).as_deref());
+                let message = report::failure(&pending, &e.to_string(), &serving);
+                tracing::warn!(class = %name, error = %e, %serving, "provider class cannot be used");
+                self.status(
+                    pc,
+                    report::fields(own.map(|o| o.1), Some(&pending)),
+                    ConditionStatus::False,
+                    e.reason(),
+                    &message,
+                )
+                .await;
+                self.event(pc, EventType::Warning, e.reason(), message.clone())
                     .await;
+                let problem = Problem {
+                    class: name.clone(),
+                    reason: e.reason(),
+                    message: report::store_failure(&name, &message),
+                };
+                if self.health.failed(key, problem) {
+                    let _ = self.changed.send(key.clone());
+                }
                 Outcome::Failed {
                     retry: e.retryable(),
                 }
@@ -380,60 +455,112 @@ impl Shared {
         }
     }
 
+    /// The spec that serves is the class's spec again: its problems are forgotten and its status
+    /// says so (written only when it says something else).
+    async fn restored(&self, pc: &ProviderClass, bound: &Bound) {
+        let recovered = self.health.recovered(&pc.name_any());
+        let current = pc.status.clone().unwrap_or_default();
+        let ready = current
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True);
+        let stale = current.pending_image.is_some()
+            || current.pending_digest.is_some()
+            || current.digest.as_deref() != Some(bound.digest.as_str())
+            || !ready;
+        for key in &recovered {
+            let _ = self.changed.send(key.clone());
+        }
+        if recovered.is_empty() && !stale {
+            return;
+        }
+        self.status(
+            pc,
+            report::fields(Some(&bound.digest), None),
+            ConditionStatus::True,
+            "Loaded",
+            &format!("{} serves provider {}", bound.digest, bound.provider),
+        )
+        .await;
+        let (reason, note) = report::served_event(&bound.provider, &bound.digest, None);
+        self.event(pc, EventType::Normal, reason, note).await;
+    }
+
     /// Pulls (verifying first when the class names keys) or finds the component and compiles it.
+    /// `pending` learns the digest once pulled; a module other than the one serving
+    /// (`serving_image`) is shown as pending in the status meanwhile.
     async fn load(
         &self,
         pc: &ProviderClass,
         spec: &ProviderClassSpec,
+        previous: Option<&Bound>,
+        serving_image: Option<&str>,
+        pending: &mut Pending,
     ) -> Result<(ProviderClassConfig, Arc<plugin::Loaded>, String), ClassError> {
         let class = ProviderClassConfig::from(spec);
+        let own = previous.map(|b| b.digest.as_str());
         let (bytes, digest) = match &class.module {
             Some(module) => {
-                // The module's bytes and digest from its registry, its signature verified first
-                // when the class names public keys.
-                let fetch = async {
-                    let auth = match &module.pull_secret_ref {
-                        Some(r) => {
-                            self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
-                                .await?
-                        }
-                        None => RegistryAuth::Anonymous,
-                    };
-                    let keys = module
-                        .verify
-                        .as_ref()
-                        .map(|v| v.cosign_public_keys.as_slice())
-                        .unwrap_or_default();
-                    // With keys: resolve to a digest, verify its signature, then pull that digest.
-                    let image = if keys.is_empty() {
-                        module.image.clone()
-                    } else {
-                        let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
-                        let pinned =
-                            plugin::distribution::oci::resolve(&module.image, &auth).await?;
-                        let verified =
-                            plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
-                        tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
-                        format!("oci://{}", pinned.whole())
-                    };
-                    let pulled = plugin::distribution::oci::pull(&image, &auth).await?;
-                    Ok::<_, ClassError>((pulled.bytes, pulled.digest))
-                };
-                tokio::time::timeout(FETCH_TIMEOUT, fetch)
-                    .await
-                    .map_err(|_| ClassError::Timeout)??
+                if serving_image != Some(module.image.as_str()) {
+                    self.pending(pc, report::fields(own, Some(pending))).await;
+                }
+                let (bytes, digest) = self.fetch(pc, module).await?;
+                pending.digest = Some(digest.to_string());
+                if own != Some(digest.as_str()) {
+                    self.pending(pc, report::fields(own, Some(pending))).await;
+                }
+                (bytes, digest)
             }
             None => {
                 let embedded = plugin::distribution::embedded::find(&class.provider)
                     .ok_or_else(|| ClassError::NoEmbedded(class.provider.clone()))?;
                 let digest =
                     Digest::parse(embedded.digest).map_err(|e| ClassError::Spec(e.to_string()))?;
+                pending.digest = Some(digest.to_string());
                 (embedded.bytes.to_vec(), digest)
             }
         };
         let loaded = self.sandbox.load(bytes, Some(digest.clone())).await?;
         tracing::debug!(class = %pc.name_any(), "component loaded");
         Ok((class, loaded, digest.to_string()))
+    }
+
+    /// The module's bytes and digest from its registry, its signature verified first when the
+    /// class names public keys; at most [`FETCH_TIMEOUT`].
+    async fn fetch(
+        &self,
+        pc: &ProviderClass,
+        module: &plugin::config::ModuleSource,
+    ) -> Result<(Vec<u8>, Digest), ClassError> {
+        let fetch = async {
+            let auth = match &module.pull_secret_ref {
+                Some(r) => {
+                    self.registry_auth(&r.name, r.namespace.as_deref(), &module.image)
+                        .await?
+                }
+                None => RegistryAuth::Anonymous,
+            };
+            let keys = module
+                .verify
+                .as_ref()
+                .map(|v| v.cosign_public_keys.as_slice())
+                .unwrap_or_default();
+            // With keys: resolve to a digest, verify its signature, then pull that digest.
+            let image = if keys.is_empty() {
+                module.image.clone()
+            } else {
+                let keys = plugin::distribution::cosign::parse_public_keys(keys)?;
+                let pinned = plugin::distribution::oci::resolve(&module.image, &auth).await?;
+                let verified = plugin::distribution::cosign::verify(&pinned, &auth, &keys).await?;
+                tracing::info!(class = %pc.name_any(), image = %pinned, key = verified.key, "cosign signature verified");
+                format!("oci://{}", pinned.whole())
+            };
+            let pulled = plugin::distribution::oci::pull(&image, &auth).await?;
+            Ok::<_, ClassError>((pulled.bytes, pulled.digest))
+        };
+        tokio::time::timeout(FETCH_TIMEOUT, fetch)
+            .await
+            .map_err(|_| ClassError::Timeout)?
     }
 
     /// Basic auth for the image's registry from a `kubernetes.io/dockerconfigjson` Secret.
@@ -477,10 +604,11 @@ impl Shared {
         let _ = self.changed.send(key.to_owned());
     }
 
+    /// Writes the Ready condition and `fields` ([`report::fields`]).
     async fn status(
         &self,
         pc: &ProviderClass,
-        digest: Option<String>,
+        fields: serde_json::Value,
         ready: ConditionStatus,
         reason: &str,
         message: &str,
@@ -493,19 +621,33 @@ impl Shared {
             reason,
             message,
         );
-        let patch =
-            json!({"status": {"digest": digest.or(current.digest), "conditions": conditions}});
+        let mut patch = fields;
+        patch["conditions"] = json!(conditions);
+        self.patch_status(pc, patch).await;
+    }
+
+    /// Shows the module on its way (`fields` without the conditions).
+    async fn pending(&self, pc: &ProviderClass, fields: serde_json::Value) {
+        self.patch_status(pc, fields).await;
+    }
+
+    async fn patch_status(&self, pc: &ProviderClass, status: serde_json::Value) {
         let api: Api<ProviderClass> = Api::all(self.client.clone());
         if let Err(e) = api
             .patch_status(
                 &pc.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(&patch),
+                &Patch::Merge(&json!({ "status": status })),
             )
             .await
         {
             tracing::warn!(error = %e, "could not update ProviderClass status");
         }
+    }
+
+    async fn event(&self, pc: &ProviderClass, type_: EventType, reason: &str, note: String) {
+        use kube::Resource;
+        super::context::publish(&self.recorder, &pc.object_ref(&()), type_, reason, note).await;
     }
 }
 

@@ -1,5 +1,7 @@
 //! SecretStore and ClusterSecretStore: validate through the provider, report Ready with ESO's
-//! reasons, requeue at the store's refreshInterval (or `--store-requeue-interval`).
+//! reasons, requeue at the store's refreshInterval (or `--store-requeue-interval`). A store whose
+//! ProviderClass could not load its latest module also shows `ProviderClassReady=False`
+//! ([`super::class_health`]).
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::backoff::Backoff;
+use super::class_health;
 use super::context::{Context, StoreKey};
 use super::queue::Priority;
 use super::status::{self, message, reason};
@@ -154,6 +157,18 @@ where
     );
     ctx.event(recorder, &obj, event_type, cond_reason, note)
         .await;
+    // The class serving this store's provider could not load its latest module: the store says
+    // so (Ready stays what the component that serves answered).
+    let problem = spec
+        .provider
+        .name()
+        .and_then(|key| ctx.class_health.get(key));
+    let (conditions, class_event) =
+        class_health::store_conditions(&status.conditions, problem.as_ref());
+    status.conditions = conditions;
+    if let Some((type_, reason, note)) = class_event {
+        ctx.event(recorder, &obj, type_, reason, note).await;
+    }
     let written = write_status(&api, store, &status).await;
     if let Err(e) = &written {
         tracing::warn!(error = %e, "could not update store status");

@@ -81,6 +81,7 @@ fn context(
     generators: Arc<dyn ampoule_sandbox::generator::SecretGenerator>,
     settings: Settings,
     metrics: Arc<Metrics>,
+    class_health: Arc<super::class_health::ClassHealth>,
 ) -> (Arc<Context>, Writers) {
     let (es_store, es_writer) = reflector::store();
     let (ss_store, ss_writer) = reflector::store();
@@ -129,6 +130,7 @@ fn context(
             queue: queues.cluster_external_secrets,
             ..cluster_external_secret::State::new(ces_store, ns_store)
         },
+        class_health,
     });
     let probe: Arc<dyn QueueProbe> = ctx.clone();
     ctx.metrics.runtime.watch_queues(Arc::downgrade(&probe));
@@ -197,6 +199,7 @@ impl Queues {
 }
 
 /// Starts every watch and returns the shared context.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     client: Client,
     provider: Arc<dyn SecretProvider>,
@@ -205,6 +208,7 @@ pub fn start(
     settings: Settings,
     metrics: Arc<Metrics>,
     provider_changes: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    class_health: Arc<super::class_health::ClassHealth>,
 ) -> (Arc<Context>, Watches) {
     let ns = settings.namespace.clone();
     let (ctx, writers) = context(
@@ -214,6 +218,7 @@ pub fn start(
         generators,
         settings,
         metrics,
+        class_health,
     );
 
     let mut tasks = JoinSet::new();

@@ -28,6 +28,12 @@ use super::sandbox::{PrivateNetworks, Sandbox};
         priority = "1"
     ),
     printcolumn(
+        name = "Pending",
+        type_ = "string",
+        json_path = ".status.pendingDigest",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].status"#
@@ -133,10 +139,23 @@ pub struct ModuleVerification {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderClassStatus {
-    /// Digest (`sha256:…`) the module reference resolved to.
+    /// Digest (`sha256:…`) of the component that serves: the module reference resolved to it
+    /// and it was bound. A changed module replaces it only once it is compiled and answered
+    /// `describe`; absent while nothing of this class serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
-    /// Conditions; `Ready` tells whether the module was pulled, verified and compiled.
+    /// The module reference (`spec.module.image`) being pulled and compiled, or that could not be
+    /// used (Ready is then False and says why); absent once it serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_image: Option<String>,
+    /// Digest (`sha256:…`) of the pending component once it is pulled (a tag resolved); absent
+    /// before the pull and once it serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_digest: Option<String>,
+    /// Conditions; `Ready` tells whether the spec's module serves: False while a changed module
+    /// is being loaded only when it then failed, with the reason (`PullFailed`,
+    /// `VerificationFailed`, `LoadFailed`, `InvalidSpec`, `NoModule`) and a message naming what
+    /// still serves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

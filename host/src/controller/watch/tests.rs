@@ -88,6 +88,7 @@ impl Fixture {
             Arc::new(crate::controller::generators::NoGenerators),
             settings,
             metrics,
+            Arc::default(),
         );
 
         let store: SecretStore = serde_json::from_value(json!({

@@ -267,6 +267,7 @@ async fn the_cluster_external_secret_and_namespace_watches_report_their_health()
         settings,
         Arc::new(crate::metrics::Metrics::new()),
         None,
+        Arc::default(),
     );
     let health = crate::health::global();
     let reported = tokio::time::timeout(Duration::from_secs(20), async {
