@@ -385,6 +385,7 @@ impl Shared {
         match loaded {
             Ok((class, loaded, digest)) => {
                 let key = class.provider.clone();
+                let verified = report::verifies(&spec);
                 self.wasm.bind(&key, loaded, Some(class));
                 lock(&self.bound).insert(
                     name.clone(),
@@ -415,7 +416,7 @@ impl Shared {
                     report::fields(Some(&digest), None),
                     ConditionStatus::True,
                     "Loaded",
-                    &format!("{digest} serves provider {key}"),
+                    &report::served(&key, &digest, verified),
                 )
                 .await;
                 let (reason, note) = report::served_event(&key, &digest, before);
@@ -479,7 +480,11 @@ impl Shared {
             report::fields(Some(&bound.digest), None),
             ConditionStatus::True,
             "Loaded",
-            &format!("{} serves provider {}", bound.digest, bound.provider),
+            &report::served(
+                &bound.provider,
+                &bound.digest,
+                report::verifies(&bound.spec),
+            ),
         )
         .await;
         let (reason, note) = report::served_event(&bound.provider, &bound.digest, None);

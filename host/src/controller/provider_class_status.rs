@@ -47,6 +47,25 @@ pub fn store_failure(class: &str, failure: &str) -> String {
     format!("ProviderClass {class} {failure}")
 }
 
+/// The Ready=True message: the digest that serves the key, and whether its cosign signature was
+/// verified (the class names public keys).
+pub fn served(key: &str, digest: &str, verified: bool) -> String {
+    let how = if verified {
+        ", its cosign signature verified"
+    } else {
+        ""
+    };
+    format!("{digest} serves provider {key}{how}")
+}
+
+/// Whether the spec makes the module's signature checked.
+pub fn verifies(spec: &crate::crd::ProviderClassSpec) -> bool {
+    spec.module
+        .as_ref()
+        .and_then(|m| m.verify.as_ref())
+        .is_some_and(|v| !v.cosign_public_keys.is_empty())
+}
+
 /// The Normal event of a class that serves its spec: `Swapped` when another digest of this
 /// class served before, `Loaded` otherwise; the note names the digest and what it replaced.
 pub fn served_event(key: &str, digest: &str, before: Option<&str>) -> (&'static str, String) {
@@ -117,6 +136,18 @@ mod tests {
             "could not load oci://r/kv:2 (sha256:bb): describe failed: trap; sha256:aa keeps serving"
         );
         assert_eq!(store_failure("acme", &m), format!("ProviderClass acme {m}"));
+    }
+
+    #[test]
+    fn ready_says_what_serves_and_whether_it_was_verified() {
+        assert_eq!(
+            served("kv", "sha256:aa", false),
+            "sha256:aa serves provider kv"
+        );
+        assert_eq!(
+            served("kv", "sha256:aa", true),
+            "sha256:aa serves provider kv, its cosign signature verified"
+        );
     }
 
     #[test]
