@@ -302,7 +302,9 @@ async fn a_pull_secret_without_a_namespace_is_read_in_the_controllers_namespace(
         "{message}"
     );
     assert!(
-        message.starts_with(&format!("could not read pull secret {expected}/{secret}:")),
+        message.starts_with(&format!(
+            "could not load {image}: could not read pull secret {expected}/{secret}:"
+        )) && message.ends_with(&format!("nothing serves provider {name}")),
         "{message}"
     );
 
