@@ -3,8 +3,9 @@
 //! a good new digest swaps (status digest, pending cleared, a Normal event); a digest the
 //! registry does not have, a blob that is not a component, a component that exports another
 //! world and one whose `describe` traps each leave the old digest serving while ExternalSecrets
-//! keep syncing, and say why on the class (Ready=False, Warning event) and on its store
-//! (`ProviderClassReady=False`, Warning event) until the class recovers; N ExternalSecrets
+//! keep syncing, and say why on the class (Ready=False, Warning event) and on its stores, a
+//! SecretStore and a ClusterSecretStore (`ProviderClassReady=False`, Warning event), until the
+//! class recovers; N ExternalSecrets
 //! refreshing every second see no failed reconcile and no wrong Secret while the class swaps
 //! back and forth; a failure after a re-key or a delete binds nothing new. Without Kubernetes:
 //! a client opened before a swap keeps its component.
@@ -259,9 +260,17 @@ async fn store_conditions(
     ns: &str,
     name: &str,
 ) -> (Option<(String, String, String)>, String) {
-    let obj = common::get(client, Some(ns), "secretstores", name)
-        .await
-        .unwrap();
+    conditions_of(client, Some(ns), "secretstores", name).await
+}
+
+/// [`store_conditions`] of a SecretStore (`ns` set) or ClusterSecretStore.
+async fn conditions_of(
+    client: &Client,
+    ns: Option<&str>,
+    plural: &str,
+    name: &str,
+) -> (Option<(String, String, String)>, String) {
+    let obj = common::get(client, ns, plural, name).await.unwrap();
     let conditions = obj.data["status"]["conditions"]
         .as_array()
         .cloned()
@@ -385,6 +394,13 @@ async fn a_bad_new_module_leaves_the_old_one_serving_and_says_why() {
     wait_event(client, "default", &name, "Normal", "Loaded", &digest_a).await;
     apply(client, Some(&op.ns), store("kv", &op.class, &key, 1)).await;
     common::wait_store_ready(client, "SecretStore", Some(&op.ns), "kv").await;
+    // A ClusterSecretStore of the same key shows the class's failures as well.
+    let css = format!("css-{id}");
+    let _css = DeleteClusterStore(css.clone());
+    let mut cluster = store(&css, &op.class, &key, 1);
+    cluster["kind"] = json!("ClusterSecretStore");
+    apply(client, None, cluster).await;
+    common::wait_store_ready(client, "ClusterSecretStore", None, &css).await;
     apply(client, Some(&op.ns), external_secret(0, "kv", "1s")).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &op.ns);
     ground::eventually(WAIT, "s-0 synced", || async {
@@ -454,6 +470,20 @@ async fn a_bad_new_module_leaves_the_old_one_serving_and_says_why() {
         );
         assert_eq!(ready, "True");
         wait_event(client, &op.ns, "kv", "Warning", reason, image).await;
+        let (condition, ready) = ground::eventually(
+            WAIT,
+            &format!("the ClusterSecretStore to show {reason} for {image}"),
+            || async {
+                let (c, ready) = conditions_of(client, None, "clustersecretstores", &css).await;
+                c.filter(|c| c.2.contains(image)).map(|c| (c, ready))
+            },
+        )
+        .await;
+        assert_eq!(
+            (condition.0.as_str(), condition.1.as_str()),
+            ("False", reason)
+        );
+        assert_eq!(ready, "True");
         assert_eq!(op.wasm.digest(&key).as_deref(), Some(digest_b.as_str()));
         // ExternalSecrets keep syncing on the old component.
         refreshes(client, &op.ns, "es-0").await;
@@ -480,6 +510,18 @@ async fn a_bad_new_module_leaves_the_old_one_serving_and_says_why() {
     })
     .await;
     wait_event(client, &op.ns, "kv", "Normal", "ProviderClassLoaded", "").await;
+    ground::eventually(
+        WAIT,
+        "the ClusterSecretStore's class condition to go",
+        || async {
+            conditions_of(client, None, "clustersecretstores", &css)
+                .await
+                .0
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
 
     // A failed change reverted to the spec that serves: Ready again without a reload.
     set_image(client, &name, &missing).await;
@@ -500,6 +542,24 @@ async fn a_bad_new_module_leaves_the_old_one_serving_and_says_why() {
     .await;
     assert_eq!(op.wasm.digest(&key).as_deref(), Some(digest_a.as_str()));
     ground::ground().drop_namespace(&op.ns).await;
+}
+
+/// Deletes a ClusterSecretStore when dropped.
+struct DeleteClusterStore(String);
+
+impl Drop for DeleteClusterStore {
+    fn drop(&mut self) {
+        let _ = ground::ground()
+            .command("kubectl")
+            .args([
+                "delete",
+                "clustersecretstore",
+                "--ignore-not-found",
+                "--wait=false",
+            ])
+            .arg(&self.0)
+            .output();
+    }
 }
 
 /// What the watchers saw while the class swapped.
