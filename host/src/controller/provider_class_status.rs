@@ -78,16 +78,21 @@ pub fn served_event(key: &str, digest: &str, before: Option<&str>) -> (&'static 
     }
 }
 
-/// The status fields a patch sets besides the conditions: `digest` (`null` removes it: nothing
-/// of this class serves in this process) and the pending module (`null` once it serves).
+/// The status fields a patch sets besides the conditions: `digest` when this process bound one
+/// (left as it is otherwise: every replica writes the status, and one that has bound nothing yet,
+/// just started, must not erase what the others serve), and the pending module (`null` once it
+/// serves).
 pub fn fields(digest: Option<&str>, pending: Option<&Pending>) -> Value {
     let image = pending.and_then(|p| p.image.as_deref());
     let pending_digest = pending.and_then(|p| p.digest.as_deref());
-    json!({
-        "digest": digest,
+    let mut fields = json!({
         "pendingImage": image,
         "pendingDigest": pending_digest,
-    })
+    });
+    if let Some(digest) = digest {
+        fields["digest"] = json!(digest);
+    }
+    fields
 }
 
 #[cfg(test)]
@@ -167,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn status_fields_clear_with_null() {
+    fn status_fields_clear_the_pending_module_with_null_and_keep_an_unknown_digest() {
         assert_eq!(
             fields(Some("sha256:aa"), None),
             json!({"digest": "sha256:aa", "pendingImage": null, "pendingDigest": null})
@@ -178,7 +183,7 @@ mod tests {
         };
         assert_eq!(
             fields(None, Some(&p)),
-            json!({"digest": null, "pendingImage": "oci://r/kv:2", "pendingDigest": null})
+            json!({"pendingImage": "oci://r/kv:2", "pendingDigest": null})
         );
     }
 }

@@ -141,7 +141,7 @@ pub struct ModuleVerification {
 pub struct ProviderClassStatus {
     /// Digest (`sha256:…`) of the component that serves: the module reference resolved to it
     /// and it was bound. A changed module replaces it only once it is compiled and answered
-    /// `describe`; absent while nothing of this class serves.
+    /// `describe`; absent until a module of this class first served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The module reference (`spec.module.image`) being pulled and compiled, or that could not be
