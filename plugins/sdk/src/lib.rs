@@ -1,14 +1,93 @@
-//! Guest-side helpers for Ampoule provider plugins.
+//! The Rust SDK for Ampoule provider plugins: WebAssembly components (WASI 0.2) that serve one
+//! key under a SecretStore's `spec.provider` for the operator, in its sandbox.
+//!
+//! A plugin implements [`Guest`] (the pure, per-config functions) and [`GuestClient`] (one
+//! client per store and reconcile), and registers them with [`export!`]. The host calls, in
+//! order: `validate-config` (no I/O), `requested-egress` and `requested-credentials` (no I/O,
+//! answers kept per config), then `client.open` and the client's calls.
 //!
 //! - [`bindings`]: the `ampoule:provider/secret-provider` world (exports to implement, the
 //!   `ampoule:host` imports, standard `wasi:http`), and [`export!`] to register an implementation:
 //!   `ampoule_sdk::export!(MyProvider with_types_in ampoule_sdk::bindings);`
 //! - [`http`]: a small blocking HTTP client over `wasi:http/outgoing-handler`. Every request goes
 //!   through the host's egress policy; a denial is [`http::HttpError::Denied`].
-//! - [`errors`]: constructors for [`ProviderError`] and a mapping of HTTP statuses to it.
+//! - [`errors`]: constructors for [`ProviderError`] and a mapping of HTTP statuses (with
+//!   `Retry-After`) to it.
+//! - [`egress`]: `requested-egress` rules from the URLs of a config ([`egress::origin_of`]).
+//! - [`credentials`]: `requested-credentials` entries (Secret keys, ServiceAccount tokens) and
+//!   [`credential`] to read what the host resolved.
+//! - [`cache`]: a small per-store cache (auth tokens).
 //! - [`log`]: the host's log sink.
 //! - [`tls`]: this store's trust anchors and client certificate for HTTPS egress.
+//!
+//! A provider that reads `GET {url}/v1/secrets/{key}` with a bearer token from a Secret:
+//!
+//! ```ignore
+//! use ampoule_sdk::{
+//!     Client, CredentialRequest, EgressRule, FindQuery, Guest, GuestClient, ProviderError,
+//!     ProviderInfo, PushRequest, SecretMap, SecretRef, StoreContext, Validation, Capabilities,
+//!     credentials, egress, errors, http,
+//! };
+//!
+//! struct Acme;
+//! struct AcmeClient { url: String, token: String }
+//!
+//! fn url(config: &str) -> Result<String, ProviderError> {
+//!     let v: serde_json::Value = serde_json::from_str(config)
+//!         .map_err(|e| errors::invalid_config(format!("config: {e}")))?;
+//!     v["url"].as_str().map(str::to_owned).ok_or_else(|| errors::invalid_config("no url"))
+//! }
+//!
+//! impl Guest for Acme {
+//!     type Client = AcmeClient;
+//!     fn describe() -> ProviderInfo {
+//!         ProviderInfo { name: "acme".into(), version: "0.1.0".into(),
+//!                        capabilities: Capabilities::READ, config_schema: None }
+//!     }
+//!     fn validate_config(config: String) -> Result<Vec<String>, ProviderError> {
+//!         egress::parse_origin(&url(&config)?)?;
+//!         Ok(vec![])
+//!     }
+//!     fn requested_egress(config: String, _: String) -> Result<Vec<EgressRule>, ProviderError> {
+//!         Ok(vec![egress::origin_of(&url(&config)?, &["GET"], &["/v1/secrets"])?])
+//!     }
+//!     fn requested_credentials(_: String) -> Result<Vec<CredentialRequest>, ProviderError> {
+//!         Ok(vec![credentials::secret_key("token", "acme-token", "token", None)])
+//!     }
+//! }
+//!
+//! impl GuestClient for AcmeClient {
+//!     fn open(config: String, _: StoreContext) -> Result<Client, ProviderError> {
+//!         let token = credentials::text("token")?;
+//!         Ok(Client::new(AcmeClient { url: url(&config)?, token }))
+//!     }
+//!     fn get_secret(&self, secret: SecretRef) -> Result<Vec<u8>, ProviderError> {
+//!         let path = format!("/v1/secrets/{}", egress::encode_segment(&secret.key));
+//!         let response = http::Request::get(&egress::join(&self.url, &path))
+//!             .header("authorization", &format!("Bearer {}", self.token))
+//!             .send()?;
+//!         if !response.is_success() {
+//!             return Err(errors::from_response(&response, &secret.key));
+//!         }
+//!         Ok(response.body)
+//!     }
+//!     // … validate, get_secret_map, get_all_secrets, push_secret, delete_secret, secret_exists
+//! #   fn validate(&self) -> Result<Validation, ProviderError> { Ok(Validation::Unknown) }
+//! #   fn get_secret_map(&self, _: SecretRef) -> Result<SecretMap, ProviderError> { Ok(vec![]) }
+//! #   fn get_all_secrets(&self, _: FindQuery) -> Result<SecretMap, ProviderError> { Ok(vec![]) }
+//! #   fn push_secret(&self, _: PushRequest) -> Result<(), ProviderError> { Err(errors::forbidden("read-only")) }
+//! #   fn delete_secret(&self, _: String, _: Option<String>) -> Result<(), ProviderError> { Err(errors::forbidden("read-only")) }
+//! #   fn secret_exists(&self, _: String, _: Option<String>) -> Result<bool, ProviderError> { Err(errors::forbidden("read-only")) }
+//! }
+//!
+//! ampoule_sdk::export!(Acme with_types_in ampoule_sdk::bindings);
+//! ```
+//!
+//! `ampoule plugin new --lang rust NAME` starts a project with a complete provider of this kind
+//! and its tests; docs/plugin-walkthrough.md takes it to a synced ExternalSecret.
 
+pub mod credentials;
+pub mod egress;
 pub mod errors;
 pub mod http;
 
@@ -38,6 +117,8 @@ pub use bindings::exports::ampoule::provider::provider::{
 
 /// The host's log sink (`ampoule:host/log`). Never log secret values.
 pub mod log {
+    //! Messages are truncated and capped per call by the host, and written to the operator's
+    //! log with the store and the plugin's digest.
     use crate::bindings::ampoule::host::log::{Level, log};
 
     pub fn debug(message: &str) {
@@ -92,12 +173,15 @@ pub fn annotation(name: &str) -> Result<Option<String>, ProviderError> {
 pub mod cache {
     use crate::bindings::ampoule::host::cache as host;
 
+    /// A value set earlier for this store and plugin digest, unless it expired.
     pub fn get(key: &str) -> Option<Vec<u8>> {
         host::get(key)
     }
+    /// Keeps `value` for `ttl_seconds` (the host caps TTL, size and count; the error says which).
     pub fn set(key: &str, value: &[u8], ttl_seconds: u32) -> Result<(), String> {
         host::set(key, value, ttl_seconds)
     }
+    /// Forgets `key` (e.g. a token the backend refused).
     pub fn delete(key: &str) {
         host::delete(key)
     }
