@@ -416,8 +416,19 @@ impl Sandbox {
     }
 }
 
-/// Every import must be WASI 0.2 or `ampoule:*@0.1`; anything else is refused by name.
+/// Every import must be WASI 0.2 or `ampoule:*@0.1`; anything else is refused by name (all of
+/// them, comma-separated, so an author sees every one at once).
 pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), SandboxError> {
+    let unsupported = unsupported_imports(engine, component);
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(SandboxError::UnsupportedImport(unsupported.join(", ")))
+    }
+}
+
+/// The imports of `component` the sandbox does not provide, in the component's order.
+pub fn unsupported_imports(engine: &Engine, component: &Component) -> Vec<String> {
     const WASI: &[&str] = &[
         "wasi:io/",
         "wasi:clocks/",
@@ -435,17 +446,16 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), Sandb
         "ampoule:host/tls@",
         "ampoule:provider/types@",
     ];
-    for (name, item) in component.component_type().imports(engine) {
-        let ok = match item.ty {
+    component
+        .component_type()
+        .imports(engine)
+        .filter(|(name, item)| match &item.ty {
             ComponentItem::ComponentInstance(_) => {
-                (WASI.iter().any(|p| name.starts_with(p)) && name.contains("@0.2."))
-                    || (OURS.iter().any(|p| name.starts_with(p)) && name.contains("@0.1."))
+                !((WASI.iter().any(|p| name.starts_with(p)) && name.contains("@0.2."))
+                    || (OURS.iter().any(|p| name.starts_with(p)) && name.contains("@0.1.")))
             }
-            _ => false,
-        };
-        if !ok {
-            return Err(SandboxError::UnsupportedImport(name.to_owned()));
-        }
-    }
-    Ok(())
+            _ => true,
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
