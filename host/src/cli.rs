@@ -34,13 +34,60 @@ pub enum Command {
     /// component exactly as the controller does. For a PushSecret: what it would push where,
     /// from the Secrets in the file.
     Render(crate::render::RenderArgs),
-    /// Provider plugins: push a component to an OCI registry, inspect, sign or verify one.
+    /// Provider plugins: start, build and test one (the authoring kit); push a component to an
+    /// OCI registry, inspect, sign or verify one.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Start a provider project: the language's template with NAME as its provider key, the WIT
+    /// it targets and the SDK, ready to build and test.
+    New {
+        /// The template's language.
+        #[arg(long, value_enum)]
+        lang: crate::kit::Lang,
+        /// The provider key (`spec.provider.NAME`), a DNS label such as acme-kv.
+        name: String,
+        /// Where to create it (default ./NAME); must not exist or be empty.
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Build the project in DIR (default .) to DIR/build/NAME.wasm and check it as the operator
+    /// loads it: imports against what the host provides, exports, describe.
+    Build {
+        /// The project directory.
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Run a component in the sandbox against the cases of a case file: describe,
+    /// validateConfig, validate, get, getMap, find, each with its expectation. Exit status 0
+    /// only when every case passes.
+    Test {
+        /// The component file (.wasm).
+        component: std::path::PathBuf,
+        /// The SecretStore (or ClusterSecretStore) it serves; `${BACKEND_URL}` is replaced by
+        /// the case file's backend.
+        #[arg(long)]
+        store: std::path::PathBuf,
+        /// The case file (default: cases.yaml next to the store file).
+        #[arg(long = "case")]
+        case: Option<std::path::PathBuf>,
+        /// Run each case this many times and print the p50 (open + call).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+    },
+    /// Serve a JSON object file as the kit's JSON key-value API on 127.0.0.1 (the backend the
+    /// templates read) and print its URL; runs until interrupted.
+    Serve {
+        /// A JSON object: key → value (a string or an object).
+        file: std::path::PathBuf,
+        /// Require `Authorization: Bearer TOKEN`.
+        #[arg(long, env = "AMPOULE_SERVE_TOKEN")]
+        token: Option<String>,
+        /// The port (default: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Push a component (.wasm) as a CNCF wasm OCI artifact and print its manifest digest.
     /// Credentials: OCI_USERNAME / OCI_PASSWORD (anonymous otherwise).
     Push {
@@ -78,7 +125,7 @@ pub enum PluginCommand {
 pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Crd => crate::crd::print_all(&mut std::io::stdout().lock()),
-        Command::Plugin(command) => plugin(command),
+        Command::Plugin(command) => kit(command),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(crate::run::run(*args))),
         Command::Compile {
             cache_dir,
@@ -126,6 +173,77 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn read(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `ampoule plugin new|build|test|serve`.
+fn kit(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::New { lang, name, dir } => {
+            let dir = dir.unwrap_or_else(|| std::path::PathBuf::from(&name));
+            let made = crate::kit::new::create(lang, &name, &dir)?;
+            println!(
+                "created {} ({} files): cd {} && ampoule plugin build && ampoule plugin test build/{name}.wasm --store store.yaml",
+                made.dir.display(),
+                made.files,
+                made.dir.display()
+            );
+        }
+        PluginCommand::Build { dir } => {
+            let dir = dir.unwrap_or_else(|| std::path::PathBuf::from("."));
+            let started = std::time::Instant::now();
+            let built = crate::kit::build::build(&dir, crate::run::sandbox_config().cache_dir)?;
+            println!(
+                "built {} ({} bytes) in {:.1} s: describe says {} {}; imports are all provided by the host",
+                built.path.display(),
+                built.size,
+                started.elapsed().as_secs_f64(),
+                built.describes.0,
+                built.describes.1
+            );
+            if built.describes.0 != built.name {
+                println!(
+                    "note: describe names {:?}, the project is {:?}: stores use the name describe gives",
+                    built.describes.0, built.name
+                );
+            }
+        }
+        PluginCommand::Test {
+            component,
+            store,
+            case,
+            repeat,
+        } => {
+            let options = crate::kit::harness::Options {
+                component,
+                store,
+                cases: case,
+                repeat,
+                cache_dir: crate::run::sandbox_config().cache_dir,
+            };
+            let report = runtime()?.block_on(crate::kit::harness::run(&options))?;
+            for line in report.lines() {
+                println!("{line}");
+            }
+            if !report.passed() {
+                anyhow::bail!("some cases failed");
+            }
+        }
+        PluginCommand::Serve { file, token, port } => {
+            let text = read(&file)?;
+            let data = crate::kit::backend::Data::from_json(&text, token)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            runtime()?.block_on(async {
+                let backend = crate::kit::backend::start(data, port).await?;
+                println!("{}", backend.url());
+                use std::io::Write;
+                std::io::stdout().flush()?;
+                tokio::signal::ctrl_c().await?;
+                anyhow::Ok(())
+            })?;
+        }
+        other => plugin(other)?,
+    }
+    Ok(())
 }
 
 fn plugin(command: PluginCommand) -> anyhow::Result<()> {
@@ -178,6 +296,10 @@ fn plugin(command: PluginCommand) -> anyhow::Result<()> {
                 verified.key
             );
         }
+        PluginCommand::New { .. }
+        | PluginCommand::Build { .. }
+        | PluginCommand::Test { .. }
+        | PluginCommand::Serve { .. } => anyhow::bail!("not an OCI command"),
     }
     Ok(())
 }

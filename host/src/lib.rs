@@ -9,6 +9,7 @@ pub mod controller;
 pub mod crd;
 pub mod eso_flags;
 pub mod health;
+pub mod kit;
 pub mod metrics;
 pub mod rate_limit;
 pub mod render;
