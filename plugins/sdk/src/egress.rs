@@ -37,7 +37,9 @@ pub fn parse_origin(url: &str) -> Result<Origin, ProviderError> {
         return Err(bad("credentials in the URL are not allowed"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed [ in host"))?;
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("unclosed [ in host"))?;
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -61,7 +63,11 @@ pub fn parse_origin(url: &str) -> Result<Origin, ProviderError> {
         scheme,
         host: host.to_ascii_lowercase(),
         port,
-        path: if path.is_empty() { "/".into() } else { path.into() },
+        path: if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
     })
 }
 
@@ -117,7 +123,14 @@ mod tests {
         assert_eq!(parse_origin("https://h/").unwrap().port, 443);
         let v6 = parse_origin("http://[::1]:9/").unwrap();
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 9));
-        for bad in ["h:1", "ftp://h", "http://", "http://u:p@h", "http://h:0", "http://h:x"] {
+        for bad in [
+            "h:1",
+            "ftp://h",
+            "http://",
+            "http://u:p@h",
+            "http://h:0",
+            "http://h:x",
+        ] {
             assert!(
                 matches!(parse_origin(bad), Err(ProviderError::InvalidConfig(_))),
                 "{bad}"
@@ -129,7 +142,10 @@ mod tests {
     fn a_rule_for_the_origin() {
         let r = origin_of("http://127.0.0.1:8080/base", &["get"], &["/v1/"]).unwrap();
         assert_eq!(r.schemes, ["http"]);
-        assert_eq!((r.host.as_str(), r.ports.as_slice()), ("127.0.0.1", &[8080][..]));
+        assert_eq!(
+            (r.host.as_str(), r.ports.as_slice()),
+            ("127.0.0.1", &[8080][..])
+        );
         assert_eq!(r.methods, ["GET"]);
         assert_eq!(r.path_prefixes, ["/v1/"]);
     }
