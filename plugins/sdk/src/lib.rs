@@ -115,10 +115,10 @@ pub use bindings::exports::ampoule::provider::provider::{
     SecretMap, SecretRef, StoreContext, Validation,
 };
 
-/// The host's log sink (`ampoule:host/log`). Never log secret values.
+/// The host's log sink (`ampoule:host/log`). Never log secret values. Messages are truncated
+/// and capped per call by the host, and written to the operator's log with the store and the
+/// plugin's digest.
 pub mod log {
-    //! Messages are truncated and capped per call by the host, and written to the operator's
-    //! log with the store and the plugin's digest.
     use crate::bindings::ampoule::host::log::{Level, log};
 
     pub fn debug(message: &str) {
