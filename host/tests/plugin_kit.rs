@@ -223,3 +223,34 @@ fn polyglot_fixtures_pass_the_fake_cases() {
         assert!(!tested.contains("FAIL"), "{name}:\n{tested}");
     }
 }
+
+/// The `(name, version)` of every package in a Cargo.lock.
+fn locked(path: &Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let mut name = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_owned());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            out.insert(n, v.trim_matches('"').to_owned());
+        }
+    }
+    out
+}
+
+/// The Rust template's Cargo.lock pins what the repository's plugins build with (wit-bindgen
+/// above all): a bump in plugins/Cargo.lock without the template's fails here. Refresh it by
+/// building a new project with plugins/Cargo.lock as its lock file and copying the pruned lock
+/// back (`{{name}}` for the package's name).
+#[test]
+fn the_rust_template_pins_the_repository_versions() {
+    let template = locked(&repo().join("plugins/kit/rust/Cargo.lock"));
+    let plugins = locked(&repo().join("plugins/Cargo.lock"));
+    assert_eq!(template.get("wit-bindgen"), plugins.get("wit-bindgen"));
+    for (name, version) in &template {
+        if let Some(theirs) = plugins.get(name) {
+            assert_eq!(version, theirs, "{name} in plugins/kit/rust/Cargo.lock");
+        }
+    }
+}
