@@ -143,6 +143,50 @@ fn rust_template_builds_and_passes_its_cases() {
         template_round_trip("rust").is_some(),
         "the Rust template is ours"
     );
+    // The same cases against a backend the author runs (`backend.url`): `plugin serve`.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("plugin-kit")
+        .join(format!("new-rust-{}", std::process::id()))
+        .join("acme-kv");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_ampoule"))
+        .args(["plugin", "serve", "backend.json", "--token", "t0ken"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut url,
+    )
+    .unwrap();
+    let url = url.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let cases = std::fs::read_to_string(dir.join("cases.yaml")).unwrap();
+    let remote = cases.replace("serve: backend.json", &format!("url: {url}"));
+    assert_ne!(remote, cases);
+    std::fs::write(dir.join("remote.yaml"), remote).unwrap();
+    let tested = ampoule()
+        .args([
+            "plugin",
+            "test",
+            "build/acme-kv.wasm",
+            "--store",
+            "store.yaml",
+        ])
+        .args(["--case", "remote.yaml", "--repeat", "3"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let out = String::from_utf8_lossy(&tested.stdout);
+    assert!(tested.status.success(), "{out}");
+    assert!(
+        out.contains("ok   reads a string") && out.contains(" 0 failed"),
+        "{out}"
+    );
+    assert!(out.contains("open + get p50 "), "{out}");
 }
 
 #[test]
