@@ -89,7 +89,10 @@ fn template_round_trip(lang: &str) {
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-kit-target"),
             ));
     }
-    let built = ok(ampoule().args(["plugin", "build"]).arg(&dir));
+    // DIR relative to where the author stands.
+    let built = ok(ampoule()
+        .args(["plugin", "build", "acme-kv"])
+        .current_dir(dir.parent().unwrap()));
     let wasm = dir.join("build/acme-kv.wasm");
     assert!(wasm.is_file(), "{built}");
     assert!(built.contains("describe says acme-kv 0.1.0"), "{built}");

@@ -179,6 +179,12 @@ fn build_rust(dir: &Path) -> Result<PathBuf, KitError> {
 
 /// Builds the project in `dir` and checks the component.
 pub fn build(dir: &Path, cache_dir: Option<PathBuf>) -> Result<Built, KitError> {
+    // The tools run inside `dir`: paths into it (the venv's pip) must not be relative to the
+    // caller's directory.
+    let absolute = dir
+        .canonicalize()
+        .map_err(|_| KitError::NoProject(dir.to_path_buf()))?;
+    let dir = absolute.as_path();
     let lang = detect(dir)?;
     let name = project_name(dir, lang)?;
     let out_dir = dir.join("build");
