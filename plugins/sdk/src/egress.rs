@@ -107,6 +107,17 @@ pub fn encode_segment(segment: &str) -> String {
     out
 }
 
+/// Percent-encodes a path of segments: each segment as [`encode_segment`], the `/` between them
+/// kept, so a key such as `team/db password` becomes `team/db%20password`. Use it for keys that
+/// name a path on the backend: the sandbox refuses an encoded `/` (`%2F`) in a request path, so a
+/// key encoded as one segment would be forbidden.
+pub fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -155,5 +166,7 @@ mod tests {
         assert_eq!(join("http://h/", "/v1"), "http://h/v1");
         assert_eq!(join("http://h", "/v1"), "http://h/v1");
         assert_eq!(encode_segment("a/b c~é"), "a%2Fb%20c~%C3%A9");
+        assert_eq!(encode_path("team/db password"), "team/db%20password");
+        assert_eq!(encode_path("a"), "a");
     }
 }

@@ -62,7 +62,7 @@
 //!         Ok(Client::new(AcmeClient { url: url(&config)?, token }))
 //!     }
 //!     fn get_secret(&self, secret: SecretRef) -> Result<Vec<u8>, ProviderError> {
-//!         let path = format!("/v1/secrets/{}", egress::encode_segment(&secret.key));
+//!         let path = format!("/v1/secrets/{}", egress::encode_path(&secret.key));
 //!         let response = http::Request::get(&egress::join(&self.url, &path))
 //!             .header("authorization", &format!("Bearer {}", self.token))
 //!             .send()?;

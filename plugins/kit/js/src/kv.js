@@ -57,10 +57,13 @@ function basePath(url) {
   return url.pathname.replace(/\/+$/, '');
 }
 
-/** `GET {url}/v1/secrets/{key}` with the key URL-encoded (a `/` in a key stays one segment). */
+/**
+ * `GET {url}/v1/secrets/{key}` with the key URL-encoded segment by segment: its `/` stays (the
+ * sandbox refuses an encoded `/` in a path).
+ */
 export function secretUrl(url, key) {
   if (typeof key !== 'string' || key === '') throw invalidConfig('remoteRef.key must be set');
-  return `${url.origin}${basePath(url)}${PREFIX}/${encodeURIComponent(key)}`;
+  return `${url.origin}${basePath(url)}${PREFIX}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 /** `GET {url}/v1/secrets` (the key listing). */

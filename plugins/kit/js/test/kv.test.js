@@ -53,7 +53,7 @@ test('invalid configs say what is wrong', () => {
 
 test('URLs: keys are encoded, a base path is kept', () => {
   const url = parseConfig('{"url":"http://kv:1/api/"}').url;
-  assert.equal(secretUrl(url, 'a/b c'), 'http://kv:1/api/v1/secrets/a%2Fb%20c');
+  assert.equal(secretUrl(url, 'a/b c'), 'http://kv:1/api/v1/secrets/a/b%20c');
   assert.equal(listUrl(url), 'http://kv:1/api/v1/secrets');
   assert.deepEqual(egressFor({ url })[0].pathPrefixes, ['/api/v1/secrets']);
   assert.throws(() => secretUrl(url, ''), invalid(/remoteRef.key must be set/));

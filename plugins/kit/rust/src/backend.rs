@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use crate::config::PATH_PREFIX;
 
-/// The URL of one secret (the key percent-encoded as one path segment).
+/// The URL of one secret (the key percent-encoded, its `/` kept: the sandbox refuses `%2F`).
 pub fn secret_url(base: &str, key: &str) -> String {
     ampoule_sdk::egress::join(
         base,
-        &format!("{PATH_PREFIX}/{}", ampoule_sdk::egress::encode_segment(key)),
+        &format!("{PATH_PREFIX}/{}", ampoule_sdk::egress::encode_path(key)),
     )
 }
 
@@ -136,8 +136,8 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(
-            secret_url("http://h:1/", "a/b"),
-            "http://h:1/v1/secrets/a%2Fb"
+            secret_url("http://h:1/", "a/b c"),
+            "http://h:1/v1/secrets/a/b%20c"
         );
         assert_eq!(list_url("http://h:1"), "http://h:1/v1/secrets");
     }
