@@ -26,39 +26,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The guide's ` ```sh ` blocks: (step, script).
-fn guide() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(repo().join("docs/migrating-from-eso.md")).unwrap();
-    let mut out = Vec::new();
-    let mut block: Option<Vec<String>> = None;
-    // The fence's indentation (a block in a list item), taken off every line of the block.
-    let mut indent = 0;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        match (&mut block, trimmed) {
-            (None, "```sh") => {
-                indent = line.len() - trimmed.len();
-                block = Some(Vec::new());
-            }
-            (Some(lines), "```") => {
-                let step = lines[0]
-                    .strip_prefix("# step: ")
-                    .unwrap_or_else(|| panic!("a sh block without `# step:`: {lines:?}"));
-                out.push((step.to_owned(), lines[1..].join("\n")));
-                block = None;
-            }
-            (Some(lines), _) => lines.push(line.get(indent..).unwrap_or_default().to_owned()),
-            (None, _) => {}
-        }
-    }
-    out
-}
-
 /// Runs the guide's blocks of `step` in `dir`, for namespace `ns`; fails on a non-zero exit.
 fn run_step(step: &str, ns: &str, dir: &Path) -> usize {
     let g = ground::ground();
     let charts = repo().join("charts");
-    let blocks: Vec<String> = guide()
+    let blocks: Vec<String> = common::guide_steps("migrating-from-eso.md")
         .into_iter()
         .filter(|(s, _)| s == step)
         .map(|(_, script)| {

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{WAIT, apply, crds, data, unique};
 use kube::api::Api;
 use serde_json::json;
@@ -24,14 +22,7 @@ async fn fake_provider_pulled_from_the_registry_syncs_through_the_sandbox() {
     let wasm = std::path::Path::new(ampoule::plugin::distribution::embedded::BUILD_DIR)
         .join("ampoule_fake.wasm");
     let repo = format!("oci://{}/ampoule/fake-{class}", g.registry());
-    let pushed = ground::run(
-        Command::new(env!("CARGO_BIN_EXE_ampoule"))
-            .args(["plugin", "push"])
-            .arg(&wasm)
-            .arg(format!("{repo}:test")),
-    );
-    let manifest_digest = pushed.trim().rsplit('@').next().unwrap().to_string();
-    assert!(manifest_digest.starts_with("sha256:"), "{pushed}");
+    let manifest_digest = common::push(&wasm, &format!("{repo}:test"));
     let component_digest = ampoule::plugin::Digest::of(&std::fs::read(&wasm).unwrap()).to_string();
 
     // A ProviderClass for `fake`, by digest (the operator resolves nothing at run time).

@@ -9,36 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{crds, unique};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The guide's ` ```sh ` blocks: (step, script).
-fn guide() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(repo().join("docs/plugin-walkthrough.md")).unwrap();
-    let mut out = Vec::new();
-    let mut block: Option<Vec<String>> = None;
-    for line in text.lines() {
-        match (&mut block, line.trim()) {
-            (None, "```sh") => block = Some(Vec::new()),
-            (Some(lines), "```") => {
-                let step = lines[0]
-                    .strip_prefix("# step: ")
-                    .unwrap_or_else(|| panic!("a sh block without `# step:`: {lines:?}"));
-                out.push((step.to_owned(), lines[1..].join("\n")));
-                block = None;
-            }
-            (Some(lines), _) => lines.push(line.to_owned()),
-            (None, _) => {}
-        }
-    }
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_walkthrough_syncs_an_external_secret_through_a_new_provider() {
@@ -64,7 +38,7 @@ async fn the_walkthrough_syncs_an_external_secret_through_a_new_provider() {
         g.dir.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let steps = guide();
+    let steps = common::guide_steps("plugin-walkthrough.md");
     let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(
         names,

@@ -150,14 +150,7 @@ async fn eso_webhook_stores_sync_from_openbao_through_the_javascript_provider() 
     // The component, pushed; the class pins its manifest digest and grants OpenBao's port only.
     let wasm = component();
     let reference = format!("oci://{}/ampoule/webhook-{class}", g.registry());
-    let pushed = ground::run(
-        Command::new(env!("CARGO_BIN_EXE_ampoule"))
-            .args(["plugin", "push"])
-            .arg(wasm)
-            .arg(format!("{reference}:test")),
-    );
-    let manifest = pushed.trim().rsplit('@').next().unwrap().to_string();
-    assert!(manifest.starts_with("sha256:"), "{pushed}");
+    let manifest = common::push(wasm, &format!("{reference}:test"));
     let addr = g.vault_addr().to_owned();
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
     let _cleanup = common::DeleteClasses(vec!["webhook".into()]);

@@ -361,6 +361,51 @@ pub fn operator_with(
 
 pub use ground::free_port;
 
+/// Pushes `file` with `ampoule plugin push` to `reference` (a tag) and returns the manifest
+/// digest it printed, to pin a ProviderClass by.
+pub fn push(file: &std::path::Path, reference: &str) -> String {
+    let pushed = ground::run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ampoule"))
+            .args(["plugin", "push"])
+            .arg(file)
+            .arg(reference),
+    );
+    let digest = pushed.trim().rsplit('@').next().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{pushed}");
+    digest
+}
+
+/// The ` ```sh ` blocks of a guide in docs/ as (step, script): each block starts with
+/// `# step: NAME`; a block in a list item loses its fence's indentation.
+pub fn guide_steps(doc: &str) -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs")
+        .join(doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = Vec::new();
+    let mut block: Option<Vec<String>> = None;
+    let mut indent = 0;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match (&mut block, trimmed) {
+            (None, "```sh") => {
+                indent = line.len() - trimmed.len();
+                block = Some(Vec::new());
+            }
+            (Some(lines), "```") => {
+                let step = lines[0]
+                    .strip_prefix("# step: ")
+                    .unwrap_or_else(|| panic!("a sh block without `# step:`: {lines:?}"));
+                out.push((step.to_owned(), lines[1..].join("\n")));
+                block = None;
+            }
+            (Some(lines), _) => lines.push(line.get(indent..).unwrap_or_default().to_owned()),
+            (None, _) => {}
+        }
+    }
+    out
+}
+
 /// Decoded `.data` of a Secret.
 pub fn data(s: &Secret) -> BTreeMap<String, String> {
     s.data

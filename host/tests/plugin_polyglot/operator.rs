@@ -1,8 +1,6 @@
 //! The operator end to end: both components pushed to the ground's registry, a ProviderClass
 //! pinning each by digest, an ExternalSecret synced through each.
 
-use std::process::Command;
-
 use ampoule::plugin::Digest;
 use kube::api::Api;
 use serde_json::json;
@@ -23,14 +21,7 @@ async fn javascript_and_python_fakes_pulled_from_the_registry_sync_through_the_o
     for name in ["js-fake", "py-fake"] {
         // Push the component to the ground's registry; pin the class to the manifest digest.
         let repo = format!("oci://{}/ampoule/{name}-{class}", g.registry());
-        let pushed = ground::run(
-            Command::new(env!("CARGO_BIN_EXE_ampoule"))
-                .args(["plugin", "push"])
-                .arg(&polyglot()[name])
-                .arg(format!("{repo}:test")),
-        );
-        let manifest = pushed.trim().rsplit('@').next().unwrap().to_string();
-        assert!(manifest.starts_with("sha256:"), "{pushed}");
+        let manifest = common::push(&polyglot()[name], &format!("{repo}:test"));
         // A provider key of its own (a third-party key), so the two never meet another class.
         let key = format!("{name}-{class}");
         cleanup.0.push(key.clone());

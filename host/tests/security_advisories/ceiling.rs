@@ -3,7 +3,6 @@
 //! ground's registry and pinned by digest by two ProviderClasses of this test's own provider
 //! keys, tries to go past the ceiling with stores that ask for more.
 
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -41,14 +40,7 @@ fn push_hostile(id: &str) -> String {
     let wasm = std::path::Path::new(ampoule::plugin::distribution::embedded::BUILD_DIR)
         .join("ampoule_test_hostile.wasm");
     let repo = format!("oci://{}/ampoule/hostile-{id}", g.registry());
-    let pushed = ground::run(
-        Command::new(env!("CARGO_BIN_EXE_ampoule"))
-            .args(["plugin", "push"])
-            .arg(&wasm)
-            .arg(format!("{repo}:test")),
-    );
-    let digest = pushed.trim().rsplit('@').next().unwrap().to_owned();
-    assert!(digest.starts_with("sha256:"), "{pushed}");
+    let digest = crate::common::push(&wasm, &format!("{repo}:test"));
     format!("{repo}@{digest}")
 }
 
