@@ -3,6 +3,7 @@ record when each object first reached a wanted state (so the harness never polls
 
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,25 @@ class Kube:
             time.sleep(1)
         return False
 
+    def server_metrics(self):
+        """The apiserver's own counters from its /metrics: requests by verb and resource
+        (`apiserver_request_total`, every client's, this harness's too) and its CPU seconds
+        (`process_cpu_seconds_total`)."""
+        r = self.session().get(self.base + "/metrics", timeout=60)
+        r.raise_for_status()
+        requests_, cpu = {}, 0.0
+        for line in r.text.splitlines():
+            if line.startswith("apiserver_request_total{"):
+                labels = dict(LABEL.findall(line[:line.rindex("}")]))
+                resource = labels.get("resource", "")
+                if labels.get("subresource"):
+                    resource += "/" + labels["subresource"]
+                key = f"{labels.get('verb', '?')} {resource}"
+                requests_[key] = requests_.get(key, 0) + float(line.rsplit(" ", 1)[1])
+            elif line.startswith("process_cpu_seconds_total "):
+                cpu = float(line.split()[1])
+        return {"requests": requests_, "cpu_s": cpu}
+
     def count(self, path):
         items = self.call("GET", path, params={"limit": 500})
         n = len(items.get("items", []))
@@ -81,11 +101,26 @@ class Kube:
         return n
 
 
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+WRITES = ("POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION")
+
+
+def server_delta(before, after, harness=None):
+    """What the apiserver did between two `server_metrics` readings: requests by "VERB resource"
+    (zero rows dropped), writes (minus `harness`, the writes this harness itself made in
+    between) and its CPU seconds."""
+    req = {k: round(v - before["requests"].get(k, 0)) for k, v in after["requests"].items()}
+    req = {k: v for k, v in sorted(req.items()) if v > 0}
+    writes = sum(v for k, v in req.items() if k.split(" ", 1)[0] in WRITES) - (harness or 0)
+    return {"requests": req, "controller_writes": writes, "server_cpu_s": round(after["cpu_s"] - before["cpu_s"], 2)}
+
+
 class Tracker:
     """Watches a collection and records, per object name, when `check(obj)` first became true."""
 
-    def __init__(self, kube, path, check):
+    def __init__(self, kube, path, check, key=None):
         self.kube, self.path, self.check = kube, path, check
+        self.key = key or (lambda obj: obj["metadata"]["name"])
         self.first = {}
         self.http = requests.Session()
         self.http.trust_env = False
@@ -129,7 +164,7 @@ class Tracker:
         return items["metadata"]["resourceVersion"]
 
     def _seen(self, obj):
-        name = obj["metadata"]["name"]
+        name = self.key(obj)
         if name in self.first or not self.check(obj):
             return
         with self.cond:

@@ -6,6 +6,9 @@ import platform
 import subprocess
 
 BEGIN, END = "<!-- bench:begin (written by tests/bench/compare) -->", "<!-- bench:end -->"
+# Scenarios 1-4 and the scale scenarios 5-6 (a run of about an hour of its own) have a block each.
+MAIN = (BEGIN, END)
+SCALE = ("<!-- bench-scale:begin (written by tests/bench/compare --scenarios 5,6) -->", "<!-- bench-scale:end -->")
 
 
 def machine():
@@ -53,13 +56,16 @@ def table(data):
     s1 = [r for r in rows if r["scenario"] == "s1"]
     if s1:
         out += [f"**1. First sync** — {s1[0]['of']} ExternalSecrets applied at once, one SecretStore (OpenBao KV v2)",
-                "", "| contender | seconds | × floor | ES/s | OpenBao requests | peak RSS MiB | CPU s | synced |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "", "| contender | seconds | × floor | ES/s | OpenBao requests | peak RSS MiB | CPU s | "
+                "apiserver writes/ES | apiserver CPU s | synced |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in s1:
             x = r["seconds"] / floor["seconds"] if r["seconds"] and floor.get("seconds") else None
             out.append(f"| {r['contender']} | {n(r['seconds'])} | {n(x)} | {n(r['es_per_s'], 0)} | "
-                       f"{r['bao_requests']} | {n(r['peak_rss_mib'])} | {n(r['cpu_s'])} | {r['synced']}/{r['of']} |")
+                       f"{r['bao_requests']} | {n(r['peak_rss_mib'])} | {n(r['cpu_s'])} | "
+                       f"{n(r.get('writes_per_es'), 2)} | {n(r.get('server_cpu_s'))} | {r['synced']}/{r['of']} |")
         out.append("")
+        out += requests_lines(s1)
         kids = [r for r in s1 + [r for r in rows if r["scenario"] == "s2"] if r.get("children_peak_mib")]
         if kids:
             out += ["Peak RSS counts the controller's whole process tree, sampled every 0.2 s (and the "
@@ -104,12 +110,78 @@ def table(data):
             out.append(f"| {r['contender']} | {r['bao_requests']} | {r['bao_requests_window']} | {r['window_s']} | "
                        f"{n(r['seconds'])} | {r['synced']}/{r['of']} |")
         out.append("")
+    out += scale_tables(data)
     if floor:
         out.append(f"**Floor** — the ground apiserver accepted {floor['secrets']} Secret creates from one client "
                    f"({floor['workers']} parallel connections) in {n(floor['seconds'], 2)} s "
                    f"({n(floor['per_s'], 0)}/s).")
         out.append("")
     return "\n".join(out)
+
+
+def requests_lines(rows):
+    """The apiserver's requests of each row by verb and resource, one line per contender."""
+    out = [f"- {r['contender']}: " + ", ".join(f"{k} {v}" for k, v in r["requests"].items())
+           for r in rows if r.get("requests")]
+    if out:
+        out = ["Apiserver requests in the interval, from its `apiserver_request_total` (every client's: the "
+               "harness's own creates, its watches and its status reads are in them; writes/ES leaves the "
+               "harness's creates out):", ""] + out + [""]
+    return out
+
+
+def scale_tables(data):
+    rows = data["results"]
+    floors = data.get("scale_floors") or {}
+    out = []
+    sizes = data["sizes"]
+
+    def first_sync(r):
+        f = floors.get(str(r["of"])) or {}
+        x = r["seconds"] / f["seconds"] if r["seconds"] and f.get("seconds") else None
+        return (f"| {r['contender']} | {n(r['seconds'])} | {n(x)} | {n(r['es_per_s'], 0)} | {r['bao_requests']} | "
+                f"{n(r.get('writes_per_es'), 2)} | {n(r.get('server_cpu_s'))} | {n(r['peak_rss_mib'])} | "
+                f"{n(r.get('rss_after_mib'))} | {n(r['cpu_s'])} | {r['synced']}/{r['of']} |")
+    head = ["| contender | seconds | × floor | ES/s | OpenBao requests | apiserver writes/ES | apiserver CPU s | "
+            "peak RSS MiB | RSS after MiB | CPU s | synced |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    s5 = [r for r in rows if r["scenario"] == "s5"]
+    if s5:
+        out += [f"**5. Scale** — {s5[0]['of']} ExternalSecrets across {s5[0].get('namespaces')} namespaces (a "
+                f"SecretStore each) applied at once: first sync", ""] + head + [first_sync(r) for r in s5] + [""]
+        out += requests_lines(s5)
+        win = [r for r in s5 if r.get("window_s")]
+        if win:
+            out += [f"**5b. One refresh window** — the same {s5[0]['of']} at refreshInterval "
+                    f"{sizes.get('s5_refresh_s')} s, nothing changed in OpenBao: each refreshes once", "",
+                    "| contender | window s | OpenBao requests | apiserver writes | CPU s | CPU s per 1,000 refreshes | "
+                    "apiserver CPU s | RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            for r in win:
+                out.append(f"| {r['contender']} | {r['window_s']} | {r['bao_requests_window']} | {r['window_writes']} | "
+                           f"{n(r['window_cpu_s'])} | {n(r.get('cpu_s_per_1000_refreshes'), 2)} | "
+                           f"{n(r.get('window_server_cpu_s'))} | {n(r.get('window_rss_mib'))} |")
+            out.append("")
+            out += ["Apiserver requests in the window:", ""] + [
+                f"- {r['contender']}: " + ", ".join(f"{k} {v}" for k, v in r["window_requests"].items())
+                for r in win] + [""]
+    s6 = [r for r in rows if r["scenario"] == "s6"]
+    if s6:
+        out += [f"**6. Scale, Ampoule alone** — {s6[0]['of']} ExternalSecrets across {s6[0].get('namespaces')} "
+                "namespaces applied at once: first sync and memory", ""] + head + [first_sync(r) for r in s6] + [""]
+        out += requests_lines(s6)
+        for r in s6:
+            base = next((b for b in s5 if b["contender"] == r["contender"]), None)
+            if base and base.get("rss_after_mib") and r.get("rss_after_mib"):
+                per = (r["of"] - base["of"]) / 1000
+                out += [f"Memory slope of {r['contender']}: "
+                        f"{n((r['rss_after_mib'] - base['rss_after_mib']) / per, 2)} MiB per 1,000 ExternalSecrets "
+                        f"after the sync ({n(base['rss_after_mib'])} MiB at {base['of']}, {n(r['rss_after_mib'])} "
+                        f"MiB at {r['of']}); peak {n((r['peak_rss_mib'] - base['peak_rss_mib']) / per, 2)} MiB per "
+                        "1,000.", ""]
+    for size, f in sorted(floors.items(), key=lambda kv: int(kv[0])):
+        out.append(f"**Floor at {size}** — {f['secrets']} Secret creates across {f['namespaces']} namespaces "
+                   f"({f['workers']} parallel connections) in {n(f['seconds'], 2)} s ({n(f['per_s'], 0)}/s).")
+        out.append("")
+    return out
 
 
 def facts(data):
@@ -119,15 +191,18 @@ def facts(data):
             f"ESO v{data['eso_version']} · Ampoule {data['ampoule_rev']} · {data['duration_s'] / 60:.0f} min")
 
 
-def write_doc(path, data):
-    body = "\n".join([BEGIN, "", facts(data), "", table(data), "```json", json.dumps(data, indent=1), "```", "", END])
+def write_doc(path, data, block=MAIN):
+    begin, end = block
+    body = "\n".join([begin, "", facts(data), "", table(data), "```json", json.dumps(data, indent=1), "```", "", end])
     text = ""
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + body + rest.split(end, 1)[1]
+    elif text:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
     else:
         text = "# Benchmarks: Ampoule vs External Secrets Operator\n\n" + body + "\n"
     with open(path, "w") as f:

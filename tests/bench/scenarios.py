@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from contenders import Running
-from kube import ES_GROUP, Tracker, ready
+from kube import ES_GROUP, Tracker, ready, server_delta
 
 MIB = 1024 * 1024
 
@@ -81,27 +81,48 @@ class Bench:
         run.stop()
         for t in trackers:
             t.close()
-        if not self.kube.delete_namespace(ns, timeout=120):
+        self.drop_namespaces([ns])
+
+    def drop_namespaces(self, names):
+        """Deletes the namespaces and waits until they are gone; ExternalSecrets a stopped
+        controller left finalizers on are released."""
+        with ThreadPoolExecutor(min(32, len(names))) as pool:
+            gone = list(pool.map(lambda ns: self.kube.delete_namespace(ns, timeout=300), names))
+        for ns, ok in zip(names, gone):
+            if ok:
+                continue
             for es in self.kube.call("GET", f"{ES_GROUP}/namespaces/{ns}/externalsecrets").get("items", []):
                 self.kube.call("PATCH", f"{ES_GROUP}/namespaces/{ns}/externalsecrets/{es['metadata']['name']}",
                                {"metadata": {"finalizers": None}}, ctype="application/merge-patch+json")
             self.kube.delete_namespace(ns, timeout=600)
 
     def sync(self, ns, run, secrets, ess, objects, timeout):
-        """Creates `objects` at once and waits for their Secrets and Ready conditions."""
-        names = [o["metadata"]["name"] for o in objects]
+        """Creates `objects` at once (each in its `metadata.namespace`, else in `ns`) and waits for
+        their Secrets and Ready conditions. With `ns` None, the trackers key objects by
+        namespace/name."""
+        if ns is None:
+            names = [f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects]
+        else:
+            names = [o["metadata"]["name"] for o in objects]
+        server0 = self.kube.server_metrics()
         b0, cpu0, t0 = self.bao.requests(), run.cpu_seconds(), time.monotonic()
-        self.kube.create_many(lambda o: f"{ES_GROUP}/namespaces/{ns}/externalsecrets", objects)
+        self.kube.create_many(
+            lambda o: f"{ES_GROUP}/namespaces/{o['metadata'].get('namespace', ns)}/externalsecrets", objects)
         got_s = secrets.wait(names, timeout - (time.monotonic() - t0))
         got_e = ess.wait(names, max(1, timeout - (time.monotonic() - t0)))
         done = got_s == len(names) and got_e == len(names)
         end = max([secrets.first[n] for n in names if n in secrets.first]
                   + [ess.first[n] for n in names if n in ess.first] + [t0])
         seconds = (end - t0) if done else None
+        # Read once every object is synced (or the time is up): the controller's last writes of the
+        # sync (an event sent after its status) may still be on their way and count in the next
+        # interval instead.
+        server = server_delta(server0, self.kube.server_metrics(), harness=len(objects))
         return {"seconds": seconds, "synced": min(got_s, got_e), "of": len(names),
                 "bao_requests": self.bao.requests() - b0, "cpu_s": run.cpu_seconds() - cpu0,
                 "peak_rss_mib": run.peak_rss() / MIB, "children_peak_mib": run.children_peak / MIB,
-                "es_per_s": len(names) / seconds if seconds else None}
+                "es_per_s": len(names) / seconds if seconds else None, **server,
+                "writes_per_es": server["controller_writes"] / len(names)}
 
     def record(self, scenario, contender, row):
         row = {"scenario": scenario, "contender": contender.name, **row}
@@ -197,6 +218,95 @@ class Bench:
         finally:
             self.finish(ns, run, [secrets, ess])
         return row
+
+    def scale_floor(self, n, spread):
+        """The floor at scale: n plain Secrets across `spread` namespaces, as the scale scenarios
+        lay out their ExternalSecrets."""
+        names = [f"bench-floor-{n}-{self.run_id}-{j}" for j in range(spread)]
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(self.kube.namespace, names))
+        objs = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"s-{i}", "namespace": names[i % spread]},
+                 "data": {"value": b64(self.value("floor", i))}} for i in range(n)]
+        seconds = self.kube.create_many(lambda o: f"/api/v1/namespaces/{o['metadata']['namespace']}/secrets", objs)
+        self.drop_namespaces(names)
+        floor = {"secrets": n, "namespaces": spread, "seconds": seconds, "per_s": n / seconds,
+                 "workers": self.kube.workers}
+        print(f"  floor: {n} Secrets in {spread} namespaces in {seconds:.2f} s ({n / seconds:.0f}/s)", flush=True)
+        return floor
+
+    def wait_stores(self, namespaces, run, timeout=600):
+        """Waits until the SecretStore `bao` of every namespace is Ready."""
+        want, deadline = set(namespaces), time.monotonic() + timeout
+        while time.monotonic() < deadline and run.alive():
+            ready_ns, cont = set(), None
+            while True:
+                page = self.kube.call("GET", f"{ES_GROUP}/secretstores",
+                                      params={"limit": 2000, **({"continue": cont} if cont else {})})
+                ready_ns |= {s["metadata"]["namespace"] for s in page.get("items", []) if ready(s)}
+                cont = page.get("metadata", {}).get("continue")
+                if not cont:
+                    break
+            if want <= ready_ns:
+                return
+            time.sleep(2)
+        raise RuntimeError(f"stores not Ready after {timeout}s (controller alive: {run.alive()})")
+
+    def scale(self, contender, scenario, n, spread, refresh, window):
+        """n ExternalSecrets across `spread` namespaces (a token Secret and a SecretStore in each),
+        created at once: the first sync; then, with `window`, one refresh of all n at `refresh`
+        (seconds): what the backend, the controller and the apiserver do while each ExternalSecret
+        refreshes once with nothing changed."""
+        slug = contender.name.lower().replace(" ", "-")
+        namespaces = [f"bench-{scenario}-{slug}-{self.run_id}-{j}" for j in range(spread)]
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(self.kube.namespace, namespaces))
+            list(pool.map(self.store, namespaces))
+        key = lambda o: f"{o['metadata']['namespace']}/{o['metadata']['name']}"  # noqa: E731
+        objects = []
+        for i in range(n):
+            o = self.es(f"es-{i}", self.key(scenario, i), f"{refresh}s")
+            o["metadata"]["namespace"] = namespaces[i % spread]
+            objects.append(o)
+        expected = {key(o): b64(self.value(scenario, i)) for i, o in enumerate(objects)}
+        secrets = Tracker(self.kube, "/api/v1/secrets",
+                          lambda s: s.get("data", {}).get("value") == expected.get(key(s)), key)
+        ess = Tracker(self.kube, f"{ES_GROUP}/externalsecrets", ready, key)
+        run = Running(contender, os.path.join(self.logs, f"{self.run_id}-{scenario}-{slug}.log"))
+        try:
+            started = time.monotonic()
+            self.wait_stores(namespaces, run)
+            print(f"  {spread} stores Ready {time.monotonic() - started:.1f} s after the start", flush=True)
+            time.sleep(1)
+            row = self.sync(None, run, secrets, ess, objects, self.args.timeout)
+            row["namespaces"] = spread
+            time.sleep(3)
+            row["rss_after_mib"] = run.rss() / MIB
+            row["rss_split_after"] = run.rss_split()
+            if window and row["seconds"]:
+                row.update(self.refresh_window(run, refresh, row["seconds"]))
+            row["alive"] = run.alive()
+        finally:
+            run.stop()
+            secrets.close()
+            ess.close()
+            self.drop_namespaces(namespaces)
+        return row
+
+    def refresh_window(self, run, refresh, sync_seconds):
+        """Every ExternalSecret synced within `sync_seconds` of the first create, so each one
+        refreshes once in the next refresh + sync_seconds + 45 s (Ampoule adds up to 30 s of
+        jitter to a 10m interval) and not twice while refresh is longer than that."""
+        length = refresh + sync_seconds + 45
+        server0, b0, cpu0 = self.kube.server_metrics(), self.bao.requests(), run.cpu_seconds()
+        print(f"  refresh window: {length:.0f} s", flush=True)
+        time.sleep(length)
+        server = server_delta(server0, self.kube.server_metrics())
+        calls, cpu = self.bao.requests() - b0, run.cpu_seconds() - cpu0
+        return {"window_s": round(length), "bao_requests_window": calls,
+                "window_requests": server["requests"], "window_writes": server["controller_writes"],
+                "window_server_cpu_s": server["server_cpu_s"], "window_cpu_s": cpu,
+                "cpu_s_per_1000_refreshes": cpu / calls * 1000 if calls else None,
+                "window_rss_mib": run.rss() / MIB, "window_peak_rss_mib": run.peak_rss() / MIB}
 
     def noise(self, count, size):
         ns = self.kube.namespace(f"bench-noise-{self.run_id}")

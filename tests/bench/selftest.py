@@ -26,7 +26,8 @@ def sample():
           "peak_rss_mib": 40.0, "es_per_s": 125.0, "rss_after_mib": 38.0, "alive": True}
     return {"date": "2026-01-01 00:00 UTC", "machine": report.machine(), "load_before": [0.1, 0.1, 0.1],
             "load_after": [0.2, 0.2, 0.2], "duration_s": 60, "eso_version": "0.16.2", "ampoule_rev": "abc",
-            "sizes": {"n": 1000, "noise": 10000, "noise_kb": 10, "s3_n": 5000, "s3_new": 50, "s4_keys": 50},
+            "sizes": {"n": 1000, "noise": 10000, "noise_kb": 10, "s3_n": 5000, "s3_new": 50, "s4_keys": 50,
+                      "s5_refresh_s": 600},
             "floor": {"secrets": 1000, "seconds": 4.0, "per_s": 250.0, "workers": 32},
             "results": [
                 {**s1, "contender": "ESO default", "seconds": 100.0, "es_per_s": 10.0},
@@ -36,7 +37,16 @@ def sample():
                  "p50_s": 0.3, "p99_s": 0.9, "max_s": 0.9, "new_not_synced": 0, "bao_requests_during": 80,
                  "peak_rss_mib": 60.0},
                 {**s1, "scenario": "s4", "contender": "Ampoule", "bao_requests": 50, "bao_requests_window": 50,
-                 "window_s": 60}]}
+                 "window_s": 60},
+                {**s1, "scenario": "s5", "contender": "Ampoule", "of": 10000, "synced": 10000, "seconds": 60.0,
+                 "namespaces": 1000, "writes_per_es": 2.0, "server_cpu_s": 50.0, "rss_after_mib": 50.0,
+                 "requests": {"APPLY secrets": 10000}, "window_s": 700, "bao_requests_window": 10000,
+                 "window_writes": 0, "window_cpu_s": 20.0, "cpu_s_per_1000_refreshes": 2.0,
+                 "window_requests": {"LIST secretstores": 3}},
+                {**s1, "scenario": "s6", "contender": "Ampoule", "of": 50000, "synced": 50000, "seconds": 300.0,
+                 "namespaces": 1000, "rss_after_mib": 90.0, "peak_rss_mib": 120.0}],
+            "scale_floors": {"10000": {"secrets": 10000, "namespaces": 1000, "seconds": 20.0, "per_s": 500.0,
+                                       "workers": 32}}}
 
 
 # Prints the environment it was started with (/proc/self/environ: Python's own locale coercion
@@ -108,7 +118,9 @@ def main():
     text = report.table(sample())
     for row in ("| ESO default | 100.0 | 25.0 | 10 | 1000 |", "| Ampoule | 8.0 | 2.0 | 125 | 1000 |",
                 "| Ampoule | 45.5 | 5.5 |", "| Ampoule | 0.30 | 0.90 |", "| Ampoule | 50 | 50 | 60 |",
-                "that child's own peak was 90.0 MiB (s1)."):
+                "that child's own peak was 90.0 MiB (s1).",
+                "| Ampoule | 60.0 | 3.0 | 125 | 1000 | 2.00 | 50.0 |", "| Ampoule | 700 | 10000 | 0 | 20.0 | 2.00 |",
+                "- Ampoule: APPLY secrets 10000", "Memory slope of Ampoule: 1.00 MiB per 1,000"):
         assert row in text, f"missing {row!r} in:\n{text}"
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "benchmarks.md")
@@ -122,6 +134,13 @@ def main():
             second = f.read()
         assert "hand-written intro" in second and "hand-written notes" in second, second
         assert second.count(report.BEGIN) == 1 and "| Ampoule | 8.0 |" in second
+        # The scale block goes after the main one and is rewritten in place; neither touches the other.
+        report.write_doc(path, sample(), report.SCALE)
+        report.write_doc(path, sample(), report.SCALE)
+        with open(path) as f:
+            third = f.read()
+        assert third.count(report.SCALE[0]) == 1 and third.count(report.BEGIN) == 1, third
+        assert third.index(report.END) < third.index(report.SCALE[0]) and "hand-written intro" in third
     pod_environment()
     print("bench harness self-test ok")
 
