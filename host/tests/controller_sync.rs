@@ -18,7 +18,7 @@ use ampoule::provider::ProviderError;
 use common::{Backend, Running, WAIT, data, start};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 fn es(name: &str, spec: Value) -> Value {
@@ -206,6 +206,20 @@ async fn a_failed_fetch_leaves_the_secret_byte_identical() {
         !event.2.contains("v1") && !event.2.contains("v2"),
         "no secret value in events: {event:?}"
     );
+    // The retries repeat the same event: the recorder grows its series (a merge patch of
+    // `series`) instead of creating an Event object per retry.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(run.client.clone(), &run.namespace);
+    let series = ground::eventually(WAIT, "an UpdateFailed series of two or more", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("keep"))
+            .filter(|e| e.reason.as_deref() == Some("UpdateFailed"))
+            .find_map(|e| e.series.filter(|s| s.count >= 2))
+    })
+    .await;
+    assert!(series.count >= 2, "{series:?}");
     let after = run.secret("keep").await.unwrap();
     assert_eq!(
         after.metadata.resource_version, before.metadata.resource_version,

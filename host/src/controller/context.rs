@@ -8,7 +8,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
+
+use super::recorder::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::Backoff;

@@ -25,6 +25,7 @@ pub mod leader;
 pub mod provider_class;
 pub mod push_secret;
 pub mod queue;
+pub mod recorder;
 pub mod refresh;
 pub mod retry;
 pub mod secret_store;

@@ -25,7 +25,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::events::EventType;
+
+use super::recorder::Recorder;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
 use oci_client::secrets::RegistryAuth;

@@ -98,7 +98,7 @@ fn context(
         client: client.clone(),
         provider: Arc::new(shared::Shared::new(provider)),
         transformer,
-        recorder: kube::runtime::events::Recorder::new(client.clone(), reporter(ES_REPORTER)),
+        recorder: super::recorder::Recorder::new(client.clone(), reporter(ES_REPORTER)),
         push_secrets: push_secret::State {
             queue: queues.push_secrets,
             ..push_secret::State::new(ps_store, client.clone())
@@ -109,7 +109,7 @@ fn context(
         },
         generators,
         generator_states: super::generators::GcState::new(gs_store),
-        store_recorder: kube::runtime::events::Recorder::new(client, reporter(STORE_REPORTER)),
+        store_recorder: super::recorder::Recorder::new(client, reporter(STORE_REPORTER)),
         settings,
         backoff: Backoff::default(),
         external_secrets: es_store,
