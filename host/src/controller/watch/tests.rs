@@ -396,3 +396,33 @@ async fn a_failing_object_takes_no_value_read_before_its_failure() {
     work_once(&f.ctx, false).await;
     assert_eq!(f.provider_calls(), 2, "the retry reads anew");
 }
+
+/// The Secret cache keeps what the controller reads (name, namespace, version, uid, created-by,
+/// the controlling owner) and nothing else.
+#[test]
+fn the_secret_cache_keeps_only_what_the_controller_reads() {
+    let mut s: PartialObjectMeta<Secret> = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "t", "namespace": NS, "uid": "u-1", "resourceVersion": "7",
+            "creationTimestamp": "2026-12-07T10:00:00Z", "finalizers": ["x/y"],
+            "labels": {"reconcile.external-secrets.io/managed": "true",
+                       "reconcile.external-secrets.io/created-by": "abc", "team": "a"},
+            "annotations": {"reconcile.external-secrets.io/data-hash": "h", "big": "x".repeat(4096)},
+            "managedFields": [{"manager": "m", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}],
+            "ownerReferences": [
+                {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "name": "es", "uid": "u-es",
+                 "controller": true, "blockOwnerDeletion": true},
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": "u-cm"}]}
+    }))
+    .unwrap();
+    slim_secret(&mut s);
+    let want: PartialObjectMeta<Secret> = serde_json::from_value(json!({
+        "metadata": {"name": "t", "namespace": NS, "uid": "u-1", "resourceVersion": "7",
+            "labels": {"reconcile.external-secrets.io/created-by": "abc"},
+            "ownerReferences": [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                                 "name": "es", "uid": "u-es", "controller": true}]}
+    }))
+    .unwrap();
+    assert_eq!(s.metadata, want.metadata);
+    assert!(s.types.is_none());
+}
