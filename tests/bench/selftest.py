@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import compare  # noqa: E402,F401  (imports every module of the harness)
+import request_costs  # noqa: E402,F401
 import contenders as cont  # noqa: E402
 import report  # noqa: E402
 from scenarios import pct  # noqa: E402
